@@ -1,0 +1,28 @@
+# Set-up and the two main jobs. Safe to re-run: the venv is made once, torch is installed once.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_VERSION := 2.13.0
+
+.PHONY: demo test install venv clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch goes first, in its own step, pinned: any other version pulls a multi-GB CUDA build.
+$(VENV)/.torch-$(TORCH_VERSION): $(BIN)/python
+	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"
+	touch $@
+
+install: $(VENV)/.torch-$(TORCH_VERSION)
+	$(BIN)/pip install --quiet ".[test,postgres,parquet]"
+
+demo: install
+	$(BIN)/atomloop demo
+
+test: install
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info

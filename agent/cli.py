@@ -1,0 +1,281 @@
+"""The ``atomloop`` command line: ``atomloop <noun> <verb>`` for things, a plain verb for the main jobs.
+
+Every command prints for people by default and takes ``--json`` for machines. Heavy packages load inside
+the commands, so ``atomloop --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agent.app import App
+
+log = logging.getLogger("atomloop")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
+
+cli = typer.Typer(
+    name="atomloop",
+    help="AtomLoop: an autonomous closed-loop lab agent for molecular and materials design.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_cli = typer.Typer(help="The knowledge store: schema, imports, exports, statistics.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+# Exit codes: 2 = the user's input is wrong, 3 = the set-up is wrong (configuration, schema), 1 = a bug.
+EXIT_INPUT, EXIT_SETUP = 2, 3
+
+
+@cli.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def handles_errors(command: F) -> F:
+    """Turn the store's typed errors into a clear message and an exit code (no traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from knowledge.errors import StoreError, StoreInputError, StoreSetupError
+
+        try:
+            return command(*args, **kwargs)
+        except StoreError as error:
+            code = EXIT_SETUP if isinstance(error, StoreSetupError) else EXIT_INPUT
+            if kwargs.get("as_json"):
+                _emit_json({"error": str(error), "type": type(error).__name__})
+            kind = "input" if isinstance(error, StoreInputError) else "setup"
+            sys.stderr.write(f"atomloop: {kind} error: {error}\n")
+            raise typer.Exit(code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _app() -> App:
+    from agent.app import build_app
+
+    return build_app()
+
+
+# ---------------------------------------------------------------------------------------------- db
+
+
+@db_cli.command("init")
+@handles_errors
+def db_init(as_json: JsonOption = False) -> None:
+    """Create the data directory and the database, migrated to the newest schema."""
+    from knowledge.database import redact_url, upgrade
+
+    app = _app()
+    revision = upgrade(app.unchecked_store.engine)
+    url = redact_url(app.settings.resolved_database_url)
+    if as_json:
+        _emit_json({"home": str(app.settings.home_dir), "database_url": url, "revision": revision})
+        return
+    _console().print(f"[green]Ready[/]: {url} at schema revision [bold]{revision}[/] (home {app.settings.home_dir})")
+
+
+@db_cli.command("upgrade")
+@handles_errors
+def db_upgrade(as_json: JsonOption = False) -> None:
+    """Apply any pending schema migrations (Alembic)."""
+    from knowledge.database import current_revision, upgrade
+
+    app = _app()
+    before = current_revision(app.unchecked_store.engine)
+    after = upgrade(app.unchecked_store.engine)
+    if as_json:
+        _emit_json({"from_revision": before, "to_revision": after})
+        return
+    if before == after:
+        _console().print(f"Already at the newest schema revision [bold]{after}[/].")
+    else:
+        _console().print(f"Upgraded the schema from [bold]{before or '(empty)'}[/] to [bold]{after}[/].")
+
+
+@db_cli.command("stats")
+@handles_errors
+def db_stats(as_json: JsonOption = False) -> None:
+    """Count what the store holds."""
+    stats = _app().store.stats()
+    if as_json:
+        _emit_json(stats.model_dump())
+        return
+    from rich.table import Table
+
+    table = Table(title="Knowledge store", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for name, value in stats.model_dump().items():
+        if isinstance(value, dict):
+            for key, n in value.items():
+                table.add_row(f"  {name.removeprefix('measurements_')}: {key}", f"{n:,}")
+        else:
+            table.add_row(name.replace("_", " "), f"{value:,}")
+    _console().print(table)
+
+
+@db_cli.command("import")
+@handles_errors
+def db_import(
+    file: Annotated[Path, typer.Argument(help="A CSV (or .tsv) file with a SMILES column and a value column.")],
+    property: Annotated[str, typer.Option("--property", "-p", help="Property name, e.g. logS, pIC50.")],
+    unit: Annotated[str | None, typer.Option(help="Unit of the values (default: the property's own).")] = None,
+    smiles_col: Annotated[str | None, typer.Option(help="SMILES column (default 'smiles').")] = None,
+    value_col: Annotated[str | None, typer.Option(help="Value column (default: the only other column).")] = None,
+    uncertainty_col: Annotated[str | None, typer.Option(help="Column of standard deviations.")] = None,
+    source: Annotated[str, typer.Option(help="measured | simulated | literature | computed")] = "literature",
+    skip_invalid: Annotated[bool, typer.Option(help="Import the valid rows and list the skipped ones.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import measurements of one property from a table. Atomic unless --skip-invalid."""
+    from knowledge.errors import StoreInputError
+    from knowledge.importing import import_measurements_csv
+    from knowledge.models import MEASUREMENT_SOURCES
+
+    if source not in MEASUREMENT_SOURCES:
+        raise StoreInputError(f"--source must be one of {', '.join(MEASUREMENT_SOURCES)}, not {source!r}")
+    store = _app().store
+    console = _console()
+    with console.status(f"Importing {file.name} ...", spinner="dots") if not as_json else nullcontext():
+        report = import_measurements_csv(
+            store,
+            file,
+            property,
+            unit=unit,
+            smiles_col=smiles_col,
+            value_col=value_col,
+            uncertainty_col=uncertainty_col,
+            source=source,  # type: ignore[arg-type]
+            skip_invalid=skip_invalid,
+        )
+    if as_json:
+        _emit_json(report.model_dump())
+        return
+    console.print(
+        f"[green]Imported[/] {report.imported:,} {report.property} measurements ({report.unit}) from "
+        f"{report.path} [dim](columns {report.smiles_column!r} -> {report.value_column!r})[/]"
+    )
+    if report.already_present:
+        console.print(f"{report.already_present:,} rows were already in the store (same file and line).")
+    if report.skipped:
+        from rich.table import Table
+
+        table = Table(title=f"Skipped {len(report.skipped)} invalid rows")
+        table.add_column("line", justify="right")
+        table.add_column("why")
+        for row in report.skipped:
+            table.add_row(str(row.line), row.reason)
+        console.print(table)
+
+
+@db_cli.command("export")
+@handles_errors
+def db_export(
+    property: Annotated[str, typer.Option("--property", "-p", help="Property name.")],
+    out: Annotated[Path, typer.Option(help="Folder to write data.csv/parquet and manifest.json into.")],
+    format: Annotated[str, typer.Option(help="csv | parquet")] = "csv",
+    as_json: JsonOption = False,
+) -> None:
+    """Export the training set of a property: one row per molecule, content-hashed."""
+    from knowledge.errors import StoreInputError
+    from knowledge.snapshots import DatasetSpec
+
+    if format not in ("csv", "parquet"):
+        raise StoreInputError(f"--format must be csv or parquet, not {format!r}")
+    snapshot = _app().store.training_set(property, DatasetSpec(format=format), out_dir=out)  # type: ignore[arg-type]
+    payload = {
+        "property": snapshot.property,
+        "rows": snapshot.row_count,
+        "content_hash": snapshot.content_hash,
+        "path": snapshot.path,
+        "manifest": str(out / "manifest.json"),
+    }
+    if as_json:
+        _emit_json(payload)
+        return
+    _console().print(
+        f"[green]Exported[/] {snapshot.row_count:,} {snapshot.property} rows to {snapshot.path}\n"
+        f"content hash {snapshot.content_hash}"
+    )
+
+
+@db_cli.command("properties")
+def db_properties(as_json: JsonOption = False) -> None:
+    """List the properties the store accepts, with their canonical units."""
+    from knowledge.properties import PropertyRegistry
+
+    specs = list(PropertyRegistry.default())
+    if as_json:
+        _emit_json([spec.model_dump() for spec in specs])
+        return
+    from rich.table import Table
+
+    table = Table(title="Properties")
+    for column in ("name", "canonical unit", "aliases", "description"):
+        table.add_column(column)
+    for spec in specs:
+        table.add_row(spec.name, spec.canonical_unit, ", ".join(spec.aliases), spec.description)
+    _console().print(table)
+
+
+# -------------------------------------------------------------------------------------------- demo
+
+
+@cli.command("demo")
+@handles_errors
+def demo(
+    home: Annotated[
+        Path | None, typer.Option(help="Where the demo's store goes (default: <ATOMLOOP_HOME>/demo).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the offline demo on the embedded datasets (a walkthrough of the knowledge store)."""
+    from agent.demo import run_store_walkthrough
+    from agent.settings import AtomLoopSettings
+
+    settings = AtomLoopSettings()
+    demo_home = (home or settings.home_dir / "demo").expanduser().resolve()
+    summary = run_store_walkthrough(demo_home, console=None if as_json else _console())
+    if as_json:
+        _emit_json(summary)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Training sets: immutable, content-hashed snapshots of the measurements of one property.
+
+The same database state and the same spec always give the same rows in the same order, and so the same
+content hash, whatever order the rows were inserted in. Files are written under a folder named after the hash:
+``data.csv`` (or ``data.parquet``) and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import statistics
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from knowledge.errors import StoreSetupError
+from knowledge.models import DatasetSnapshot, Measurement, MeasurementSource, Molecule, QCStatus
+
+SNAPSHOT_COLUMNS = ("inchikey", "smiles", "value", "value_std", "uncertainty", "n")
+
+
+class DatasetSpec(BaseModel):
+    """Which measurements make a training set, and how replicates are combined."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sources: tuple[MeasurementSource, ...] = ("measured", "simulated", "literature")
+    qc_statuses: tuple[QCStatus, ...] = ("passed",)
+    aggregate: Literal["mean", "median"] = Field(
+        default="mean", description="How replicate measurements of one molecule are combined"
+    )
+    until: datetime | None = Field(default=None, description="Only measurements recorded up to this time")
+    format: Literal["csv", "parquet"] = "csv"
+
+
+class SnapshotRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    inchikey: str
+    smiles: str
+    value: float
+    value_std: float
+    uncertainty: float | None
+    n: int
+
+
+def collect_rows(engine: Engine, property_name: str, spec: DatasetSpec) -> list[SnapshotRow]:
+    statement = (
+        select(Molecule.inchikey, Molecule.smiles, Measurement.value, Measurement.uncertainty)
+        .join(Molecule, Measurement.molecule_id == Molecule.id)
+        .where(Measurement.property == property_name)
+        .where(Measurement.source.in_(spec.sources))
+        .where(Measurement.qc_status.in_(spec.qc_statuses))
+    )
+    if spec.until is not None:
+        until = spec.until
+        if engine.dialect.name == "sqlite" and until.tzinfo is not None:
+            from datetime import UTC
+
+            until = until.astimezone(UTC).replace(tzinfo=None)
+        statement = statement.where(Measurement.created_at <= until)
+    grouped: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
+    smiles_by_key: dict[str, str] = {}
+    with Session(engine) as session:
+        for inchikey, smiles, value, uncertainty in session.exec(statement):
+            grouped[inchikey].append((value, uncertainty))
+            smiles_by_key[inchikey] = smiles
+    rows = []
+    for inchikey in sorted(grouped):
+        values = sorted(v for v, _ in grouped[inchikey])
+        uncertainties = sorted(u for _, u in grouped[inchikey] if u is not None)
+        center = statistics.median(values) if spec.aggregate == "median" else math.fsum(values) / len(values)
+        rows.append(
+            SnapshotRow(
+                inchikey=inchikey,
+                smiles=smiles_by_key[inchikey],
+                value=center,
+                value_std=statistics.stdev(values) if len(values) > 1 else 0.0,
+                uncertainty=math.sqrt(math.fsum(u * u for u in uncertainties) / len(uncertainties))
+                if uncertainties
+                else None,
+                n=len(values),
+            )
+        )
+    return rows
+
+
+def content_hash(property_name: str, spec: DatasetSpec, rows: list[SnapshotRow]) -> str:
+    payload = {
+        "property": property_name,
+        "spec": spec.model_dump(mode="json"),
+        "columns": SNAPSHOT_COLUMNS,
+        "rows": [[r.inchikey, r.smiles, repr(r.value), repr(r.value_std), repr(r.uncertainty), r.n] for r in rows],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def write_snapshot_files(
+    folder: Path, property_name: str, unit: str, spec: DatasetSpec, rows: list[SnapshotRow], digest: str
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    if spec.format == "parquet":
+        data_path = folder / "data.parquet"
+        _write_parquet(data_path, rows)
+    else:
+        data_path = folder / "data.csv"
+        with data_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(SNAPSHOT_COLUMNS)
+            for r in rows:
+                writer.writerow(
+                    [r.inchikey, r.smiles, repr(r.value), repr(r.value_std), "" if r.uncertainty is None else repr(r.uncertainty), r.n]
+                )
+    manifest: dict[str, Any] = {
+        "content_hash": digest,
+        "property": property_name,
+        "unit": unit,
+        "spec": spec.model_dump(mode="json"),
+        "row_count": len(rows),
+        "columns": list(SNAPSHOT_COLUMNS),
+        "data_file": data_path.name,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return data_path
+
+
+def _write_parquet(path: Path, rows: list[SnapshotRow]) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as error:
+        raise StoreSetupError("Parquet snapshots need pyarrow: pip install 'atomloop[parquet]'") from error
+    table = pa.table({column: [getattr(r, column) for r in rows] for column in SNAPSHOT_COLUMNS})
+    pq.write_table(table, path)
+
+
+def record_snapshot(engine: Engine, property_name: str, spec: DatasetSpec, digest: str, rows: int, path: Path) -> DatasetSnapshot:
+    """Store the snapshot row once per content hash; return the stored row."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        existing = session.exec(select(DatasetSnapshot).where(DatasetSnapshot.content_hash == digest)).first()
+        if existing is not None:
+            return existing
+        snapshot = DatasetSnapshot(
+            content_hash=digest,
+            property=property_name,
+            spec=spec.model_dump(mode="json"),
+            row_count=rows,
+            path=str(path),
+        )
+        session.add(snapshot)
+        session.flush()
+        return snapshot

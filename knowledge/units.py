@@ -1,0 +1,132 @@
+"""Unit parsing and conversion with pint.
+
+One ``pint.UnitRegistry`` per ``UnitConverter``; the store owns one converter, so quantities never
+mix registries. pint is imported lazily so that importing ``knowledge`` stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING, Any
+
+from knowledge.errors import IncompatibleUnit, InvalidValue, UnknownUnit
+
+if TYPE_CHECKING:
+    import pint
+
+    from knowledge.properties import PropertySpec
+
+# Spellings seen in papers and data files, mapped onto what pint parses.
+_MICRO_SIGNS = ("\u00b5", "\u03bc")  # MICRO SIGN and GREEK SMALL LETTER MU
+_REPLACEMENTS = (
+    ("\u2212", "-"),  # minus sign
+    ("\u00b7", "*"),  # middle dot
+    ("\u22c5", "*"),
+    ("\u00d7", "*"),
+    ("\u00b0C", "degC"),
+    ("\u00b0F", "degF"),
+    ("\u2103", "degC"),
+    ("\u00b0 C", "degC"),
+    ("\u00b0", "degree"),
+    ("\u212b", "angstrom"),
+    ("\u00c5", "angstrom"),
+)
+_TEMPERATURE_WORDS = {"c": "degC", "celsius": "degC", "f": "degF", "k": "kelvin"}
+
+
+def normalize_unit_text(unit: str) -> str:
+    """Rewrite common typographic unit spellings (µ/μ, °C, unicode minus) into pint syntax."""
+    text = unit.strip()
+    for sign in _MICRO_SIGNS:
+        text = text.replace(sign, "u")
+    for old, new in _REPLACEMENTS:
+        text = text.replace(old, new)
+    text = re.sub(r"\s+", " ", text)
+    return text
+
+
+class UnitConverter:
+    """Converts values between units, and onto a property's canonical unit."""
+
+    def __init__(self) -> None:
+        import pint
+
+        # pint knows 'molar'/'M', '%', 'degC'; offset units convert through kelvin.
+        self._ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+
+    @property
+    def registry(self) -> pint.UnitRegistry:
+        return self._ureg
+
+    def parse_unit(self, unit: str) -> pint.Unit:
+        text = normalize_unit_text(unit)
+        if text.lower() in _TEMPERATURE_WORDS:
+            text = _TEMPERATURE_WORDS[text.lower()]
+        if text in ("", "1", "-", "dimensionless"):
+            return self._ureg.dimensionless
+        try:
+            parsed: Any = self._ureg.parse_units(text)
+        except Exception as error:  # pint raises several unrelated types for bad input
+            raise UnknownUnit(unit) from error
+        return parsed
+
+    def convert(self, value: float, from_unit: str, to_unit: str) -> float:
+        source = self.parse_unit(from_unit)
+        target = self.parse_unit(to_unit)
+        if source.dimensionality != target.dimensionality:
+            raise IncompatibleUnit(from_unit, "this value", to_unit)
+        quantity = self._ureg.Quantity(value, source)
+        return float(quantity.to(target).magnitude)
+
+    def to_canonical(
+        self, spec: PropertySpec, value: float, unit: str | None, molar_mass_g_per_mol: float | None = None
+    ) -> float:
+        """Express ``value`` (in ``unit``) in the canonical unit of ``spec``.
+
+        Logarithmic properties (logS, pIC50) take either their own log unit, or a linear concentration
+        that is converted and logged (an IC50 in nM becomes a pIC50). A mass concentration for a molar
+        property needs the molar mass.
+        """
+        check_finite(value, f"{spec.name} value")
+        if unit is None or unit.strip() in spec.all_unit_spellings():
+            return float(value)
+        if spec.scale == "linear":
+            return self._convert_linear(spec, value, unit, spec.canonical_unit, molar_mass_g_per_mol)
+        if spec.base_unit is None:
+            raise IncompatibleUnit(unit, spec.name, spec.canonical_unit)
+        linear = self._convert_linear(spec, value, unit, spec.base_unit, molar_mass_g_per_mol)
+        if linear <= 0:
+            raise InvalidValue(f"{spec.name}: a {linear!r} {spec.base_unit} concentration has no logarithm")
+        logged = math.log10(linear)
+        return -logged if spec.scale == "neg_log10" else logged
+
+    def _convert_linear(
+        self, spec: PropertySpec, value: float, unit: str, target_unit: str, molar_mass: float | None
+    ) -> float:
+        source = self.parse_unit(unit)
+        target = self.parse_unit(target_unit)
+        quantity = self._ureg.Quantity(value, source)
+        if source.dimensionality == target.dimensionality:
+            return float(quantity.to(target).magnitude)
+        # mass concentration <-> molar concentration, through the molar mass
+        mass_per_volume = self._ureg.parse_units("g/L").dimensionality
+        molar = self._ureg.parse_units("mol/L").dimensionality
+        if source.dimensionality == mass_per_volume and target.dimensionality == molar:
+            if molar_mass is None:
+                raise IncompatibleUnit(
+                    unit, spec.name, target_unit, "a mass concentration needs the molecule's molar mass"
+                )
+            as_molar = quantity / self._ureg.Quantity(molar_mass, "g/mol")
+            return float(as_molar.to(target).magnitude)
+        raise IncompatibleUnit(unit, spec.name, spec.canonical_unit)
+
+
+def check_finite(value: float, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as error:
+        raise InvalidValue(f"{what} must be a number, got {value!r}") from error
+    if not math.isfinite(number):
+        raise InvalidValue(f"{what} must be finite, got {number!r}")
+    return number

@@ -1,0 +1,1 @@
+"""Instruments: Protocols, inventory, scheduler, safety limits and transports."""

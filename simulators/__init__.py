@@ -1,0 +1,1 @@
+"""Simulated instruments over a seeded world whose ground truth comes from real data."""

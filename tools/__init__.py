@@ -1,0 +1,1 @@
+"""Typed capabilities the agent calls (literature, prediction, docking, FEP, experiments)."""
