@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from knowledge.errors import IncompatibleUnit, InvalidValue, UnknownUnit
 
@@ -54,6 +54,7 @@ class UnitConverter:
 
         # pint knows 'molar'/'M', '%', 'degC'; offset units convert through kelvin.
         self._ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+        self._maps: dict[tuple[str, str, str], _AffineMap] = {}
 
     @property
     def registry(self) -> pint.UnitRegistry:
@@ -92,34 +93,58 @@ class UnitConverter:
         if unit is None or unit.strip() in spec.all_unit_spellings():
             return float(value)
         if spec.scale == "linear":
-            return self._convert_linear(spec, value, unit, spec.canonical_unit, molar_mass_g_per_mol)
+            return self._apply(self._affine_map(spec, unit, spec.canonical_unit), value, unit, spec, molar_mass_g_per_mol)
         if spec.base_unit is None:
             raise IncompatibleUnit(unit, spec.name, spec.canonical_unit)
-        linear = self._convert_linear(spec, value, unit, spec.base_unit, molar_mass_g_per_mol)
+        linear = self._apply(self._affine_map(spec, unit, spec.base_unit), value, unit, spec, molar_mass_g_per_mol)
         if linear <= 0:
             raise InvalidValue(f"{spec.name}: a {linear!r} {spec.base_unit} concentration has no logarithm")
         logged = math.log10(linear)
         return -logged if spec.scale == "neg_log10" else logged
 
-    def _convert_linear(
-        self, spec: PropertySpec, value: float, unit: str, target_unit: str, molar_mass: float | None
+    @staticmethod
+    def _apply(
+        mapping: _AffineMap, value: float, unit: str, spec: PropertySpec, molar_mass: float | None
     ) -> float:
+        converted = mapping.scale * value + mapping.offset
+        if not mapping.per_molar_mass:
+            return converted
+        if molar_mass is None:
+            raise IncompatibleUnit(unit, spec.name, spec.canonical_unit, "a mass concentration needs the molecule's molar mass")
+        return converted / molar_mass
+
+    def _affine_map(self, spec: PropertySpec, unit: str, target_unit: str) -> _AffineMap:
+        """``value -> scale * value + offset`` (then ``/ molar mass`` if flagged), computed once per unit pair.
+
+        pint's parsing is slow; every conversion we support is affine (offset only for temperatures).
+        """
+        key = (spec.name, unit, target_unit)
+        cached = self._maps.get(key)
+        if cached is None:
+            cached = self._derive_map(spec, unit, target_unit)
+            self._maps[key] = cached
+        return cached
+
+    def _derive_map(self, spec: PropertySpec, unit: str, target_unit: str) -> _AffineMap:
         source = self.parse_unit(unit)
         target = self.parse_unit(target_unit)
-        quantity = self._ureg.Quantity(value, source)
         if source.dimensionality == target.dimensionality:
-            return float(quantity.to(target).magnitude)
-        # mass concentration <-> molar concentration, through the molar mass
+            zero = float(self._ureg.Quantity(0.0, source).to(target).magnitude)
+            one = float(self._ureg.Quantity(1.0, source).to(target).magnitude)
+            return _AffineMap(scale=one - zero, offset=zero)
+        # mass concentration -> molar concentration, through the molar mass (g/mol)
         mass_per_volume = self._ureg.parse_units("g/L").dimensionality
         molar = self._ureg.parse_units("mol/L").dimensionality
         if source.dimensionality == mass_per_volume and target.dimensionality == molar:
-            if molar_mass is None:
-                raise IncompatibleUnit(
-                    unit, spec.name, target_unit, "a mass concentration needs the molecule's molar mass"
-                )
-            as_molar = quantity / self._ureg.Quantity(molar_mass, "g/mol")
-            return float(as_molar.to(target).magnitude)
+            as_molar = self._ureg.Quantity(1.0, source) / self._ureg.Quantity(1.0, "g/mol")
+            return _AffineMap(scale=float(as_molar.to(target).magnitude), offset=0.0, per_molar_mass=True)
         raise IncompatibleUnit(unit, spec.name, spec.canonical_unit)
+
+
+class _AffineMap(NamedTuple):
+    scale: float
+    offset: float
+    per_molar_mass: bool = False
 
 
 def check_finite(value: float, what: str) -> float:
