@@ -42,16 +42,34 @@ find_bindir() {
 }
 
 # Run a command as the cluster owner (directly when we already are that user, or not root).
+# fd 3 (our real stdout) is not passed on: only the URL goes there.
 as_pg() {
     if [[ "$(id -u)" -ne 0 ]]; then
-        "$@"
+        "$@" 3>&-
     elif command -v runuser >/dev/null 2>&1; then
-        (cd / && runuser -u "$PG_USER" -- "$@")
+        (cd / && runuser -u "$PG_USER" -- "$@") 3>&-
     else
         local cmd
         cmd=$(printf '%q ' "$@")
-        (cd / && su -s /bin/sh "$PG_USER" -c "$cmd")
+        (cd / && su -s /bin/sh "$PG_USER" -c "$cmd") 3>&-
     fi
+}
+
+# Like as_pg, for a command that leaves a daemon behind (pg_ctl start): close every inherited file
+# descriptor above 2 first. Otherwise the server would keep our caller's pipes open (for instance
+# the $(...) that captures the URL), and the caller would wait for it forever.
+as_pg_detached() {
+    (
+        local fd
+        for fd in /proc/self/fd/* /dev/fd/*; do
+            fd=${fd##*/}
+            if [[ "$fd" =~ ^[0-9]+$ ]] && (( fd > 2 )); then
+                eval "exec $fd>&-" 2>/dev/null || true
+            fi
+        done
+        exec 3>&-
+        as_pg "$@"
+    )
 }
 
 # Stop a server running on our data directory, if any. Never fails.
@@ -141,7 +159,7 @@ EOF
     [[ "$(id -u)" -ne 0 ]] || chown "$PG_USER:" "$DATA/pg_hba.conf" "$DATA/postgresql.conf"
 
     log "starting server on 127.0.0.1:$PORT (log: $LOG)"
-    if ! as_pg "$bindir/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start; then
+    if ! as_pg_detached "$bindir/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start; then
         log "server failed to start; its log follows"
         cat "$LOG" 2>/dev/null || true
         stop_server "$bindir"
