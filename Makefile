@@ -16,7 +16,7 @@ $(VENV)/.torch-$(TORCH_VERSION): $(BIN)/python
 	touch $@
 
 install: $(VENV)/.torch-$(TORCH_VERSION)
-	$(BIN)/pip install --quiet ".[test,postgres,parquet]"
+	$(BIN)/pip install --quiet ".[test,postgres,parquet,sila]"
 
 demo: install
 	$(BIN)/atomloop demo

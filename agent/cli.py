@@ -6,27 +6,21 @@ the commands, so ``atomloop --help`` starts fast.
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import sys
-from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from agent.cli_common import JsonOption, console, emit_json, handles_errors
+from agent.cli_lab import lab_cli
 
+if TYPE_CHECKING:
     from agent.app import App
 
 log = logging.getLogger("atomloop")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
 
 cli = typer.Typer(
     name="atomloop",
@@ -37,9 +31,7 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="The knowledge store: schema, imports, exports, statistics.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
-
-# Exit codes: 2 = the user's input is wrong, 3 = the set-up is wrong (configuration, schema), 1 = a bug.
-EXIT_INPUT, EXIT_SETUP = 2, 3
+cli.add_typer(lab_cli, name="lab")
 
 
 @cli.callback()
@@ -51,36 +43,6 @@ def _root(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-
-
-def _console() -> Console:
-    from rich.console import Console
-
-    return Console(highlight=False)
-
-
-def _emit_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
-
-
-def handles_errors(command: F) -> F:
-    """Turn the store's typed errors into a clear message and an exit code (no traceback)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from knowledge.errors import StoreError, StoreInputError, StoreSetupError
-
-        try:
-            return command(*args, **kwargs)
-        except StoreError as error:
-            code = EXIT_SETUP if isinstance(error, StoreSetupError) else EXIT_INPUT
-            if kwargs.get("as_json"):
-                _emit_json({"error": str(error), "type": type(error).__name__})
-            kind = "input" if isinstance(error, StoreInputError) else "setup"
-            sys.stderr.write(f"atomloop: {kind} error: {error}\n")
-            raise typer.Exit(code) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _app() -> App:
@@ -102,9 +64,9 @@ def db_init(as_json: JsonOption = False) -> None:
     revision = upgrade(app.unchecked_store.engine)
     url = redact_url(app.settings.resolved_database_url)
     if as_json:
-        _emit_json({"home": str(app.settings.home_dir), "database_url": url, "revision": revision})
+        emit_json({"home": str(app.settings.home_dir), "database_url": url, "revision": revision})
         return
-    _console().print(f"[green]Ready[/]: {url} at schema revision [bold]{revision}[/] (home {app.settings.home_dir})")
+    console().print(f"[green]Ready[/]: {url} at schema revision [bold]{revision}[/] (home {app.settings.home_dir})")
 
 
 @db_cli.command("upgrade")
@@ -117,12 +79,12 @@ def db_upgrade(as_json: JsonOption = False) -> None:
     before = current_revision(app.unchecked_store.engine)
     after = upgrade(app.unchecked_store.engine)
     if as_json:
-        _emit_json({"from_revision": before, "to_revision": after})
+        emit_json({"from_revision": before, "to_revision": after})
         return
     if before == after:
-        _console().print(f"Already at the newest schema revision [bold]{after}[/].")
+        console().print(f"Already at the newest schema revision [bold]{after}[/].")
     else:
-        _console().print(f"Upgraded the schema from [bold]{before or '(empty)'}[/] to [bold]{after}[/].")
+        console().print(f"Upgraded the schema from [bold]{before or '(empty)'}[/] to [bold]{after}[/].")
 
 
 @db_cli.command("stats")
@@ -131,7 +93,7 @@ def db_stats(as_json: JsonOption = False) -> None:
     """Count what the store holds."""
     stats = _app().store.stats()
     if as_json:
-        _emit_json(stats.model_dump())
+        emit_json(stats.model_dump())
         return
     from rich.table import Table
 
@@ -144,7 +106,7 @@ def db_stats(as_json: JsonOption = False) -> None:
                 table.add_row(f"  {name.removeprefix('measurements_')}: {key}", f"{n:,}")
         else:
             table.add_row(name.replace("_", " "), f"{value:,}")
-    _console().print(table)
+    console().print(table)
 
 
 @db_cli.command("import")
@@ -168,7 +130,7 @@ def db_import(
     if source not in MEASUREMENT_SOURCES:
         raise StoreInputError(f"--source must be one of {', '.join(MEASUREMENT_SOURCES)}, not {source!r}")
     store = _app().store
-    console = _console()
+    console = console()
     with console.status(f"Importing {file.name} ...", spinner="dots") if not as_json else nullcontext():
         report = import_measurements_csv(
             store,
@@ -182,7 +144,7 @@ def db_import(
             skip_invalid=skip_invalid,
         )
     if as_json:
-        _emit_json(report.model_dump())
+        emit_json(report.model_dump())
         return
     console.print(
         f"[green]Imported[/] {report.imported:,} {report.property} measurements ({report.unit}) from "
@@ -224,9 +186,9 @@ def db_export(
         "manifest": str(out / "manifest.json"),
     }
     if as_json:
-        _emit_json(payload)
+        emit_json(payload)
         return
-    _console().print(
+    console().print(
         f"[green]Exported[/] {snapshot.row_count:,} {snapshot.property} rows to {snapshot.path}\n"
         f"content hash {snapshot.content_hash}"
     )
@@ -239,7 +201,7 @@ def db_properties(as_json: JsonOption = False) -> None:
 
     specs = list(PropertyRegistry.default())
     if as_json:
-        _emit_json([spec.model_dump() for spec in specs])
+        emit_json([spec.model_dump() for spec in specs])
         return
     from rich.table import Table
 
@@ -248,7 +210,7 @@ def db_properties(as_json: JsonOption = False) -> None:
         table.add_column(column)
     for spec in specs:
         table.add_row(spec.name, spec.canonical_unit, ", ".join(spec.aliases), spec.description)
-    _console().print(table)
+    console().print(table)
 
 
 # -------------------------------------------------------------------------------------------- demo
@@ -268,9 +230,9 @@ def demo(
 
     settings = AtomLoopSettings()
     demo_home = (home or settings.home_dir / "demo").expanduser().resolve()
-    summary = run_store_walkthrough(demo_home, console=None if as_json else _console())
+    summary = run_store_walkthrough(demo_home, console=None if as_json else console())
     if as_json:
-        _emit_json(summary)
+        emit_json(summary)
 
 
 def main() -> None:

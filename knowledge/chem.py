@@ -19,6 +19,7 @@ class CanonicalStructure(BaseModel):
     inchikey: str
     formula: str
     molar_mass: float
+    monoisotopic_mass: float
 
 
 def canonicalize(smiles: str) -> CanonicalStructure:
@@ -49,4 +50,5 @@ def canonicalize(smiles: str) -> CanonicalStructure:
         inchikey=inchikey,
         formula=rdMolDescriptors.CalcMolFormula(mol),
         molar_mass=float(Descriptors.MolWt(mol)),
+        monoisotopic_mass=float(rdMolDescriptors.CalcExactMolWt(mol)),
     )

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import EXIT_INPUT, EXIT_SETUP, cli
+from agent.cli import cli
+from agent.cli_common import EXIT_INPUT, EXIT_SETUP
 
 
 @pytest.fixture

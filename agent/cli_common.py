@@ -1,0 +1,73 @@
+"""What every CLI command shares: the --json option, the console, JSON output, and typed-error handling."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
+
+# Exit codes: 2 = the input is wrong, 3 = the set-up is wrong (configuration, schema), 4 = the lab failed, 1 = a bug.
+EXIT_INPUT, EXIT_SETUP, EXIT_LAB = 2, 3, 4
+
+
+def console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _classify(error: Exception) -> tuple[int, str] | None:
+    """(exit code, who can fix it) for the typed errors we report without a traceback."""
+    from knowledge.errors import StoreError, StoreInputError, StoreSetupError
+
+    if isinstance(error, StoreSetupError):
+        return EXIT_SETUP, "setup"
+    if isinstance(error, StoreInputError):
+        return EXIT_INPUT, "input"
+    if isinstance(error, StoreError):
+        return EXIT_INPUT, "store"
+    if "lab.errors" in sys.modules:
+        from lab import errors as lab_errors
+
+        if isinstance(error, lab_errors.InvalidRequest | lab_errors.SafetyViolation | lab_errors.PhysicalLimitError):
+            return EXIT_INPUT, "input"
+        if isinstance(error, lab_errors.SetupError):
+            return EXIT_SETUP, "setup"
+        if isinstance(error, lab_errors.LabError):
+            return EXIT_LAB, "lab"
+    return None
+
+
+def handles_errors(command: F) -> F:
+    """Turn typed errors into a clear message and an exit code (no traceback); bugs still raise."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except Exception as error:
+            classified = _classify(error)
+            if classified is None:
+                raise
+            code, kind = classified
+            if kwargs.get("as_json"):
+                emit_json({"error": str(error), "type": type(error).__name__})
+            sys.stderr.write(f"atomloop: {kind} error: {error}\n")
+            raise typer.Exit(code) from None
+
+    return wrapper  # type: ignore[return-value]

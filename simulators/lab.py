@@ -1,0 +1,95 @@
+"""A whole simulated lab: deck, instruments, clock and world, ready to run recipes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lab.inventory import Inventory
+from lab.journal import FileOpJournal, MemoryOpJournal, OpJournal
+from lab.models import WellRef
+from lab.recipes import LabInstruments, WellAllocator
+from lab.safety import ApprovalHook, SafetyLimits
+from lab.scheduler import Scheduler, SimClock
+from simulators.instruments import (
+    FaultConfig,
+    SimBalance,
+    SimLCMS,
+    SimLiquidHandler,
+    SimPlateReader,
+    SimSolubilityMeter,
+    SimSynthesizer,
+)
+from simulators.world import SimWorld, WorldConfig
+
+
+class SimLabConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    world: WorldConfig = WorldConfig()
+    faults: FaultConfig = FaultConfig()
+    limits: SafetyLimits = SafetyLimits()
+    plates: int = Field(default=12, ge=1)
+    vials: int = Field(default=200, ge=1)
+    buffer_ul: float = Field(default=250_000.0, description="Assay buffer in the reservoir")
+
+
+class SimLab:
+    """The deck (reservoir of assay buffer, 96-well plates, vials) and one of each simulated instrument."""
+
+    def __init__(
+        self,
+        config: SimLabConfig | None = None,
+        *,
+        world: SimWorld | None = None,
+        journal: OpJournal | None = None,
+        journal_path: Path | None = None,
+        approval: ApprovalHook | None = None,
+    ) -> None:
+        self.config = config or SimLabConfig()
+        self.world = world or SimWorld(self.config.world)
+        self.clock = SimClock()
+        self.inventory = Inventory()
+        self.inventory.add_labware("buffer", "reservoir300ml")
+        self.inventory.add_liquid(self.buffer, self.config.buffer_ul, solvent="assay buffer")
+        for index in range(1, self.config.plates + 1):
+            self.inventory.add_labware(f"plate-{index}", "plate96")
+        for index in range(1, self.config.vials + 1):
+            self.inventory.add_labware(f"vial-{index}", "vial4ml")
+        self.journal = journal or (FileOpJournal(journal_path) if journal_path else MemoryOpJournal())
+        shared = {
+            "world": self.world,
+            "inventory": self.inventory,
+            "clock": self.clock,
+            "limits": self.config.limits,
+            "approval": approval,
+            "journal": self.journal,
+            "faults": self.config.faults,
+        }
+        self.instruments = LabInstruments(
+            liquid_handler=SimLiquidHandler("liquid-handler", **shared),
+            synthesizer=SimSynthesizer("synthesizer", **shared),
+            plate_reader=SimPlateReader("plate-reader", **shared),
+            solubility_meter=SimSolubilityMeter("solubility-meter", **shared),
+            lcms=SimLCMS("lcms", **shared),
+            balance=SimBalance("balance", **shared),
+        )
+        self.allocator = WellAllocator(self.inventory)
+
+    @property
+    def buffer(self) -> WellRef:
+        return WellRef(labware="buffer", well="A1")
+
+    def scheduler(self) -> Scheduler:
+        return Scheduler(self.clock, self.instruments.durations(), slots=self.instruments.slots())
+
+    async def __aenter__(self) -> Self:
+        for instrument in self.instruments.all():
+            await instrument.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for instrument in self.instruments.all():
+            await instrument.__aexit__(*exc_info)
