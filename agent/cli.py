@@ -130,8 +130,8 @@ def db_import(
     if source not in MEASUREMENT_SOURCES:
         raise StoreInputError(f"--source must be one of {', '.join(MEASUREMENT_SOURCES)}, not {source!r}")
     store = _app().store
-    console = console()
-    with console.status(f"Importing {file.name} ...", spinner="dots") if not as_json else nullcontext():
+    out = console()
+    with out.status(f"Importing {file.name} ...", spinner="dots") if not as_json else nullcontext():
         report = import_measurements_csv(
             store,
             file,
@@ -146,12 +146,12 @@ def db_import(
     if as_json:
         emit_json(report.model_dump())
         return
-    console.print(
+    out.print(
         f"[green]Imported[/] {report.imported:,} {report.property} measurements ({report.unit}) from "
         f"{report.path} [dim](columns {report.smiles_column!r} -> {report.value_column!r})[/]"
     )
     if report.already_present:
-        console.print(f"{report.already_present:,} rows were already in the store (same file and line).")
+        out.print(f"{report.already_present:,} rows were already in the store (same file and line).")
     if report.skipped:
         from rich.table import Table
 
@@ -160,7 +160,7 @@ def db_import(
         table.add_column("why")
         for row in report.skipped:
             table.add_row(str(row.line), row.reason)
-        console.print(table)
+        out.print(table)
 
 
 @db_cli.command("export")
