@@ -54,7 +54,7 @@ def lab_simulate(
     smiles = read_smiles_file(smiles_file)
     out = console()
     with out.status(f"Setting up the simulated lab (seed {seed}) ...", spinner="dots") if not as_json else nullcontext():
-        lab = SimLab(SimLabConfig(world=WorldConfig(seed=seed), vials=max(200, len(smiles)), plates=max(12, len(smiles) // 7 + 1)))
+        lab = SimLab(SimLabConfig.sized_for(len(smiles), world=WorldConfig(seed=seed)))
     from rich.progress import Progress
 
     with Progress(console=out, disable=as_json, transient=True) as progress:

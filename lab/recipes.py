@@ -90,32 +90,40 @@ class LabMeasurement(BaseModel):
 
 
 class WellAllocator:
-    """Hands out empty vials and plate wells, never the same one twice."""
+    """Hands out empty vials and plate wells, never the same one twice.
+
+    Labware is used in natural order (plate-2 before plate-10); a cursor skips labware already used up, so
+    allocation stays cheap on a large deck.
+    """
 
     def __init__(self, inventory: Inventory, vial_prefix: str = "vial-", plate_prefix: str = "plate-") -> None:
         self._inventory = inventory
-        self._vial_prefix = vial_prefix
-        self._plate_prefix = plate_prefix
+        names = sorted(inventory.labware(), key=_natural)
+        self._vials = [name for name in names if name.startswith(vial_prefix)]
+        self._plates = [name for name in names if name.startswith(plate_prefix)]
+        self._vial_cursor = 0
+        self._plate_cursor = 0
         self._taken: set[str] = set()
 
     def vial(self) -> WellRef:
-        for labware in sorted(self._inventory.labware(), key=_natural):
-            if labware.startswith(self._vial_prefix):
-                ref = WellRef(labware=labware, well="A1")
-                if str(ref) not in self._taken and self._inventory.well(ref).volume_ul == 0:
-                    self._taken.add(str(ref))
-                    return ref
+        while self._vial_cursor < len(self._vials):
+            ref = WellRef(labware=self._vials[self._vial_cursor], well="A1")
+            self._vial_cursor += 1
+            if str(ref) not in self._taken and self._inventory.well(ref).volume_ul == 0:
+                self._taken.add(str(ref))
+                return ref
         raise PhysicalLimitError("no empty vial left on the deck")
 
     def wells(self, count: int) -> list[WellRef]:
         """``count`` empty wells of one plate, in row order (one dilution series stays on one plate)."""
-        for labware in sorted(self._inventory.labware(), key=_natural):
-            if labware.startswith(self._plate_prefix):
-                free = [w for w in self._inventory.free_wells(labware) if str(w) not in self._taken]
-                if len(free) >= count:
-                    chosen = free[:count]
-                    self._taken.update(str(w) for w in chosen)
-                    return chosen
+        for index in range(self._plate_cursor, len(self._plates)):
+            free = [w for w in self._inventory.free_wells(self._plates[index]) if str(w) not in self._taken]
+            if not free and index == self._plate_cursor:
+                self._plate_cursor += 1
+            if len(free) >= count:
+                chosen = free[:count]
+                self._taken.update(str(w) for w in chosen)
+                return chosen
         raise PhysicalLimitError(f"no plate on the deck has {count} empty wells left")
 
 

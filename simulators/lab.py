@@ -7,7 +7,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lab.inventory import Inventory
+from lab.inventory import Inventory, LabwareType
 from lab.journal import FileOpJournal, MemoryOpJournal, OpJournal
 from lab.models import WellRef
 from lab.recipes import LabInstruments, WellAllocator
@@ -28,12 +28,22 @@ from simulators.world import SimWorld, WorldConfig
 class SimLabConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    @classmethod
+    def sized_for(cls, molecules: int, **overrides: object) -> SimLabConfig:
+        """A deck with room for ``molecules`` potency and solubility assays (vials, plates, buffer)."""
+        sizes: dict[str, object] = {
+            "plates": max(12, molecules // 8 + 1),
+            "vials": max(200, molecules),
+            "buffer_ul": max(250_000.0, 2_000.0 * molecules + 50_000.0),
+        }
+        return cls(**{**sizes, **overrides})
+
     world: WorldConfig = WorldConfig()
     faults: FaultConfig = FaultConfig()
     limits: SafetyLimits = SafetyLimits()
     plates: int = Field(default=12, ge=1)
     vials: int = Field(default=200, ge=1)
-    buffer_ul: float = Field(default=250_000.0, description="Assay buffer in the reservoir")
+    buffer_ul: float = Field(default=250_000.0, description="Assay buffer in the reservoir (a potency assay uses 1.7 mL)")
 
 
 class SimLab:
@@ -52,7 +62,17 @@ class SimLab:
         self.world = world or SimWorld(self.config.world)
         self.clock = SimClock()
         self.inventory = Inventory()
-        self.inventory.add_labware("buffer", "reservoir300ml")
+        self.inventory.add_labware(
+            "buffer",
+            LabwareType(
+                name="assay buffer reservoir",
+                rows=1,
+                columns=1,
+                well_capacity_ul=max(300_000.0, self.config.buffer_ul),
+                dead_volume_ul=5000.0,
+                empty_mass_mg=60_000.0,
+            ),
+        )
         self.inventory.add_liquid(self.buffer, self.config.buffer_ul, solvent="assay buffer")
         for index in range(1, self.config.plates + 1):
             self.inventory.add_labware(f"plate-{index}", "plate96")

@@ -47,10 +47,11 @@ class WorldConfig(BaseModel):
         default_factory=lambda: {"pIC50": 0.5, "logS": 0.6, "logD": 0.5, "hydration_free_energy": 0.8},
         description="Spread of the hidden model's answers for molecules outside the data",
     )
-    drift_per_day: dict[str, float] = Field(
-        default_factory=lambda: {"pIC50": 0.02, "logS": 0.02},
-        description="Slow instrument drift added per simulated day",
+    drift_amplitude: dict[str, float] = Field(
+        default_factory=lambda: {"pIC50": 0.1, "logS": 0.1},
+        description="Slow, bounded instrument drift (reagent lots, temperature): amplitude of a sine over time",
     )
+    drift_period_days: float = 14.0
     plate_signal_noise_pct: float = Field(default=2.0, description="Reader noise on % activity")
     edge_effect_pct: float = Field(default=4.0, description="Signal lost in edge wells (evaporation)")
     knn_k: int = 5
@@ -185,7 +186,9 @@ class SimWorld:
         return "dataset" if canonicalize(smiles).inchikey in self._truths[property_name].values else "model"
 
     def drift(self, property_name: str, at_s: float) -> float:
-        return self.config.drift_per_day.get(property_name, 0.0) * at_s / 86_400.0
+        """The instrument drift at simulated time ``at_s``: zero at the start, within ± the amplitude."""
+        amplitude = self.config.drift_amplitude.get(property_name, 0.0)
+        return amplitude * math.sin(2.0 * math.pi * at_s / (self.config.drift_period_days * 86_400.0))
 
     def noise_sd(self, property_name: str) -> float:
         return self.config.assay_noise.get(property_name, 0.0)
