@@ -49,7 +49,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_BACE = ROOT / "knowledge" / "bundled" / "bace_pic50.csv"
 STOCK_VOLUME_UL = 1000.0
 VIAL_DEAD_UL = 20.0
-WELLS_PER_POTENCY = 12  # intermediate + 11-point series
 WARMUP_CALLS = 20
 WARMUP_MOLECULES = 4
 SYNTHESIS_ATTEMPTS = 10
@@ -101,10 +100,8 @@ def load_bace(data: Path, count: int) -> tuple[list[str], Path]:
 
 
 def make_lab(world: SimWorld, molecules: int = 0, vials: int = 0) -> SimLab:
-    """A fresh deck on the shared world, with enough plates and vials for ``molecules`` potency protocols."""
-    plates = max(12, math.ceil(molecules * WELLS_PER_POTENCY / 96))
-    config = SimLabConfig(world=world.config, plates=plates, vials=max(200, molecules + vials))
-    return SimLab(config, world=world)
+    """A fresh deck on the shared world, with room for ``molecules`` protocols and ``vials`` extra stocks."""
+    return SimLab(SimLabConfig.sized_for(molecules + vials, world=world.config), world=world)
 
 
 # -- 1a: raw instrument calls -------------------------------------------------------------------------------

@@ -112,11 +112,19 @@ def test_transfer_moves_liquid_once_per_op_id(lut: LabUnderTest) -> None:
     assert lut.lab.inventory.well(WellRef(labware=PLATE, well="A1")).volume_ul == pytest.approx(150)
 
 
-def test_five_ml_into_a_96_well_plate_is_refused_and_nothing_moves(lut: LabUnderTest) -> None:
-    before = _snapshot(lut.lab)
+@pytest.mark.parametrize("operation", ["dispense", "transfer"])
+def test_five_ml_into_a_96_well_plate_is_refused_and_nothing_moves(lut: LabUnderTest, operation: str) -> None:
+    handler = lut.instruments.liquid_handler
+    lut.run(handler.aspirate(AspirateRequest(op_id="fill-tip", source=lut.lab.buffer, volume_ul=500)))
+    before = _snapshot(lut.lab), lut.lab.inventory.tip_volume_ul("liquid-handler")
+    well = WellRef(labware=PLATE, well="A1")
     with pytest.raises(SafetyViolation, match="5000 µL is above the hard limit"):
-        lut.run(lut.instruments.liquid_handler.transfer(TransferRequest(op_id="big", source=lut.lab.buffer, destination=WellRef(labware=PLATE, well="A1"), volume_ul=5000)))
-    assert _snapshot(lut.lab) == before
+        if operation == "dispense":
+            lut.run(handler.dispense(DispenseRequest(op_id="big", destination=well, volume_ul=5000)))
+        else:
+            lut.run(handler.transfer(TransferRequest(op_id="big", source=lut.lab.buffer, destination=well, volume_ul=5000)))
+    assert (_snapshot(lut.lab), lut.lab.inventory.tip_volume_ul("liquid-handler")) == before
+    assert lut.lab.inventory.well(well).volume_ul == 0
 
 
 def test_overfilling_a_well_is_refused_and_nothing_moves(lut: LabUnderTest) -> None:
