@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from agent.settings import AtomLoopSettings
 from knowledge.database import check_schema, make_engine
 from knowledge.store import KnowledgeStore
+
+if TYPE_CHECKING:
+    from agent.plan import Planner
+    from tools.base import LabAccess, ToolRegistry
 
 
 @dataclass
@@ -27,6 +32,37 @@ class App:
         self.settings.home_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(self.settings.resolved_database_url)
         return KnowledgeStore(engine, snapshot_dir=self.settings.snapshot_dir)
+
+    @cached_property
+    def tools(self) -> ToolRegistry:
+        from tools.base import ToolRegistry
+        from tools.catalog import default_tools
+
+        return ToolRegistry(default_tools())
+
+    @cached_property
+    def predictors(self) -> Any:
+        from tools.predict.registry import PredictorRegistry
+
+        return PredictorRegistry(self.store, self.settings.home_dir / "models")
+
+    @cached_property
+    def lab(self) -> LabAccess | None:
+        if self.settings.lab.mode == "real":
+            return None  # a real lab needs an instrument inventory file; not configured
+        from agent.lab_access import SimulatedLabAccess
+
+        return SimulatedLabAccess(self.settings.home_dir / "lab" / "sim-state.pkl", seed=self.settings.lab.seed)
+
+    def planner(self, offline: bool | None = None) -> Planner:
+        """The LLM planner when an endpoint is configured (and not ``offline``), else the offline planner."""
+        if offline or (offline is None and self.settings.llm.base_url is None) or self.settings.llm.base_url is None:
+            from agent.planners.offline import OfflinePlanner
+
+            return OfflinePlanner()
+        from agent.planners.llm import LLMPlanner
+
+        return LLMPlanner(self.settings.llm, self.tools)
 
 
 def build_app(settings: AtomLoopSettings | None = None) -> App:

@@ -16,6 +16,7 @@ import typer
 
 from agent.cli_common import JsonOption, console, emit_json, handles_errors
 from agent.cli_lab import lab_cli
+from agent.cli_runs import register as register_runs
 
 if TYPE_CHECKING:
     from agent.app import App
@@ -32,6 +33,7 @@ cli = typer.Typer(
 db_cli = typer.Typer(help="The knowledge store: schema, imports, exports, statistics.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(lab_cli, name="lab")
+register_runs(cli)
 
 
 @cli.callback()

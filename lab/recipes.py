@@ -104,18 +104,26 @@ class WellAllocator:
         self._vial_cursor = 0
         self._plate_cursor = 0
         self._taken: set[str] = set()
+        self.by_key: dict[str, list[WellRef]] = {}  # what each key was given: asking again gives the same
 
-    def vial(self) -> WellRef:
+    def vial(self, key: str | None = None) -> WellRef:
+        """An empty vial; with ``key``, the same vial every time that key asks (a re-run protocol replays)."""
+        if key is not None and key in self.by_key:
+            return self.by_key[key][0]
         while self._vial_cursor < len(self._vials):
             ref = WellRef(labware=self._vials[self._vial_cursor], well="A1")
             self._vial_cursor += 1
             if str(ref) not in self._taken and self._inventory.well(ref).volume_ul == 0:
                 self._taken.add(str(ref))
+                if key is not None:
+                    self.by_key[key] = [ref]
                 return ref
         raise PhysicalLimitError("no empty vial left on the deck")
 
-    def wells(self, count: int) -> list[WellRef]:
+    def wells(self, count: int, key: str | None = None) -> list[WellRef]:
         """``count`` empty wells of one plate, in row order (one dilution series stays on one plate)."""
+        if key is not None and key in self.by_key:
+            return list(self.by_key[key])
         for index in range(self._plate_cursor, len(self._plates)):
             free = [w for w in self._inventory.free_wells(self._plates[index]) if str(w) not in self._taken]
             if not free and index == self._plate_cursor:
@@ -123,6 +131,8 @@ class WellAllocator:
             if len(free) >= count:
                 chosen = free[:count]
                 self._taken.update(str(w) for w in chosen)
+                if key is not None:
+                    self.by_key[key] = list(chosen)
                 return chosen
         raise PhysicalLimitError(f"no plate on the deck has {count} empty wells left")
 
@@ -150,7 +160,7 @@ def characterize_protocol(
     """
     settings = settings or RecipeSettings()
     names = {i: i.describe().name for i in instruments.all()}
-    vial = allocator.vial()
+    vial = allocator.vial(key=f"{protocol_id}:vial")
     steps: list[ProtocolStep] = []
 
     async def synthesize(_: dict[str, Any]) -> SynthesisResult:
@@ -179,7 +189,7 @@ def characterize_protocol(
     steps.append(ProtocolStep("lcms", names[instruments.lcms], "analyze", qc))
 
     if "potency" in assays:
-        wells = allocator.wells(settings.dilution_points + 1)
+        wells = allocator.wells(settings.dilution_points + 1, key=f"{protocol_id}:plate")
         intermediate, series = wells[0], tuple(wells[1:])
         dilution = SerialDilutionRequest(
             op_id=f"{protocol_id}:serial-dilution",

@@ -1,0 +1,182 @@
+"""``atomloop ask`` and ``atomloop runs ...``: agent runs from the command line."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from agent.cli_common import JsonOption, console, emit_json, handles_errors
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agent.runs import RunResult
+
+runs_cli = typer.Typer(help="Agent runs: list, show, approve, resume, cancel.", no_args_is_help=True)
+
+
+def _progress_printer(out: Console) -> Any:
+    def on_event(event: str, payload: dict[str, Any]) -> None:
+        if event == "plan":
+            out.print(f"[dim]plan:[/] {' -> '.join(payload['steps'])}")
+        elif event == "execute":
+            out.print(f"[cyan]step {payload['index']}[/] {payload['tool']} ...")
+        elif event == "record":
+            colour = {"succeeded": "green", "failed": "red", "rejected": "yellow"}.get(payload["status"], "white")
+            out.print(f"[cyan]step {payload['index']}[/] {payload['tool']}: [{colour}]{payload['status']}[/]")
+
+    return on_event
+
+
+def _result_payload(result: RunResult) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "status": result.status,
+        "answer": result.answer,
+        "report_path": result.report_path,
+        "steps": [{"tool": s.tool, "status": s.status, "args": s.args, "result": s.result, "error": s.error} for s in result.steps],
+        "waiting_for": result.waiting_for,
+    }
+
+
+def _show_result(out: Console, result: RunResult) -> None:
+    if result.waiting_for:
+        out.print(
+            f"[yellow]Waiting for approval[/] of step {result.waiting_for.get('step')} ({result.waiting_for.get('tool')}) "
+            f"with {result.waiting_for.get('args')}.\nApprove with `atomloop runs approve {result.run_id}` or cancel with "
+            f"`atomloop runs cancel {result.run_id}`."
+        )
+        return
+    from rich.panel import Panel
+
+    colour = "green" if result.status == "succeeded" else "red"
+    out.print(Panel(result.answer or "(no answer)", title=f"[{colour}]{result.status}[/] · run {result.run_id}", expand=False))
+    if result.report_path:
+        out.print(f"Report: {result.report_path}")
+
+
+def _manager(offline: bool, require_approval: bool, quiet: bool) -> Any:
+    from agent.app import build_app
+    from agent.runs import RunManager
+
+    app = build_app()
+    planner = app.planner(offline=True) if offline else None
+    return RunManager(app, planner=planner, require_approval=require_approval, on_event=None if quiet else _progress_printer(console()))
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command("ask")
+    @handles_errors
+    def ask(
+        request: Annotated[str, typer.Argument(help="What you want, in plain language.")],
+        offline: Annotated[bool, typer.Option(help="Use the offline planner even if an LLM endpoint is configured.")] = False,
+        require_approval: Annotated[bool, typer.Option(help="Stop before every physical step until `atomloop runs approve`.")] = False,
+        run_id: Annotated[str | None, typer.Option(help="Name the run (default: a new random id). Op ids derive from it.")] = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Plan and run a request with typed tools; answer with evidence, a run id and a report."""
+        result = _manager(offline, require_approval, as_json).start(request, run_id=run_id)
+        if as_json:
+            emit_json(_result_payload(result))
+            return
+        _show_result(console(), result)
+
+    cli.add_typer(runs_cli, name="runs")
+
+
+@runs_cli.command("list")
+@handles_errors
+def runs_list(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20, as_json: JsonOption = False) -> None:
+    """The newest runs."""
+    from sqlmodel import select
+
+    from agent.app import build_app
+    from knowledge.models import Run
+
+    with build_app().store.session() as session:
+        runs = list(session.exec(select(Run).order_by(Run.created_at.desc()).limit(limit)))  # type: ignore[attr-defined]
+    if as_json:
+        emit_json([{"run_id": r.id, "status": r.status, "request": r.request, "planner": r.planner, "created_at": r.created_at} for r in runs])
+        return
+    from rich.table import Table
+
+    table = Table(title="Runs")
+    for column in ("run", "status", "planner", "created", "request"):
+        table.add_column(column)
+    for r in runs:
+        table.add_row(r.id, r.status, r.planner, r.created_at.strftime("%Y-%m-%d %H:%M"), r.request[:70])
+    console().print(table)
+
+
+@runs_cli.command("show")
+@handles_errors
+def runs_show(run_id: str, as_json: JsonOption = False) -> None:
+    """A run's steps, tool calls and answer."""
+    from sqlmodel import select
+
+    from agent.app import build_app
+    from knowledge.errors import NotFoundError
+    from knowledge.models import Run, Step, ToolCall
+
+    with build_app().store.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NotFoundError(f"no run {run_id!r}")
+        calls = list(session.exec(select(Step, ToolCall).join(ToolCall, ToolCall.step_id == Step.id).where(Step.run_id == run_id).order_by(Step.index)))
+    payload = {
+        "run_id": run.id,
+        "status": run.status,
+        "request": run.request,
+        "answer": run.answer,
+        "report_path": run.report_path,
+        "steps": [{"index": s.index, "tool": s.tool, "status": c.status, "args": c.args, "error": c.error, "duration_s": c.duration_s} for s, c in calls],
+    }
+    if as_json:
+        emit_json(payload)
+        return
+    from rich.table import Table
+
+    out = console()
+    out.print(f"[bold]{run.id}[/] ({run.status}): {run.request}")
+    table = Table()
+    for column in ("#", "tool", "status", "duration", "args / error"):
+        table.add_column(column)
+    for s, c in calls:
+        table.add_row(str(s.index), s.tool, c.status, f"{c.duration_s or 0:.1f} s", (c.error or str(c.args))[:90])
+    out.print(table)
+    if run.answer:
+        out.print(run.answer)
+
+
+@runs_cli.command("approve")
+@handles_errors
+def runs_approve(run_id: str, as_json: JsonOption = False) -> None:
+    """Approve the physical step a run is waiting on, and continue the run."""
+    result = _manager(False, True, as_json).approve(run_id, approved=True)
+    if as_json:
+        emit_json(_result_payload(result))
+        return
+    _show_result(console(), result)
+
+
+@runs_cli.command("cancel")
+@handles_errors
+def runs_cancel(run_id: str, as_json: JsonOption = False) -> None:
+    """Refuse the step a run is waiting on; the run ends without running it."""
+    result = _manager(False, True, as_json).approve(run_id, approved=False)
+    if as_json:
+        emit_json(_result_payload(result))
+        return
+    _show_result(console(), result)
+
+
+@runs_cli.command("resume")
+@handles_errors
+def runs_resume(run_id: str, as_json: JsonOption = False) -> None:
+    """Continue a run that stopped (killed, crashed) from its last checkpoint. Nothing physical runs twice."""
+    result = _manager(False, False, as_json).resume(run_id)
+    if as_json:
+        emit_json(_result_payload(result))
+        return
+    _show_result(console(), result)

@@ -1,0 +1,210 @@
+"""Writing runs into the knowledge store, and the run report.
+
+Each step is recorded in one transaction, once: re-recording a (run, step) that is already stored does nothing,
+so a run resumed after a crash between ``record`` and its checkpoint adds no duplicate rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from agent.plan import StepRecord
+from knowledge.models import ModelVersion, Prediction, Run, Step, ToolCall
+from knowledge.store import KnowledgeStore, NewMeasurement, StoreWriter
+
+log = logging.getLogger(__name__)
+
+
+class RunRecorder:
+    def __init__(self, store: KnowledgeStore, reports_dir: Path, *, measurement_source: str = "simulated") -> None:
+        self.store = store
+        self.reports_dir = reports_dir
+        self.measurement_source = measurement_source
+
+    def start_run(self, run_id: str, request: str, planner: str, mode: str) -> None:
+        def work(writer: StoreWriter) -> None:
+            if writer.session.get(Run, run_id) is None:
+                writer.add(Run(id=run_id, request=request, planner=planner, mode=mode, status="running"))
+
+        self.store.write(work)
+
+    def set_status(self, run_id: str, status: str) -> None:
+        def work(writer: StoreWriter) -> None:
+            run = writer.session.get(Run, run_id)
+            if run is not None:
+                run.status = status
+                writer.session.add(run)
+
+        self.store.write(work)
+
+    def record_step(self, run_id: str, current: dict[str, Any], tool: Any) -> None:
+        def work(writer: StoreWriter) -> None:
+            existing = writer.session.exec(select(Step).where(Step.run_id == run_id, Step.index == current["index"])).first()
+            if existing is not None:
+                return
+            step = writer.add(Step(run_id=run_id, index=current["index"], tool=current["tool"], rationale=current.get("rationale", ""), status=current["status"]))
+            call = writer.add(
+                ToolCall(
+                    run_id=run_id,
+                    step_id=step.id,  # type: ignore[arg-type]
+                    tool=current["tool"],
+                    args=current.get("args", {}),
+                    result=current.get("output"),
+                    status=current["status"],
+                    error=current.get("error"),
+                    duration_s=current.get("duration_s"),
+                )
+            )
+            output = current.get("output")
+            if current["status"] == "succeeded" and output:
+                self._record_results(writer, run_id, current["tool"], output, call.id)  # type: ignore[arg-type]
+
+        self.store.write(work)
+
+    def _record_results(self, writer: StoreWriter, run_id: str, tool: str, output: dict[str, Any], call_id: int) -> None:
+        for model in [output.get("model")] + list(output.get("models", [])):
+            if model and writer.session.get(ModelVersion, model["version"]) is None:
+                writer.add(
+                    ModelVersion(
+                        id=model["version"],
+                        kind=model["kind"],
+                        property=model["property"],
+                        parent_id=model.get("parent_id"),
+                        dataset_hash=model.get("dataset_hash"),
+                        metrics=model.get("metrics", {}),
+                        artifact_path=model.get("artifact_path"),
+                        approved=model.get("approved", False),
+                    )
+                )
+        if tool == "register_molecules":
+            for molecule in output.get("molecules", []):
+                writer.upsert_molecule(molecule["smiles"])
+        elif tool == "predict_property":
+            version = output["model"]["version"]
+            for p in output.get("predictions", []):
+                molecule = writer.upsert_molecule(p["smiles"])
+                writer.add(
+                    Prediction(
+                        molecule_id=molecule.id,  # type: ignore[arg-type]
+                        model_version_id=version,
+                        property=p["property"],
+                        value=p["value"],
+                        uncertainty=p["uncertainty"],
+                        unit=p["unit"],
+                        tool_call_id=call_id,
+                    )
+                )
+        elif tool == "run_experiment":
+            motivating = self._predictions_of_run(writer, run_id)
+            preparer = self.store.preparer()
+            prepared = []
+            for m in output.get("measurements", []):
+                structure = preparer.structure(m["smiles"])
+                prepared.append(
+                    preparer.prepare(
+                        NewMeasurement(
+                            smiles=m["smiles"],
+                            property=m["property"],
+                            value=m["value"],
+                            uncertainty=m.get("uncertainty"),
+                            source=self.measurement_source,  # type: ignore[arg-type]
+                            qc_status="passed" if m.get("status") == "ok" else "flagged",
+                            instrument=m.get("instrument"),
+                            conditions={**m.get("conditions", {}), "status": m.get("status")},
+                            provenance={"run_id": run_id},
+                            op_id=m["op_id"],
+                            prediction_id=motivating.get((structure.inchikey, m["property"])),
+                            tool_call_id=call_id,
+                        )
+                    )
+                )
+            writer.add_measurements(prepared)
+
+    @staticmethod
+    def _predictions_of_run(writer: StoreWriter, run_id: str) -> dict[tuple[str, str], int]:
+        """(InChIKey, property) -> the newest prediction made earlier in this run: what motivated a measurement."""
+        from knowledge.models import Molecule
+
+        rows = writer.session.exec(
+            select(Prediction.id, Molecule.inchikey, Prediction.property)
+            .join(Molecule, Prediction.molecule_id == Molecule.id)
+            .join(ToolCall, Prediction.tool_call_id == ToolCall.id)
+            .where(ToolCall.run_id == run_id)
+            .order_by(Prediction.id)
+        )
+        return {(key, prop): prediction_id for prediction_id, key, prop in rows}
+
+    def finish_run(self, run_id: str, status: str, answer: str, history: list[StepRecord]) -> str:
+        path = write_report(self.reports_dir, run_id, self._request(run_id), status, answer, history)
+
+        def work(writer: StoreWriter) -> None:
+            run = writer.session.get(Run, run_id)
+            if run is not None:
+                run.status, run.answer, run.report_path = status, answer, str(path)
+                run.finished_at = datetime.now(UTC)
+                writer.session.add(run)
+
+        self.store.write(work)
+        return str(path)
+
+    def _request(self, run_id: str) -> str:
+        with self.store.session() as session:
+            run = session.get(Run, run_id)
+            return run.request if run else ""
+
+
+def write_report(reports_dir: Path, run_id: str, request: str, status: str, answer: str, history: list[StepRecord]) -> Path:
+    """A Markdown report: the request, the answer, each step, result tables, and a plot where one helps."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    lines = [f"# AtomLoop run `{run_id}`", "", f"**Request:** {request}", "", f"**Status:** {status}", "", "## Answer", "", answer, "", "## Steps", ""]
+    lines += ["| # | tool | status | detail |", "|---|---|---|---|"]
+    for step in history:
+        detail = (step.error or "").replace("|", "/")[:160]
+        lines.append(f"| {step.index} | {step.tool} | {step.status} | {detail} |")
+    values: list[tuple[str, str, float, float | None, str]] = []
+    for step in history:
+        output = step.output or {}
+        for m in output.get("measurements", []):
+            values.append((m["smiles"], m["property"], m["value"], m.get("uncertainty"), "measured"))
+        for p in output.get("predictions", []):
+            values.append((p["smiles"], p["property"], p["value"], p.get("uncertainty"), "predicted"))
+    if values:
+        lines += ["", "## Results", "", "| molecule | property | value | ± σ | kind |", "|---|---|---|---|---|"]
+        for smiles, prop, value, sigma, kind in values:
+            lines.append(f"| `{smiles}` | {prop} | {value:.2f} | {'' if sigma is None else f'{sigma:.2f}'} | {kind} |")
+        plot = _plot(reports_dir / f"{run_id}.png", values)
+        if plot is not None:
+            lines += ["", f"![results]({plot.name})"]
+    path = reports_dir / f"{run_id}.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _plot(path: Path, values: list[tuple[str, str, float, float | None, str]]) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    properties = sorted({v[1] for v in values if v[1] != "purity"})
+    if not properties:
+        return None
+    figure, axes = plt.subplots(1, len(properties), figsize=(5 * len(properties), 3.5), squeeze=False)
+    for axis, prop in zip(axes[0], properties, strict=True):
+        rows = [v for v in values if v[1] == prop][:30]
+        labels = [f"{i + 1}" for i in range(len(rows))]
+        colours = ["tab:blue" if kind == "measured" else "tab:orange" for *_, kind in rows]
+        axis.bar(labels, [r[2] for r in rows], yerr=[r[3] or 0 for r in rows], color=colours, capsize=3)
+        axis.set_title(f"{prop} (blue measured, orange predicted)")
+        axis.set_xlabel("molecule (see table)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -1,0 +1,66 @@
+"""A run killed with SIGKILL at any point resumes to the same answer, and no physical operation runs twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+BACE = [
+    "Cc1ccccc1-c1ccc2nc(N)c(C[C@@H](C)C(=O)N[C@@H]3CCOC(C)(C)C3)cc2c1",
+    "CC#Cc1cncc(-c2cccc([C@@]3(C)CS(=O)(=O)C(C)(C)C(N)=N3)c2)c1",
+]
+REQUEST = f"measure the potency and solubility of {BACE[0]} and {BACE[1]}"
+ATOMLOOP = str(Path(sys.executable).parent / "atomloop")
+
+
+def _atomloop(home: Path, *args: str, crash_after: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ATOMLOOP_HOME": str(home)}
+    env.pop("ATOMLOOP_FAULT_CRASH_AFTER", None)
+    if crash_after:
+        env["ATOMLOOP_FAULT_CRASH_AFTER"] = crash_after
+    return subprocess.run([ATOMLOOP, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def _ops_in_store(home: Path) -> list[str]:
+    from knowledge.database import make_engine
+    from knowledge.models import Measurement
+    from sqlmodel import Session
+
+    engine = make_engine(f"sqlite:///{home / 'atomloop.db'}")
+    with Session(engine) as session:
+        ops = [f"{m.op_id}/{m.property}" for m in session.exec(select(Measurement))]
+    engine.dispose()
+    return ops
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    home = tmp_path_factory.mktemp("reference")
+    assert _atomloop(home, "db", "init").returncode == 0
+    done = _atomloop(home, "ask", "--offline", REQUEST, "--json", "--run-id", "run-same")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("crash_after", ["execute:0", "record:0"])
+def test_killed_run_resumes_to_the_same_answer(tmp_path: Path, reference: dict, crash_after: str) -> None:
+    assert _atomloop(tmp_path, "db", "init").returncode == 0
+    killed = _atomloop(tmp_path, "ask", "--offline", REQUEST, "--json", "--run-id", "run-same", crash_after=crash_after)
+    assert killed.returncode == -9, killed.stderr
+    [run] = json.loads(_atomloop(tmp_path, "runs", "list", "--json").stdout)
+    assert run["status"] == "running"
+    resumed = _atomloop(tmp_path, "runs", "resume", run["run_id"], "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    payload = json.loads(resumed.stdout)
+    assert payload["status"] == "succeeded"
+    # the same answer, to the letter, as the same run never interrupted
+    assert payload["answer"] == reference["answer"]
+    assert payload["steps"][0]["result"] == reference["steps"][0]["result"]
+    ops = _ops_in_store(tmp_path)
+    assert len(ops) == len(set(ops)) == len(reference["steps"][0]["result"]["measurements"])
