@@ -19,7 +19,7 @@ from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     from knowledge.store import KnowledgeStore
-    from tools.predict.base import PredictorRegistry
+    from tools.predict.registry import PredictorRegistry
 
 Effect = Literal["read", "compute", "physical"]
 In = TypeVar("In", bound=BaseModel)

@@ -174,13 +174,28 @@ class OfflinePlanner:
     def _answer(self, request: str, history: list[StepRecord]) -> Answer:
         lines: list[str] = []
         ok = True
+        labels = self._labels(request)
         for step in history:
             if step.status != "succeeded":
                 ok = False
                 lines.append(f"Step {step.index} ({step.tool}) {step.status}: {step.error}")
                 continue
-            lines.extend(_describe(step))
+            lines.extend(_describe(step, labels))
         return Answer(text="\n".join(lines) or "Nothing was done.", supported=ok)
+
+    @staticmethod
+    def _labels(request: str) -> dict[str, str]:
+        """Canonical SMILES -> the name the user wrote, so the answer speaks the user's language."""
+        match = re.search(r"\b(?:of|for|on|about)\s+(?P<molecules>.+)$", request, re.I)
+        labels: dict[str, str] = {}
+        for name in split_molecules(match["molecules"]) if match else []:
+            try:
+                smiles = resolve_molecule(name)
+            except ToolInputError:
+                continue
+            if name != smiles:
+                labels[smiles] = name
+        return labels
 
 
 def _registry_name(text: str) -> str | None:
@@ -191,12 +206,17 @@ def _registry_name(text: str) -> str | None:
     return registry.get(candidate).name if candidate in registry else None
 
 
-def _describe(step: StepRecord) -> list[str]:
+def _describe(step: StepRecord, labels: dict[str, str] | None = None) -> list[str]:
     output = step.output or {}
+    labels = labels or {}
+
+    def name(smiles: str) -> str:
+        return f"{labels[smiles]} ({smiles})" if smiles in labels else smiles
+
     if step.tool == "predict_property":
         model = output["model"]
         lines = [f"Predicted {output['predictions'][0]['property']} ({output['predictions'][0]['unit']}) with the {model['kind']} model {model['version']}:"]
-        lines += [f"- {p['smiles']}: {p['value']:.2f} ± {p['uncertainty']:.2f}" for p in output["predictions"]]
+        lines += [f"- {name(p['smiles'])}: {p['value']:.2f} ± {p['uncertainty']:.2f}" for p in output["predictions"]]
         lines += [f"- {f['input']}: not predicted ({f['error']})" for f in output.get("failures", [])]
         return lines
     if step.tool == "select_experiments":
@@ -207,12 +227,14 @@ def _describe(step: StepRecord) -> list[str]:
         return lines
     if step.tool == "run_experiment":
         lines = [f"Measured on the {'simulated ' if output.get('simulated') else ''}lab ({output['makespan_h']:.1f} h of lab time):"]
+        by_molecule: dict[str, list[str]] = {}
         for m in output["measurements"]:
             if m["property"] == "purity":
                 continue
             flag = "" if m["status"] == "ok" else f" [{m['status']}]"
-            lines.append(f"- {m['smiles']}: {m['property']} = {m['value']:.2f} ± {(m['uncertainty'] or 0):.2f} {m['unit']}{flag}")
-        lines += [f"- {f['smiles']}: not measured ({f['error_type']}: {f['error'][:120]})" for f in output.get("failures", [])]
+            by_molecule.setdefault(m["smiles"], []).append(f"{m['property']} {m['value']:.2f} ± {(m['uncertainty'] or 0):.2f}{flag}")
+        lines += [f"- {name(smiles)}: {'; '.join(values)}" for smiles, values in by_molecule.items()]
+        lines += [f"- {name(f['smiles'])}: not measured ({f['error_type']}: {f['error'][:120]})" for f in output.get("failures", [])]
         return lines
     if step.tool == "query_knowledge":
         lines = [f"The store holds {len(output['measurements'])} measurements, {len(output['predictions'])} predictions and {len(output['facts'])} literature facts for {', '.join(output['molecules_found']) or 'these molecules'}."]

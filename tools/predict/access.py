@@ -11,7 +11,6 @@ from tools.errors import ToolFailed
 def model_for_prediction(registry: Any, property_name: str) -> tuple[Any, dict[str, Any]]:
     """(predictor, model info) for ``property_name``; model info has the ModelVersion fields + newly_trained."""
     from knowledge.models import ModelVersion
-    from tools.predict.base import TrainingRows
 
     predictor = registry.latest(property_name)
     if predictor is not None:
@@ -30,7 +29,7 @@ def model_for_prediction(registry: Any, property_name: str) -> tuple[Any, dict[s
             "approved": row.approved,
             "newly_trained": False,
         }
-    trained = registry.train(property_name, TrainingRows.from_bundled(property_name))
+    trained = registry.bundled_model(property_name)
     record = trained.record
     return trained.predictor, {
         "version": record.id,

@@ -1,0 +1,295 @@
+"""The property predictors on real data (ESOL): accuracy, calibration, determinism, artifacts, the registry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.errors import ToolFailed, ToolInputError
+from tools.predict.base import PredictedValue, PredictionFailure, Predictor, TrainingRows
+from tools.predict.fingerprint import FingerprintParams, FingerprintPredictor
+from tools.predict.registry import PredictorRegistry, split_rows
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def esol() -> TrainingRows:
+    return TrainingRows.from_bundled("logS")
+
+
+@pytest.fixture(scope="module")
+def splits(esol: TrainingRows) -> dict[str, TrainingRows]:
+    """Disjoint ESOL subsets, fixed by a seeded permutation: train (300), test (200), more (300), spare (100)."""
+    import numpy as np
+
+    order = np.random.default_rng(7).permutation(len(esol)).tolist()
+    return {
+        "train": esol.subset(order[:300]),
+        "test": esol.subset(order[300:500]),
+        "more": esol.subset(order[500:800]),
+        "spare": esol.subset(order[800:900]),
+    }
+
+
+@pytest.fixture(scope="module")
+def model(splits: dict[str, TrainingRows]) -> FingerprintPredictor:
+    return FingerprintPredictor.train(splits["train"], seed=0)
+
+
+def values_of(results: list[PredictedValue | PredictionFailure]) -> list[tuple[float, float]]:
+    return [(r.value, r.uncertainty) for r in results if isinstance(r, PredictedValue)]
+
+
+# -- TrainingRows ----------------------------------------------------------------------------------------
+
+
+def test_bundled_rows_resolve_aliases_and_carry_the_canonical_unit(esol: TrainingRows) -> None:
+    assert (esol.property, esol.unit, len(esol)) == ("logS", "log10(mol/L)", 1128)
+    assert esol.values[:2] == (-0.77, -3.3)
+    assert esol.dataset_hash is not None and len(esol.dataset_hash) == 64
+    assert TrainingRows.from_bundled("solubility") == esol
+    assert len(TrainingRows.from_bundled("hfe")) == 642
+    with pytest.raises(ToolFailed, match="no bundled dataset for IC50"):
+        TrainingRows.from_bundled("IC50")
+    with pytest.raises(ToolInputError, match="unknown property"):
+        TrainingRows.from_bundled("colour")
+
+
+def test_training_rows_are_validated() -> None:
+    with pytest.raises(ToolInputError, match="2 SMILES but 1 values"):
+        TrainingRows(property="logS", unit="log10(mol/L)", smiles=("C", "CC"), values=(1.0,))
+    with pytest.raises(ToolInputError, match="finite"):
+        TrainingRows(property="logS", unit="log10(mol/L)", smiles=("C",), values=(float("nan"),))
+
+
+def test_rows_from_a_store_snapshot(store, esol: TrainingRows) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.store import NewMeasurement
+
+    store.record_measurements(
+        [NewMeasurement(smiles="OCC", property="logS", value=1.1, source="literature"),
+         NewMeasurement(smiles="CCO", property="logS", value=0.9, source="literature"),
+         NewMeasurement(smiles="c1ccccc1", property="solubility", value=-1.64, source="measured")]
+    )
+    snapshot = store.training_set("logS")
+    rows = TrainingRows.from_snapshot_csv(snapshot.path, "logS", "log10(mol/L)", snapshot.content_hash)
+    assert sorted(zip(rows.smiles, rows.values, strict=True)) == [("CCO", pytest.approx(1.0)), ("c1ccccc1", -1.64)]
+    assert rows.dataset_hash == snapshot.content_hash
+    assert TrainingRows.from_snapshot_csv(Path(snapshot.path).parent, "logS", "log10(mol/L)", None).smiles == rows.smiles
+
+
+# -- the fingerprint predictor ---------------------------------------------------------------------------
+
+
+def test_accuracy_and_calibrated_uncertainty_on_held_out_molecules(
+    model: FingerprintPredictor, splits: dict[str, TrainingRows]
+) -> None:
+    assert isinstance(model, Predictor)
+    assert (model.name, model.property, model.implemented_properties) == ("fingerprint", "logS", frozenset({"logS"}))
+    metrics = model.evaluate(splits["test"])
+    assert metrics["n"] == 200 and metrics["n_failed"] == 0
+    assert metrics["rmse"] < 1.3
+    assert metrics["mae"] < metrics["rmse"]
+    assert metrics["spearman"] > 0.7
+    assert 0.75 <= metrics["coverage90"] <= 1.0
+    results = model.predict(splits["test"].smiles)
+    assert all(isinstance(r, PredictedValue) and r.uncertainty > 0 for r in results)
+    first = results[0]
+    assert isinstance(first, PredictedValue)
+    assert (first.property, first.unit, first.model_version) == ("logS", "log10(mol/L)", model.version)
+    assert len(first.inchikey) == 27
+    # Uncertainty is not a constant: it includes the disagreement of the ensemble's members.
+    assert len({round(r.uncertainty, 6) for r in results if isinstance(r, PredictedValue)}) > 50
+
+
+def test_same_seed_same_model_other_seed_other_model(
+    model: FingerprintPredictor, splits: dict[str, TrainingRows]
+) -> None:
+    probe = splits["test"].smiles[:50]
+    again = FingerprintPredictor.train(splits["train"], seed=0)
+    assert again.version == model.version and len(model.version) == 16
+    assert values_of(again.predict(probe)) == values_of(model.predict(probe))
+    other = FingerprintPredictor.train(splits["train"], seed=1)
+    assert other.version != model.version
+    assert values_of(other.predict(probe)) != values_of(model.predict(probe))
+
+
+def test_an_invalid_smiles_fails_only_its_own_molecule(model: FingerprintPredictor) -> None:
+    results = model.predict(["CCO", "not a smiles", "", "c1ccccc1", "C1CC"])
+    kinds = [type(r).__name__ for r in results]
+    assert kinds == ["PredictedValue", "PredictionFailure", "PredictionFailure", "PredictedValue", "PredictionFailure"]
+    failure = results[1]
+    assert isinstance(failure, PredictionFailure)
+    assert (failure.smiles, failure.error_type) == ("not a smiles", "InvalidStructure")
+    # Batch-independent, and every spelling of a molecule gets the same prediction.
+    alone = model.predict(["OCC", "C1=CC=CC=C1"])
+    assert values_of(alone) == values_of([results[0], results[3]])
+    assert [r.smiles for r in alone if isinstance(r, PredictedValue)] == ["CCO", "c1ccccc1"]
+    with pytest.raises(ToolInputError):
+        model.predict("CCO")
+
+
+def test_save_and_load_give_identical_predictions(
+    model: FingerprintPredictor, splits: dict[str, TrainingRows], tmp_path: Path
+) -> None:
+    model.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["meta.json", "model.joblib", "training.csv"]
+    loaded = FingerprintPredictor.load(tmp_path / "m")
+    assert loaded.version == model.version
+    assert loaded.training_rows == model.training_rows
+    probe = splits["test"].smiles[:40]
+    assert values_of(loaded.predict(probe)) == values_of(model.predict(probe))
+    # An artifact whose training data no longer matches its version is refused.
+    training = tmp_path / "m" / "training.csv"
+    lines = training.read_text().splitlines()
+    smiles, value = lines[1].rsplit(",", 1)
+    lines[1] = f"{smiles},{float(value) + 1}"
+    training.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ToolFailed, match="does not match its version"):
+        FingerprintPredictor.load(tmp_path / "m")
+    with pytest.raises(ToolFailed, match="cannot read model artifact"):
+        FingerprintPredictor.load(tmp_path / "nothing")
+
+
+def test_fine_tune_returns_a_new_version_and_leaves_the_parent_alone(
+    model: FingerprintPredictor, splits: dict[str, TrainingRows]
+) -> None:
+    probe = splits["test"].smiles[:30]
+    before = values_of(model.predict(probe))
+    extra = splits["spare"].subset(range(20))
+    child = model.fine_tune(extra)
+    assert child.version != model.version
+    assert child.parent_version == model.version and model.parent_version is None
+    assert len(child.training_rows) == len(model.training_rows) + 20
+    assert (child.seed, child.params) == (model.seed, model.params)
+    assert values_of(model.predict(probe)) == before
+    assert values_of(child.predict(probe)) != before
+    with pytest.raises(ToolInputError, match="cannot fine-tune"):
+        model.fine_tune(TrainingRows(property="pIC50", unit="-log10(mol/L)", smiles=("CCO",), values=(5.0,)))
+
+
+def test_training_skips_invalid_rows_and_refuses_too_few() -> None:
+    rows = TrainingRows(
+        property="logS",
+        unit="log10(mol/L)",
+        smiles=("CCO", "CCCO", "CCCCO", "CCCCCO", "c1ccccc1", "nonsense", "CC(=O)O"),
+        values=(0.0, -0.2, -0.4, -0.6, -1.6, 0.0, 0.5),
+    )
+    small = FingerprintPredictor.train(rows, params=FingerprintParams(n_estimators=10, n_jobs=1))
+    assert len(small.training_rows) == 6 and "nonsense" not in small.training_rows.smiles
+    with pytest.raises(ToolFailed, match="cannot train a logS model on 2 valid rows"):
+        FingerprintPredictor.train(rows.subset([0, 1, 5]))
+
+
+def test_importing_the_package_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, tools.predict.base, tools.predict.registry, tools.predict.fingerprint\n"
+        "heavy = [m for m in ('sklearn', 'rdkit', 'numpy', 'scipy', 'joblib') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+# -- the registry ----------------------------------------------------------------------------------------
+
+
+def model_rows(store) -> list:  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
+    from knowledge.models import ModelVersion
+
+    with store.session() as session:
+        return list(session.exec(select(ModelVersion).order_by(ModelVersion.created_at)))
+
+
+def test_ensure_trains_on_bundled_esol_registers_it_and_latest_finds_it(
+    store, esol: TrainingRows, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    registry = PredictorRegistry(store, tmp_path / "models")
+    assert registry.latest("logS") is None
+    predictor = registry.ensure("solubility")
+    [row] = model_rows(store)
+    assert (row.id, row.kind, row.property, row.parent_id, row.approved) == (
+        predictor.version, "fingerprint", "logS", None, True
+    )
+    assert row.dataset_hash == esol.dataset_hash
+    assert row.metrics["n_train"] + row.metrics["n_test"] == 1128
+    assert 150 < row.metrics["n_test"] < 300
+    assert row.metrics["rmse"] < 1.0 and row.metrics["spearman"] > 0.85
+    assert 0.75 <= row.metrics["coverage90"] <= 1.0
+    assert Path(row.artifact_path) == tmp_path / "models" / predictor.version
+    # A fresh registry (no cache) loads the same version from its artifact.
+    reloaded = PredictorRegistry(store, tmp_path / "models").latest("logS")
+    assert reloaded is not None and reloaded is not predictor and reloaded.version == predictor.version
+    assert values_of(reloaded.predict(["CCO", "c1ccccc1O"])) == values_of(predictor.predict(["CCO", "c1ccccc1O"]))
+    # ensure does not train again once a version is approved.
+    assert registry.ensure("logS") is predictor and len(model_rows(store)) == 1
+
+
+def test_ensure_prefers_the_stores_measurements(store, esol: TrainingRows, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.store import NewMeasurement
+
+    store.record_measurements(
+        [NewMeasurement(smiles=s, property="logS", value=v, source="measured") for s, v in
+         zip(esol.smiles[:40], esol.values[:40], strict=True)]
+    )
+    predictor = PredictorRegistry(store, tmp_path / "models").ensure("logS")
+    [row] = model_rows(store)
+    assert row.id == predictor.version
+    assert row.dataset_hash == store.training_set("logS").content_hash
+    assert row.metrics["n_train"] + row.metrics["n_test"] == 40
+
+
+def test_ensure_without_data_fails_clearly(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    registry = PredictorRegistry(store, tmp_path / "models")
+    with pytest.raises(ToolFailed, match=r"no measurements of IC50 in the store .* `atomloop db import`"):
+        registry.ensure("IC50")
+    with pytest.raises(ToolInputError, match="unknown property"):
+        registry.latest("colour")
+    with pytest.raises(ToolInputError, match="unknown predictor kind"):
+        registry.train("logS", TrainingRows.from_bundled("logS"), kind="oracle")
+
+
+def test_a_child_is_approved_only_if_not_worse_than_its_parent(
+    store, splits: dict[str, TrainingRows], tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    registry = PredictorRegistry(store, tmp_path / "models")
+    parent = registry.train("logS", splits["train"])
+    assert parent.record.approved and parent.record.parent_id is None
+    assert model_rows(store) == []  # training writes no store row
+    registry.register(parent)
+    registry.register(parent)  # idempotent
+    assert [r.id for r in model_rows(store)] == [parent.record.id]
+
+    # Garbage: a handful of new molecules with sign-flipped values, judged on clean held-out molecules.
+    spare = splits["spare"].subset(range(40))
+    garbage = spare.model_copy(update={"values": tuple(-v for v in spare.values), "dataset_hash": "garbage"})
+    bad = registry.train("logS", garbage, parent=parent.record.id, holdout=splits["test"])
+    assert bad.record.parent_id == parent.record.id and bad.record.dataset_hash == "garbage"
+    assert bad.record.metrics["rmse"] > bad.record.metrics["parent_rmse"]
+    assert not bad.record.approved
+    registry.register(bad)
+    latest = PredictorRegistry(store, tmp_path / "models").latest("logS")
+    assert latest is not None and latest.version == parent.record.id
+
+    # More good data: the child beats its parent on the parent's held-out molecules and is approved.
+    good = registry.train("logS", splits["more"], parent=parent.record.id)
+    assert good.record.parent_id == parent.record.id
+    assert good.record.metrics["rmse"] <= good.record.metrics["parent_rmse"]
+    assert good.record.approved
+    assert good.record.metrics["n_train"] > parent.record.metrics["n_train"]
+    registry.register(good)
+    latest = PredictorRegistry(store, tmp_path / "models").latest("logS")
+    assert latest is not None and latest.version == good.record.id
+
+
+def test_the_held_out_split_is_stable_per_molecule(esol: TrainingRows) -> None:
+    train, test = split_rows(esol, 0.2)
+    assert len(train) + len(test) == 1128 and 180 < len(test) < 280
+    # A molecule's side does not depend on what else is in the data set.
+    _, test_of_half = split_rows(esol.subset(range(0, 1128, 2)), 0.2)
+    assert set(test_of_half.smiles) == set(test.smiles) & set(esol.smiles[0::2])

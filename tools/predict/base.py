@@ -1,0 +1,297 @@
+"""The Predictor Protocol and the values it exchanges (DESIGN.md, Core shapes: Predictor).
+
+A predictor is shaped like an ASE calculator: a family ``name``, a content-hash ``version``, the ``property`` it
+predicts, and ``predict`` / ``fine_tune`` / ``save``. ``fine_tune`` returns a *new* version and never mutates
+the predictor it is called on. Every predicted value carries an uncertainty (one standard deviation, in the
+property's canonical unit). An invalid SMILES in a batch gives a ``PredictionFailure`` for that molecule only.
+
+This module is cheap to import: numpy, RDKit and scikit-learn are imported inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tools.errors import ToolFailed, ToolInputError
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class PredictedValue(BaseModel):
+    """One prediction: the molecule (canonical), the property (canonical name) and value ± one sigma."""
+
+    model_config = ConfigDict(frozen=True)
+
+    smiles: str = Field(description="RDKit canonical SMILES")
+    inchikey: str
+    property: str = Field(description="Canonical property name (knowledge.properties)")
+    value: float
+    uncertainty: float = Field(description="One standard deviation, in the canonical unit")
+    unit: str
+    model_version: str
+
+
+class PredictionFailure(BaseModel):
+    """A molecule of the batch that could not be predicted (the rest of the batch is unaffected)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    smiles: str = Field(description="The input as given")
+    error: str
+    error_type: str
+
+
+PredictionResult = PredictedValue | PredictionFailure
+
+
+class TrainingRows(BaseModel):
+    """Rows to train or evaluate on: SMILES and values of one property in its canonical unit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    property: str
+    unit: str
+    smiles: tuple[str, ...]
+    values: tuple[float, ...]
+    dataset_hash: str | None = Field(default=None, description="Content hash of the snapshot they came from")
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise ToolInputError(f"invalid training rows: {error.errors()[0]['msg']}") from error
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainingRows:
+        if len(self.smiles) != len(self.values):
+            raise ValueError(f"{len(self.smiles)} SMILES but {len(self.values)} values")
+        bad = [i for i, value in enumerate(self.values) if not math.isfinite(value)]
+        if bad:
+            raise ValueError(f"training values must be finite; rows {bad[:5]} are not")
+        return self
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    def digest(self) -> str:
+        """sha256 of the content (property, unit, SMILES and values in order), whatever the dataset hash says."""
+        payload = {
+            "property": self.property,
+            "unit": self.unit,
+            "smiles": list(self.smiles),
+            "values": [repr(float(v)) for v in self.values],
+        }
+        return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()
+
+    def subset(self, indices: Sequence[int]) -> TrainingRows:
+        return self.model_copy(
+            update={"smiles": tuple(self.smiles[i] for i in indices), "values": tuple(self.values[i] for i in indices)}
+        )
+
+    def concat(self, other: TrainingRows) -> TrainingRows:
+        """These rows followed by ``other``'s (same property and unit); the dataset hash is ``other``'s."""
+        if other.property != self.property or other.unit != self.unit:
+            raise ToolInputError(
+                f"cannot combine {self.property} [{self.unit}] rows with {other.property} [{other.unit}] rows"
+            )
+        return TrainingRows(
+            property=self.property,
+            unit=self.unit,
+            smiles=self.smiles + other.smiles,
+            values=self.values + other.values,
+            dataset_hash=other.dataset_hash,
+        )
+
+    @classmethod
+    def from_snapshot_csv(cls, path: Path | str, property: str, unit: str, dataset_hash: str | None) -> TrainingRows:
+        """Read a training-set snapshot written by ``knowledge.snapshots`` (``data.csv``, or its folder).
+
+        ``data.parquet`` snapshots are read too (needs pyarrow).
+        """
+        path = Path(path)
+        if path.is_dir():
+            candidates = [path / "data.csv", path / "data.parquet"]
+            found = [p for p in candidates if p.exists()]
+            if not found:
+                raise ToolFailed(f"no data.csv or data.parquet in snapshot folder {path}")
+            path = found[0]
+        if not path.exists():
+            raise ToolFailed(f"snapshot file {path} does not exist")
+        smiles: list[str] = []
+        values: list[float] = []
+        if path.suffix == ".parquet":
+            try:
+                import pyarrow.parquet as pq
+            except ImportError as error:
+                raise ToolFailed("reading a Parquet snapshot needs pyarrow: pip install 'atomloop[parquet]'") from error
+            table = pq.read_table(path, columns=["smiles", "value"]).to_pydict()
+            smiles = [str(s) for s in table["smiles"]]
+            values = [float(v) for v in table["value"]]
+        else:
+            with path.open(newline="", encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                missing = {"smiles", "value"} - set(reader.fieldnames or ())
+                if missing:
+                    raise ToolFailed(f"snapshot {path} lacks columns {sorted(missing)}")
+                for row in reader:
+                    smiles.append(row["smiles"])
+                    values.append(float(row["value"]))
+        return cls(property=property, unit=unit, smiles=tuple(smiles), values=tuple(values), dataset_hash=dataset_hash)
+
+    @classmethod
+    def from_bundled(cls, property: str) -> TrainingRows:
+        """The bundled public dataset of ``property`` (name or alias), e.g. ESOL for logS.
+
+        Raises:
+            ToolInputError: ``property`` is not a known property.
+            ToolFailed: no bundled dataset measures it.
+        """
+        from knowledge.bundled import BUNDLED_DATASETS, bundled_dir
+        from knowledge.errors import UnknownProperty
+        from knowledge.properties import PropertyRegistry
+
+        try:
+            spec = PropertyRegistry.default().get(property)
+        except UnknownProperty as error:
+            raise ToolInputError(str(error)) from error
+        for dataset in BUNDLED_DATASETS:
+            if dataset.property == spec.name:
+                path = bundled_dir() / dataset.filename
+                data = path.read_bytes()
+                smiles: list[str] = []
+                values: list[float] = []
+                for row in csv.DictReader(data.decode("utf-8").splitlines()):
+                    text, value = (row.get(dataset.smiles_column) or "").strip(), (row.get(dataset.value_column) or "")
+                    if not text or not value.strip():
+                        continue
+                    smiles.append(text)
+                    values.append(float(value))
+                return cls(
+                    property=spec.name,
+                    unit=spec.canonical_unit,
+                    smiles=tuple(smiles),
+                    values=tuple(values),
+                    dataset_hash=hashlib.sha256(data).hexdigest(),
+                )
+        bundled = ", ".join(f"{d.name} ({d.property})" for d in BUNDLED_DATASETS)
+        raise ToolFailed(f"no bundled dataset for {spec.name}; bundled: {bundled}")
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A property predictor, shaped like an ASE calculator."""
+
+    name: str
+    """Family, e.g. 'fingerprint'."""
+    version: str
+    """Content hash of what the model was built from (id of its ModelVersion row)."""
+    property: str
+    implemented_properties: frozenset[str]
+
+    def predict(self, smiles: Sequence[str]) -> list[PredictedValue | PredictionFailure]:
+        """One result per input, in order; an invalid SMILES gives a PredictionFailure for that input only."""
+        ...
+
+    def fine_tune(self, rows: TrainingRows) -> Predictor:
+        """A new version trained (or continued) on ``rows``; ``self`` is not changed."""
+        ...
+
+    def save(self, directory: Path) -> None:
+        """Write the artifact into ``directory`` (created if needed)."""
+        ...
+
+
+class LRUCache(Generic[K, V]):
+    """A small least-recently-used map, owned by whoever creates it (no hidden global caches)."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.capacity = capacity
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: K) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def regression_metrics(
+    values: Sequence[float], predicted: Sequence[float], sigma: Sequence[float]
+) -> dict[str, float | None]:
+    """rmse, mae, spearman and coverage90 (fraction with |error| <= 1.645 sigma); None where undefined."""
+    import numpy as np
+
+    y = np.asarray(values, dtype=float)
+    p = np.asarray(predicted, dtype=float)
+    s = np.asarray(sigma, dtype=float)
+    if len(y) == 0:
+        return {"rmse": None, "mae": None, "spearman": None, "coverage90": None}
+    error = p - y
+    spearman: float | None = None
+    if len(y) >= 3 and np.ptp(y) > 0 and np.ptp(p) > 0:
+        from scipy.stats import spearmanr
+
+        rho = float(spearmanr(y, p).statistic)
+        spearman = rho if math.isfinite(rho) else None
+    return {
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mae": float(np.mean(np.abs(error))),
+        "spearman": spearman,
+        "coverage90": float(np.mean(np.abs(error) <= 1.645 * s)),
+    }
+
+
+def evaluate(predictor: Predictor, rows: TrainingRows) -> dict[str, Any]:
+    """rmse, mae, spearman, coverage90 (see ``regression_metrics``), n and n_failed of ``predictor`` on ``rows``."""
+    results = predictor.predict(rows.smiles)
+    values, predicted, sigma = [], [], []
+    for value, result in zip(rows.values, results, strict=True):
+        if isinstance(result, PredictedValue):
+            values.append(value)
+            predicted.append(result.value)
+            sigma.append(result.uncertainty)
+    metrics: dict[str, Any] = dict(regression_metrics(values, predicted, sigma))
+    metrics["n"] = len(values)
+    metrics["n_failed"] = len(rows) - len(values)
+    return metrics
+
+
+def json_safe(value: Any) -> Any:
+    """Non-finite floats become None (JSON columns on PostgreSQL reject NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+

@@ -1,0 +1,378 @@
+"""Model versions of the predictors: train, evaluate, approve, save, load, and find the newest approved one.
+
+* ``train`` fits a new version (or fine-tunes a parent), measures it on a held-out split, applies the approval
+  rule and saves the artifact under ``models_dir/<version>/``. It does **not** write the store: tools never do;
+  the agent's record step writes the ``ModelVersion`` row from ``TrainedModel.record``.
+* ``register`` is the explicit, idempotent exception for the CLI and the agent: it writes that row.
+* ``latest`` returns the newest approved version of a property; ``ensure`` also trains and registers one
+  (on the store's measurements, or on the bundled dataset) when there is none.
+
+Held-out split: a molecule is held out when the sha256 of its InChIKey falls in the lowest ``test_fraction``
+of the hash range. The split does not depend on the seed or on what else is in the data set, so a molecule held
+out from a parent is held out from its children too: parent and child are compared on molecules neither saw
+(when the parent was trained through this registry). ``holdout=`` replaces the split by fixed rows.
+
+Approval: a version without a parent is approved; a child is approved when its held-out RMSE is not worse than
+its parent's RMSE on the same held-out rows (both are recorded, as ``rmse`` and ``parent_rmse``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.errors import ToolFailed, ToolInputError
+from tools.predict.base import Predictor, TrainingRows, evaluate, json_safe
+
+if TYPE_CHECKING:
+    from knowledge.models import ModelVersion
+    from knowledge.store import KnowledgeStore
+
+log = logging.getLogger(__name__)
+
+MIN_TEST_ROWS = 2
+_HOLDOUT_SALT = "atomloop-holdout:"
+
+
+class PredictorFamily(Protocol):
+    """What the registry needs of a predictor class (``FingerprintPredictor`` is one)."""
+
+    def train(self, rows: TrainingRows, seed: int = 0) -> Predictor: ...
+
+    def load(self, directory: Path) -> Predictor: ...
+
+
+class ModelRecord(BaseModel):
+    """The ``ModelVersion`` row a trained model is recorded as (``to_row()`` builds it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="The predictor's version (content hash)")
+    kind: str
+    property: str
+    parent_id: str | None
+    dataset_hash: str | None
+    metrics: dict[str, Any]
+    artifact_path: str | None
+    approved: bool
+
+    def to_row(self) -> ModelVersion:
+        from knowledge.models import ModelVersion
+
+        return ModelVersion(
+            id=self.id,
+            kind=self.kind,
+            property=self.property,
+            parent_id=self.parent_id,
+            dataset_hash=self.dataset_hash,
+            metrics=dict(self.metrics),
+            artifact_path=self.artifact_path,
+            approved=self.approved,
+        )
+
+
+class TrainedModel(BaseModel):
+    """A newly trained predictor and the record that describes it."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    predictor: Predictor
+    record: ModelRecord
+
+
+def default_families() -> dict[str, PredictorFamily]:
+    from tools.predict.fingerprint import FingerprintPredictor
+
+    return {"fingerprint": FingerprintPredictor}
+
+
+def holdout_fraction(inchikey: str) -> float:
+    """Where a molecule falls in [0, 1): below ``test_fraction`` means held out."""
+    digest = hashlib.sha256((_HOLDOUT_SALT + inchikey).encode()).hexdigest()
+    return int(digest[:13], 16) / 16**13
+
+
+def split_rows(rows: TrainingRows, test_fraction: float) -> tuple[TrainingRows, TrainingRows]:
+    """(train, test) by the hash of each molecule's InChIKey; rows that do not parse go to train (and are
+    skipped there with a warning)."""
+    from knowledge.chem import canonicalize
+    from knowledge.errors import InvalidStructure
+
+    train: list[int] = []
+    test: list[int] = []
+    keys: dict[str, str] = {}
+    for index, smiles in enumerate(rows.smiles):
+        try:
+            key = keys.get(smiles) or canonicalize(smiles).inchikey
+        except InvalidStructure:
+            train.append(index)
+            continue
+        keys[smiles] = key
+        (test if holdout_fraction(key) < test_fraction else train).append(index)
+    return rows.subset(train), rows.subset(test)
+
+
+class PredictorRegistry:
+    """Trains, saves, loads and finds predictor versions; loaded predictors are cached on the instance."""
+
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        models_dir: Path,
+        *,
+        families: Mapping[str, PredictorFamily] | None = None,
+        test_fraction: float = 0.2,
+        min_store_rows: int = 30,
+    ) -> None:
+        if not 0 < test_fraction < 1:
+            raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+        self.store = store
+        self.models_dir = Path(models_dir)
+        self.test_fraction = test_fraction
+        self.min_store_rows = min_store_rows
+        self._families: dict[str, PredictorFamily] = dict(families) if families is not None else default_families()
+        self._loaded: dict[str, Predictor] = {}
+        self._bundled: dict[str, TrainedModel] = {}
+
+    def bundled_model(self, property: str) -> TrainedModel:
+        """A model trained on the bundled dataset of ``property``, trained once per registry and not registered
+        (the caller records it). For predictions before the store holds a model of its own."""
+        name = self._property_name(property)
+        if name not in self._bundled:
+            self._bundled[name] = self.train(name, TrainingRows.from_bundled(name))
+        return self._bundled[name]
+
+    # -- finding -----------------------------------------------------------------------------------
+
+    def latest(self, property: str) -> Predictor | None:
+        """The newest approved version for ``property`` (name or alias), or None if there is none."""
+        from sqlmodel import col, select
+
+        from knowledge.models import ModelVersion
+
+        name = self._property_name(property)
+        statement = (
+            select(ModelVersion)
+            .where(ModelVersion.property == name, col(ModelVersion.approved).is_(True))
+            .order_by(col(ModelVersion.created_at).desc(), col(ModelVersion.id).desc())
+            .limit(1)
+        )
+        with self.store.session() as session:
+            row = session.exec(statement).first()
+        if row is None:
+            return None
+        return self._load(row.id, row.kind, row.artifact_path)
+
+    def get(self, version: str) -> Predictor:
+        """The predictor of ``version``: cached, or loaded from its ModelVersion row's artifact, or from
+        ``models_dir/<version>/`` (a version trained here and not registered yet).
+
+        Raises:
+            ToolFailed: no such version, or its artifact cannot be loaded.
+        """
+        from knowledge.models import ModelVersion
+
+        if version in self._loaded:
+            return self._loaded[version]
+        with self.store.session() as session:
+            row = session.get(ModelVersion, version)
+        if row is not None:
+            return self._load(row.id, row.kind, row.artifact_path)
+        directory = self.models_dir / version
+        try:
+            kind = json.loads((directory / "meta.json").read_text(encoding="utf-8"))["family"]
+        except (OSError, ValueError, KeyError):
+            raise ToolFailed(f"no model version {version!r} in the store or in {self.models_dir}") from None
+        return self._load(version, kind, str(directory))
+
+    def _load(self, version: str, kind: str, artifact_path: str | None) -> Predictor:
+        cached = self._loaded.get(version)
+        if cached is not None:
+            return cached
+        family = self._family(kind)
+        directory = Path(artifact_path) if artifact_path else self.models_dir / version
+        if not directory.exists():
+            raise ToolFailed(f"the artifact of model version {version} is missing (expected at {directory})")
+        predictor = family.load(directory)
+        if predictor.version != version:
+            raise ToolFailed(f"the artifact at {directory} is version {predictor.version}, not {version}")
+        self._loaded[version] = predictor
+        return predictor
+
+    # -- training ----------------------------------------------------------------------------------
+
+    def train(
+        self,
+        property: str,
+        rows: TrainingRows,
+        kind: str = "fingerprint",
+        seed: int = 0,
+        parent: str | None = None,
+        *,
+        holdout: TrainingRows | None = None,
+    ) -> TrainedModel:
+        """Train a new version on ``rows`` (fine-tune ``parent`` on them if given), measure it on a held-out
+        split of ``rows`` (or on ``holdout``), decide its approval and save its artifact. Writes no store row.
+
+        A fine-tuned child keeps its parent's seed and hyperparameters (``seed`` applies to new models).
+
+        Raises:
+            ToolInputError: unknown property or kind, rows of another property, a parent of another property
+                or kind.
+            ToolFailed: too few rows to train on, or the parent cannot be loaded.
+        """
+        name = self._property_name(property)
+        family = self._family(kind)
+        for given in (rows, holdout):
+            if given is not None and self._property_name(given.property) != name:
+                raise ToolInputError(f"rows of {given.property} cannot train a {name} model")
+        started = time.perf_counter()
+        if holdout is None:
+            train_rows, test_rows = split_rows(rows, self.test_fraction)
+        else:
+            train_rows, test_rows = rows, holdout
+        parent_predictor: Predictor | None = None
+        if parent is not None:
+            parent_predictor = self.get(parent)
+            if parent_predictor.property != name or parent_predictor.name != kind:
+                raise ToolInputError(
+                    f"model {parent} is a {parent_predictor.name} model of {parent_predictor.property}; "
+                    f"cannot fine-tune it into a {kind} model of {name}"
+                )
+            predictor = parent_predictor.fine_tune(train_rows)
+        else:
+            predictor = family.train(train_rows, seed=seed)
+
+        metrics: dict[str, Any] = {}
+        if len(test_rows) >= MIN_TEST_ROWS:
+            measured = evaluate(predictor, test_rows)
+            metrics.update({k: measured[k] for k in ("rmse", "mae", "spearman", "coverage90")})
+        else:
+            metrics.update({"rmse": None, "mae": None, "spearman": None, "coverage90": None})
+        training = getattr(predictor, "training_rows", None)
+        metrics["n_train"] = len(training) if isinstance(training, TrainingRows) else len(train_rows)
+        metrics["n_test"] = len(test_rows)
+        metrics["split"] = "holdout rows" if holdout is not None else f"inchikey hash, test fraction {self.test_fraction}"
+        if parent_predictor is None:
+            approved = True
+        else:
+            parent_rmse = evaluate(parent_predictor, test_rows)["rmse"] if len(test_rows) >= MIN_TEST_ROWS else None
+            metrics["parent_rmse"] = parent_rmse
+            if metrics["rmse"] is None or parent_rmse is None:
+                approved = False
+                metrics["approval_note"] = f"fewer than {MIN_TEST_ROWS} held-out rows: cannot compare with the parent"
+            else:
+                approved = metrics["rmse"] <= parent_rmse
+        metrics["train_seconds"] = round(time.perf_counter() - started, 3)
+
+        directory = self._save(predictor)
+        self._loaded[predictor.version] = predictor
+        record = ModelRecord(
+            id=predictor.version,
+            kind=kind,
+            property=name,
+            parent_id=parent,
+            dataset_hash=rows.dataset_hash,
+            metrics=json_safe(metrics),
+            artifact_path=str(directory),
+            approved=approved,
+        )
+        log.info(
+            "model %s (%s, %s): held-out rmse %s, parent rmse %s, approved %s",
+            record.id, kind, name, metrics["rmse"], metrics.get("parent_rmse"), approved,
+        )
+        return TrainedModel(predictor=predictor, record=record)
+
+    def _save(self, predictor: Predictor) -> Path:
+        """Save under models_dir/<version>/ once (same version, same content); atomic via a rename."""
+        target = self.models_dir / predictor.version
+        if (target / "meta.json").exists():
+            return target
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        staging = self.models_dir / f".{predictor.version}.{os.getpid()}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        predictor.save(staging)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not (target / "meta.json").exists():
+                raise
+        return target
+
+    # -- the explicit store write ------------------------------------------------------------------
+
+    def register(self, trained: TrainedModel) -> None:
+        """Write the ModelVersion row of ``trained`` (nothing if a row with its id exists)."""
+        from sqlalchemy.exc import IntegrityError
+
+        from knowledge.models import ModelVersion
+
+        record = trained.record
+
+        def work(writer: Any) -> None:
+            if writer.session.get(ModelVersion, record.id) is None:
+                writer.add(record.to_row())
+
+        try:
+            self.store.write(work)
+        except IntegrityError:  # another process registered the same version at the same moment
+            with self.store.session() as session:
+                if session.get(ModelVersion, record.id) is None:
+                    raise
+        self._loaded.setdefault(record.id, trained.predictor)
+
+    def ensure(self, property: str) -> Predictor:
+        """The newest approved version, or else one trained now, registered and returned: on the store's
+        training set if it has at least ``min_store_rows`` molecules, else on the bundled dataset.
+
+        Raises:
+            ToolFailed: neither enough measurements nor a bundled dataset.
+        """
+        name = self._property_name(property)
+        existing = self.latest(name)
+        if existing is not None:
+            return existing
+        unit = self.store.properties.get(name).canonical_unit
+        snapshot = self.store.training_set(name)
+        if snapshot.row_count >= self.min_store_rows:
+            rows = TrainingRows.from_snapshot_csv(snapshot.path, name, unit, snapshot.content_hash)
+            log.info("training the first %s model on %d molecules from the store", name, len(rows))
+        else:
+            try:
+                rows = TrainingRows.from_bundled(name)
+            except ToolFailed:
+                have = f"only {snapshot.row_count} molecules with" if snapshot.row_count else "no"
+                raise ToolFailed(
+                    f"{have} measurements of {name} in the store (need {self.min_store_rows}) and no bundled "
+                    f"dataset; import some with `atomloop db import`"
+                ) from None
+            log.info("training the first %s model on the bundled dataset (%d molecules)", name, len(rows))
+        trained = self.train(name, rows)
+        self.register(trained)
+        return trained.predictor
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _property_name(self, property: str) -> str:
+        from knowledge.errors import UnknownProperty
+
+        try:
+            return self.store.properties.get(property).name
+        except UnknownProperty as error:
+            raise ToolInputError(str(error)) from error
+
+    def _family(self, kind: str) -> PredictorFamily:
+        try:
+            return self._families[kind]
+        except KeyError:
+            raise ToolInputError(f"unknown predictor kind {kind!r}; kinds: {', '.join(sorted(self._families))}") from None
