@@ -1,0 +1,67 @@
+"""`atomloop ask --offline` on the requests the agent issue names, through the CLI, with the store checked."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from agent.app import build_app
+from agent.cli import cli
+from knowledge.models import ModelVersion, Prediction, Run, Step
+
+
+def _ask(request: str) -> dict[str, Any]:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "init"]).exit_code == 0
+    result = runner.invoke(cli, ["ask", "--offline", request, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_predict_solubility_of_named_drugs() -> None:
+    payload = _ask("predict the aqueous solubility of aspirin and caffeine")
+    assert payload["status"] == "succeeded"
+    [step] = payload["steps"]
+    assert step["tool"] == "predict_property"
+    predictions = step["result"]["predictions"]
+    assert [p["smiles"] for p in predictions] == ["CC(=O)Oc1ccccc1C(=O)O", "Cn1c(=O)c2c(ncn2C)n(C)c1=O"]
+    assert all(p["property"] == "logS" and p["uncertainty"] > 0 for p in predictions)
+    # caffeine is far more soluble than aspirin is not the point; both are within the usual range of drugs
+    assert all(-4 < p["value"] < 1 for p in predictions)
+    assert "aspirin (CC(=O)Oc1ccccc1C(=O)O)" in payload["answer"] and "±" in payload["answer"]
+    with build_app().store.session() as session:
+        run = session.get(Run, payload["run_id"])
+        assert run.status == "succeeded" and run.answer == payload["answer"]
+        assert [s.tool for s in session.exec(select(Step).where(Step.run_id == run.id))] == ["predict_property"]
+        stored = session.exec(select(Prediction)).all()
+        assert len(stored) == 2
+        model = session.get(ModelVersion, stored[0].model_version_id)
+        assert model.approved and model.property == "logS" and model.metrics["rmse"] < 1.2
+
+
+def test_find_the_most_potent_soluble_inhibitors_and_measure_them() -> None:
+    payload = _ask("find the 5 most potent BACE-1 inhibitors among data/bace_pic50.csv with logS above -5 and measure them")
+    assert payload["status"] == "succeeded"
+    select_step, measure_step = payload["steps"]
+    assert (select_step["tool"], measure_step["tool"]) == ("select_experiments", "run_experiment")
+    selected = select_step["result"]["selected"]
+    assert len(selected) == 5
+    assert all(c["estimates"]["logS"]["value"] >= -5 for c in selected)
+    scores = [c["estimates"]["pIC50"]["value"] for c in selected]
+    assert scores == sorted(scores, reverse=True)
+    assert measure_step["args"]["smiles"] == select_step["result"]["selected_smiles"]
+    measured = {(m["smiles"], m["property"]) for m in measure_step["result"]["measurements"]}
+    failed = {f["smiles"] for f in measure_step["result"]["failures"]}
+    for smiles in select_step["result"]["selected_smiles"]:
+        assert smiles in failed or {(smiles, "pIC50"), (smiles, "logS")} <= measured
+    assert "Measured on the simulated lab" in payload["answer"]
+
+
+def test_an_unsupported_request_says_what_is_possible() -> None:
+    payload = _ask("make me a sandwich")
+    assert payload["status"] == "failed"
+    assert payload["steps"] == []
+    assert "Offline I can" in payload["answer"]
