@@ -16,6 +16,7 @@ import typer
 
 from agent.cli_common import JsonOption, console, emit_json, handles_errors
 from agent.cli_lab import lab_cli
+from agent.cli_models import models_cli
 from agent.cli_runs import register as register_runs
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ cli = typer.Typer(
 db_cli = typer.Typer(help="The knowledge store: schema, imports, exports, statistics.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(lab_cli, name="lab")
+cli.add_typer(models_cli, name="models")
 register_runs(cli)
 
 
@@ -45,6 +47,9 @@ def _root(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # HTTP clients log every request URL at INFO; an endpoint URL may carry credentials
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _app() -> App:

@@ -124,3 +124,17 @@ def test_step_budget_ends_the_run_and_says_so(app: Any) -> None:
     assert result.status == "budget_exhausted"
     assert "step budget" in result.answer
     assert len(result.steps) == 2
+
+
+def test_runs_checkpoint_in_the_store_database_on_each_backend(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite store: LangGraph's SQLite saver; PostgreSQL store: its PostgreSQL saver (in CI)."""
+    monkeypatch.setenv("ATOMLOOP_DATABASE_URL", database_url)
+    app = build_app()
+    upgrade(app.unchecked_store.engine)
+    planner = ScriptedPlanner([Plan(steps=[PlannedStep(tool="run_experiment", args={"smiles": BACE[:1]})]), Answer(text="ok")])
+    manager = RunManager(app, planner=planner, require_approval=True)
+    assert manager.start("measure", run_id="run-backend").status == "waiting_approval"
+    # a new manager (as after a restart) continues from the checkpoint
+    resumed = RunManager(app, planner=planner, require_approval=True).approve("run-backend")
+    assert resumed.status == "succeeded"
+    assert resumed.steps[0].status == "succeeded"
