@@ -1,6 +1,6 @@
-"""The offline demo. Until the closed-loop campaign lands, it walks through the knowledge store on the
-embedded datasets: imports with provenance, idempotency, unit conversion, typed rejection of bad input,
-and a deterministic training-set snapshot."""
+"""The offline demo: the closed-loop campaign on embedded defaults (``demo_campaign_spec``), and a walkthrough of
+the knowledge store on the embedded datasets (imports with provenance, idempotency, unit conversion, typed
+rejection of bad input, a deterministic training-set snapshot)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,28 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 log = logging.getLogger(__name__)
+
+
+def demo_campaign_spec() -> Any:
+    """The demo campaign: potent BACE-1 inhibitors that stay soluble, from the bundled BACE pool."""
+    from agent.campaign import CampaignSpec
+    from knowledge.bundled import bundled_dataset
+
+    _, pool = bundled_dataset("bace")
+    return CampaignSpec.model_validate(
+        {
+            "name": "potent, soluble BACE-1 inhibitors (demo)",
+            "objectives": [{"property": "pIC50", "direction": "maximize", "target": 8.0}],
+            "constraints": [{"property": "logS", "op": ">=", "value": -5.0}],
+            "pool": {"file": str(pool)},
+            "budget": {"experiments": 64, "iterations": 6},
+            "batch_size": 8,
+            "initial": {"random": 16},
+            "acquisition": {"kind": "ei"},
+            "models": {"kind": "fingerprint"},
+            "seed": 0,
+        }
+    )
 
 
 def run_store_walkthrough(home: Path, console: Console | None) -> dict[str, Any]:

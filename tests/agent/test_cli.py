@@ -98,7 +98,7 @@ def test_database_url_from_the_environment(runner: CliRunner, tmp_path: Path, mo
 
 
 def test_demo_json_summary(runner: CliRunner, tmp_path: Path) -> None:
-    summary = _json(runner, "demo", "--home", str(tmp_path / "demo"))
+    summary = _json(runner, "demo", "--store-walkthrough", "--home", str(tmp_path / "demo"))
     assert summary["stats"]["measurements"] == 1128 + 642 + 4200 + 1513 + 4
     assert summary["reimport_added"] == 0
     assert summary["rows_before_rejections"] == summary["rows_after_rejections"]

@@ -1,0 +1,626 @@
+"""Closed-loop campaigns: predict, choose, experiment, record, fine-tune, repeat, with no human in the loop.
+
+A campaign is a YAML file validated by ``CampaignSpec``. Each iteration:
+
+    snapshot of the campaign's own measurements -> fine-tune (a new model version per property, parent = the
+    previous one) -> predict with uncertainty over the pool -> acquisition (EI, UCB, Thompson, greedy or random,
+    times the probability that the constraints hold) -> a diverse batch (Tanimoto) -> the lab, through the
+    scheduler -> record every measurement with the prediction that motivated it -> metrics -> report.
+
+The models learn only from what the campaign measured, never from values already in the store or in the pool
+file. Every iteration is recorded (``Iteration`` rows) and the lab's state is saved after each batch, so a campaign
+killed at any point resumes with ``atomloop campaign resume ID`` without repeating an experiment: an unfinished
+iteration re-runs with the same seed, the same batch and the same op ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from agent.app import App
+
+log = logging.getLogger(__name__)
+
+ASSAY_FOR = {"pIC50": "potency", "logS": "solubility"}
+Z90 = 1.6448536269514722
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ObjectiveSpec(Frozen):
+    property: str
+    direction: Literal["maximize", "minimize"] = "maximize"
+    target: float | None = Field(default=None, description="A value that counts as a hit")
+
+
+class ConstraintSpec(Frozen):
+    property: str
+    op: Literal[">=", "<="]
+    value: float
+
+
+class PoolSpec(Frozen):
+    file: str | None = Field(default=None, description="CSV with a smiles column, or one SMILES per line")
+    store: bool = Field(default=False, description="Every molecule in the store")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PoolSpec:
+        if (self.file is not None) != self.store:
+            return self
+        raise ValueError("the pool is either a file or the store (exactly one)")
+
+
+class BudgetSpec(Frozen):
+    experiments: int = Field(default=64, ge=1, description="Molecules sent to the lab, initial batch included")
+    iterations: int = Field(default=6, ge=0, description="Model-guided iterations after the initial batch")
+    lab_hours: float | None = Field(default=None, gt=0, description="Stop when the simulated lab time exceeds this")
+
+
+class InitialSpec(Frozen):
+    random: int = Field(default=16, ge=1, description="Random molecules measured before the first model")
+
+
+class AcquisitionSpec(Frozen):
+    kind: Literal["ei", "ucb", "thompson", "greedy", "random"] = "ei"
+    kappa: float = Field(default=1.0, ge=0, description="UCB exploration weight")
+    diversity: float = Field(default=0.7, gt=0, le=1, description="Max Tanimoto similarity within a batch")
+
+
+class ModelSpec(Frozen):
+    kind: str = "fingerprint"
+    seed: int = 0
+
+
+class PrefilterSpec(Frozen):
+    """A cheaper fidelity before the lab: keep the best fraction of the pool by a predicted property."""
+
+    property: str
+    direction: Literal["maximize", "minimize"] = "maximize"
+    keep_fraction: float = Field(default=0.5, gt=0, le=1)
+
+
+class CampaignSpec(Frozen):
+    name: str
+    objectives: list[ObjectiveSpec] = Field(min_length=1)
+    constraints: list[ConstraintSpec] = Field(default_factory=list)
+    pool: PoolSpec
+    budget: BudgetSpec = BudgetSpec()
+    batch_size: int = Field(default=8, ge=1, le=96)
+    initial: InitialSpec = InitialSpec()
+    acquisition: AcquisitionSpec = AcquisitionSpec()
+    models: ModelSpec = ModelSpec()
+    prefilter: PrefilterSpec | None = None
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _measurable(self) -> CampaignSpec:
+        for prop in self.properties():
+            if prop not in ASSAY_FOR:
+                raise ValueError(f"the lab cannot measure {prop!r}; campaigns can use {', '.join(ASSAY_FOR)}")
+        if len(self.objectives) > 1:
+            raise ValueError("one objective per campaign for now; express the others as constraints")
+        return self
+
+    def properties(self) -> list[str]:
+        return list(dict.fromkeys([o.property for o in self.objectives] + [c.property for c in self.constraints]))
+
+    def assays(self) -> list[str]:
+        return sorted({ASSAY_FOR[p] for p in self.properties()})
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> CampaignSpec:
+        import yaml
+
+        from knowledge.errors import StoreInputError
+
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as error:
+            raise StoreInputError(f"cannot read campaign file {path}: {error}") from error
+        try:
+            return cls.model_validate(data)
+        except ValueError as error:
+            raise StoreInputError(f"invalid campaign file {path}: {error}") from error
+
+
+class IterationSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    measured: int
+    failed: int
+    best_feasible: float | None
+    hits: int
+    model_versions: dict[str, str]
+    coverage90: float | None
+    rmse: float | None
+    lab_hours: float
+
+
+class CampaignStatus(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    status: str
+    iterations: list[IterationSummary]
+    experiments: int
+    best: list[dict[str, Any]]
+    report_path: str | None
+    world_eval: dict[str, Any] | None = None
+
+
+def _phi(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def _pdf(x: float) -> float:
+    return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+
+class CampaignRunner:
+    """Runs one campaign against the app's store, predictors and (simulated) lab."""
+
+    def __init__(self, app: App, spec: CampaignSpec, campaign_id: str, on_progress: Callable[[str], None] | None = None) -> None:
+        self.app = app
+        self.spec = spec
+        self.id = campaign_id
+        self.on_progress = on_progress or (lambda message: None)
+        self.store = app.store
+        self._pool: list[str] | None = None
+
+    # -- set-up ----------------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, app: App, spec: CampaignSpec, on_progress: Callable[[str], None] | None = None) -> CampaignRunner:
+        from knowledge.models import Campaign
+
+        campaign_id = f"cmp-{uuid.uuid4().hex[:10]}"
+        app.store.write(lambda w: w.add(Campaign(id=campaign_id, name=spec.name, spec=spec.model_dump(mode="json"), status="running")))
+        return cls(app, spec, campaign_id, on_progress)
+
+    @classmethod
+    def load(cls, app: App, campaign_id: str, on_progress: Callable[[str], None] | None = None) -> CampaignRunner:
+        from knowledge.errors import NotFoundError
+        from knowledge.models import Campaign
+
+        with app.store.session() as session:
+            row = session.get(Campaign, campaign_id)
+        if row is None:
+            raise NotFoundError(f"no campaign {campaign_id!r}: see `atomloop campaign list`")
+        return cls(app, CampaignSpec.model_validate(row.spec), campaign_id, on_progress)
+
+    def pool(self) -> list[str]:
+        """Canonical SMILES of the candidates, one per InChIKey, in file order."""
+        if self._pool is None:
+            from knowledge.chem import canonicalize
+            from knowledge.errors import InvalidStructure
+
+            texts: list[str] = []
+            if self.spec.pool.file:
+                from agent.smiles_input import read_smiles_file
+
+                texts = read_smiles_file(Path(self.spec.pool.file))
+            else:
+                from sqlmodel import select
+
+                from knowledge.models import Molecule
+
+                with self.store.session() as session:
+                    texts = list(session.exec(select(Molecule.smiles).order_by(Molecule.id)))
+            seen: dict[str, str] = {}
+            for text in texts:
+                try:
+                    structure = canonicalize(text)
+                except InvalidStructure:
+                    log.warning("pool: skipping an invalid SMILES %r", text)
+                    continue
+                seen.setdefault(structure.inchikey, structure.smiles)
+            self._pool = list(seen.values())
+        return self._pool
+
+    @property
+    def lab(self) -> Any:
+        from agent.lab_access import SimulatedLabAccess
+
+        return SimulatedLabAccess(self.app.settings.home_dir / "lab" / f"{self.id}.pkl", seed=self.app.settings.lab.seed + self.spec.seed)
+
+    # -- the loop --------------------------------------------------------------------------------------
+
+    def run(self) -> CampaignStatus:
+        import asyncio
+
+        lab = self.lab
+        done = self._finished_iterations()
+        total = self.spec.budget.iterations + 1
+        for index in range(total):
+            if index in done:
+                continue
+            measured = self._measured()
+            used = len({key for key, _ in measured})
+            remaining = self.spec.budget.experiments - used
+            if remaining <= 0:
+                self.on_progress(f"budget of {self.spec.budget.experiments} experiments used")
+                break
+            hours = self._lab_hours()
+            if self.spec.budget.lab_hours is not None and hours >= self.spec.budget.lab_hours:
+                self.on_progress(f"lab-time budget of {self.spec.budget.lab_hours} h used")
+                break
+            size = min(self.spec.initial.random if index == 0 else self.spec.batch_size, remaining)
+            if index == 0:
+                batch, predictions, versions = self._random_batch(size, measured), {}, {}
+            else:
+                batch, predictions, versions = self._model_batch(index, size, measured)
+            if not batch:
+                self.on_progress("no candidates left in the pool")
+                break
+            self.on_progress(f"iteration {index}: measuring {len(batch)} molecules" + (" (random start)" if index == 0 else ""))
+            prediction_ids = self._record_predictions(index, predictions, versions)
+            report = asyncio.run(lab.run_assays(batch, self.spec.assays(), f"{self.id}:{index}"))
+            self._record_measurements(index, report, prediction_ids)
+            self._finish_iteration(index, report, versions, predictions)
+        return self.finish()
+
+    def _finished_iterations(self) -> set[int]:
+        from sqlmodel import select
+
+        from knowledge.models import Iteration
+
+        with self.store.session() as session:
+            rows = session.exec(select(Iteration).where(Iteration.campaign_id == self.id, Iteration.status == "done"))
+            return {row.index for row in rows}
+
+    def _measured(self) -> list[tuple[str, Any]]:
+        """(InChIKey, measurement) of this campaign, QC passed or flagged (censored values are still data)."""
+        records = []
+        for prop in self.spec.properties():
+            for m in self.store.measurements(prop, source="simulated"):
+                if m.provenance.get("campaign_id") == self.id:
+                    records.append((m.inchikey, m))
+        return records
+
+    def _lab_hours(self) -> float:
+        from sqlmodel import select
+
+        from knowledge.models import Iteration
+
+        with self.store.session() as session:
+            return sum(row.metrics.get("lab_hours", 0.0) for row in session.exec(select(Iteration).where(Iteration.campaign_id == self.id)))
+
+    def _rng(self, index: int) -> Any:
+        import numpy as np
+
+        return np.random.default_rng([self.spec.seed, index, 7919])
+
+    def _random_batch(self, size: int, measured: list[tuple[str, Any]]) -> list[str]:
+        from knowledge.chem import canonicalize
+
+        done = {key for key, _ in measured}
+        candidates = [s for s in self.pool() if canonicalize(s).inchikey not in done]
+        order = self._rng(0).permutation(len(candidates))
+        return [candidates[i] for i in order[:size]]
+
+    def _model_batch(self, index: int, size: int, measured: list[tuple[str, Any]]) -> tuple[list[str], dict[str, dict[str, tuple[float, float]]], dict[str, str]]:
+        from knowledge.chem import canonicalize
+
+        done = {key for key, _ in measured}
+        candidates = [s for s in self.pool() if canonicalize(s).inchikey not in done]
+        if not candidates:
+            return [], {}, {}
+        versions: dict[str, str] = {}
+        estimates: dict[str, dict[str, tuple[float, float]]] = {s: {} for s in candidates}
+        for prop in self.spec.properties():
+            predictor = self._fine_tune(index, prop, measured)
+            versions[prop] = predictor.version
+            for smiles, item in zip(candidates, predictor.predict(candidates), strict=True):
+                if hasattr(item, "value"):
+                    estimates[smiles][prop] = (item.value, item.uncertainty)
+        if self.spec.prefilter is not None:
+            candidates = self._prefilter(candidates, estimates)
+        scores = self._acquisition(index, candidates, estimates, measured)
+        batch = self._diverse(candidates, scores, size)
+        return batch, {s: estimates[s] for s in batch}, versions
+
+    def _fine_tune(self, index: int, prop: str, measured: list[tuple[str, Any]]) -> Any:
+        """A model version trained on this campaign's measurements of ``prop``, parent = the previous one."""
+        from sqlmodel import select
+
+        from knowledge.models import Iteration
+        from tools.predict.base import TrainingRows
+
+        values: dict[str, list[float]] = {}
+        smiles_of: dict[str, str] = {}
+        for key, m in measured:
+            if m.property == prop:
+                values.setdefault(key, []).append(m.value)
+                smiles_of[key] = m.smiles
+        keys = sorted(values)
+        unit = self.store.properties.get(prop).canonical_unit
+        rows = TrainingRows(property=prop, unit=unit, smiles=tuple(smiles_of[k] for k in keys), values=tuple(sum(values[k]) / len(values[k]) for k in keys), dataset_hash=None)
+        parent = None
+        with self.store.session() as session:
+            previous = session.exec(select(Iteration).where(Iteration.campaign_id == self.id, Iteration.index < index, Iteration.status == "done").order_by(Iteration.index.desc())).first()  # type: ignore[attr-defined]
+        if previous is not None:
+            parent = previous.metrics.get("model_versions", {}).get(prop)
+        registry = self.app.predictors
+        trained = registry.train(prop, rows, kind=self.spec.models.kind, seed=self.spec.models.seed, parent=parent)
+        registry.register(trained)
+        return trained.predictor
+
+    def _prefilter(self, candidates: list[str], estimates: dict[str, dict[str, tuple[float, float]]]) -> list[str]:
+        spec = self.spec.prefilter
+        assert spec is not None
+        sign = 1.0 if spec.direction == "maximize" else -1.0
+        ranked = sorted(candidates, key=lambda s: -sign * estimates[s].get(spec.property, (-math.inf * sign, 0))[0])
+        return ranked[: max(1, int(len(ranked) * spec.keep_fraction))]
+
+    def _acquisition(self, index: int, candidates: list[str], estimates: dict[str, dict[str, tuple[float, float]]], measured: list[tuple[str, Any]]) -> dict[str, float]:
+        objective = self.spec.objectives[0]
+        sign = 1.0 if objective.direction == "maximize" else -1.0
+        rng = self._rng(index)
+        best = self._best_feasible(measured)
+        incumbent = sign * best if best is not None else None
+        scores: dict[str, float] = {}
+        for smiles in candidates:
+            own = estimates[smiles]
+            if objective.property not in own:
+                continue
+            mu, sigma = own[objective.property]
+            mu, sigma = sign * mu, max(sigma, 1e-6)
+            kind = self.spec.acquisition.kind
+            if kind == "ei":
+                reference = incumbent if incumbent is not None else mu
+                z = (mu - reference) / sigma
+                value = (mu - reference) * _phi(z) + sigma * _pdf(z)
+            elif kind == "ucb":
+                value = mu + self.spec.acquisition.kappa * sigma
+            elif kind == "thompson":
+                value = float(rng.normal(mu, sigma))
+            elif kind == "greedy":
+                value = mu
+            else:
+                value = float(rng.random())
+            feasible = 1.0
+            if kind != "random":
+                for constraint in self.spec.constraints:
+                    c_mu, c_sigma = own.get(constraint.property, (math.nan, 1.0))
+                    if math.isnan(c_mu):
+                        feasible = 0.0
+                        continue
+                    z = (c_mu - constraint.value) / max(c_sigma, 1e-6)
+                    feasible *= _phi(z) if constraint.op == ">=" else _phi(-z)
+            scores[smiles] = value * feasible if kind in ("ei",) else (value if feasible >= 0.5 else value - 1e3 * (0.5 - feasible))
+        return scores
+
+    def _diverse(self, candidates: list[str], scores: dict[str, float], size: int) -> list[str]:
+        from rdkit import Chem, DataStructs
+        from rdkit.Chem import rdFingerprintGenerator
+
+        generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+        ranked = sorted((s for s in candidates if s in scores), key=lambda s: (-scores[s], s))
+        chosen: list[str] = []
+        fingerprints: list[Any] = []
+        for smiles in ranked:
+            fingerprint = generator.GetFingerprint(Chem.MolFromSmiles(smiles))
+            if fingerprints and max(DataStructs.BulkTanimotoSimilarity(fingerprint, fingerprints)) > self.spec.acquisition.diversity:
+                continue
+            chosen.append(smiles)
+            fingerprints.append(fingerprint)
+            if len(chosen) == size:
+                break
+        return chosen
+
+    def _best_feasible(self, measured: list[tuple[str, Any]]) -> float | None:
+        objective = self.spec.objectives[0]
+        by_molecule: dict[str, dict[str, float]] = {}
+        for key, m in measured:
+            by_molecule.setdefault(key, {})[m.property] = m.value
+        values = []
+        for props in by_molecule.values():
+            if objective.property not in props:
+                continue
+            if all(c.property in props and (props[c.property] >= c.value if c.op == ">=" else props[c.property] <= c.value) for c in self.spec.constraints):
+                values.append(props[objective.property])
+        if not values:
+            return None
+        return max(values) if objective.direction == "maximize" else min(values)
+
+    # -- recording -------------------------------------------------------------------------------------
+
+    def _record_predictions(self, index: int, predictions: dict[str, dict[str, tuple[float, float]]], versions: dict[str, str]) -> dict[tuple[str, str], int]:
+        """Store the predictions that chose this batch, once per (iteration, molecule, property)."""
+        from sqlmodel import select
+
+        from knowledge.chem import canonicalize
+        from knowledge.models import Prediction
+
+        ids: dict[tuple[str, str], int] = {}
+
+        def work(writer: Any) -> None:
+            for smiles, props in predictions.items():
+                molecule = writer.upsert_molecule(smiles)
+                for prop, (value, sigma) in props.items():
+                    existing = writer.session.exec(
+                        select(Prediction).where(Prediction.molecule_id == molecule.id, Prediction.model_version_id == versions[prop], Prediction.property == prop)
+                    ).first()
+                    row = existing or writer.add(
+                        Prediction(molecule_id=molecule.id, model_version_id=versions[prop], property=prop, value=value, uncertainty=sigma, unit=self.store.properties.get(prop).canonical_unit)
+                    )
+                    ids[(canonicalize(smiles).inchikey, prop)] = row.id
+
+        if predictions:
+            self.store.write(work)
+        return ids
+
+    def _record_measurements(self, index: int, report: Any, prediction_ids: dict[tuple[str, str], int]) -> None:
+        from knowledge.store import NewMeasurement
+
+        preparer = self.store.preparer()
+        prepared = []
+        for m in report.measurements:
+            if m.property not in self.spec.properties() and m.property != "purity":
+                continue
+            structure = preparer.structure(m.smiles)
+            prepared.append(
+                preparer.prepare(
+                    NewMeasurement(
+                        smiles=m.smiles,
+                        property=m.property,
+                        value=m.value,
+                        uncertainty=m.uncertainty,
+                        source="simulated",
+                        qc_status="passed" if m.status == "ok" else "flagged",
+                        instrument=m.instrument,
+                        conditions={**m.conditions, "status": m.status},
+                        provenance={"campaign_id": self.id, "iteration": index},
+                        op_id=m.op_id,
+                        prediction_id=prediction_ids.get((structure.inchikey, m.property)),
+                    )
+                )
+            )
+        self.store.write(lambda writer: writer.add_measurements(prepared))
+
+    def _finish_iteration(self, index: int, report: Any, versions: dict[str, str], predictions: dict[str, dict[str, tuple[float, float]]]) -> None:
+        from sqlmodel import select
+
+        from knowledge.models import Iteration
+
+        measured = self._measured()
+        objective = self.spec.objectives[0]
+        errors, covered = [], []
+        for m in report.measurements:
+            own = predictions.get(m.smiles, {}).get(m.property)
+            if own is not None and m.status == "ok":
+                errors.append(m.value - own[0])
+                covered.append(abs(m.value - own[0]) <= Z90 * own[1])
+        best = self._best_feasible(measured)
+        hits = 0
+        if objective.target is not None:
+            hits = sum(1 for key, m in measured if m.property == objective.property and (m.value >= objective.target if objective.direction == "maximize" else m.value <= objective.target))
+        metrics = {
+            "measured": len({m.smiles for m in report.measurements}),
+            "failed": len(report.failures),
+            "best_feasible": best,
+            "hits": hits,
+            "model_versions": versions,
+            "rmse": math.sqrt(sum(e * e for e in errors) / len(errors)) if errors else None,
+            "coverage90": sum(covered) / len(covered) if covered else None,
+            "lab_hours": report.makespan_s / 3600.0,
+            "batch": sorted({m.smiles for m in report.measurements} | {f.smiles for f in report.failures}),
+        }
+
+        def work(writer: Any) -> None:
+            row = writer.session.exec(select(Iteration).where(Iteration.campaign_id == self.id, Iteration.index == index)).first()
+            if row is None:
+                writer.add(Iteration(campaign_id=self.id, index=index, status="done", model_version_id=next(iter(versions.values()), None), metrics=metrics))
+            else:
+                row.status, row.metrics = "done", metrics
+                writer.session.add(row)
+
+        self.store.write(work)
+        self.on_progress(
+            f"iteration {index}: best feasible {objective.property} so far "
+            + ("—" if best is None else f"{best:.2f}")
+            + (f", prediction RMSE {metrics['rmse']:.2f}, 90% coverage {metrics['coverage90']:.2f}" if errors else "")
+        )
+
+    def finish(self) -> CampaignStatus:
+        from agent.campaign_report import write_campaign_report
+        from knowledge.models import Campaign
+
+        status = self.status()
+        report = write_campaign_report(self.app.settings.reports_dir, self, status)
+
+        def work(writer: Any) -> None:
+            row = writer.session.get(Campaign, self.id)
+            row.status = "done"
+            writer.session.add(row)
+
+        self.store.write(work)
+        return status.model_copy(update={"status": "done", "report_path": str(report)})
+
+    # -- status ------------------------------------------------------------------------------------------
+
+    def status(self) -> CampaignStatus:
+        from sqlmodel import select
+
+        from knowledge.models import Campaign, Iteration
+
+        with self.store.session() as session:
+            row = session.get(Campaign, self.id)
+            iterations = list(session.exec(select(Iteration).where(Iteration.campaign_id == self.id).order_by(Iteration.index)))
+        summaries = [
+            IterationSummary(
+                index=it.index,
+                measured=it.metrics.get("measured", 0),
+                failed=it.metrics.get("failed", 0),
+                best_feasible=it.metrics.get("best_feasible"),
+                hits=it.metrics.get("hits", 0),
+                model_versions=it.metrics.get("model_versions", {}),
+                coverage90=it.metrics.get("coverage90"),
+                rmse=it.metrics.get("rmse"),
+                lab_hours=it.metrics.get("lab_hours", 0.0),
+            )
+            for it in iterations
+        ]
+        measured = self._measured()
+        table: dict[str, dict[str, Any]] = {}
+        for _, m in measured:
+            entry = table.setdefault(m.smiles, {"smiles": m.smiles})
+            entry[m.property] = round(m.value, 3)
+        objective = self.spec.objectives[0]
+        sign = -1.0 if objective.direction == "maximize" else 1.0
+
+        def feasible(entry: dict[str, Any]) -> bool:
+            return all(c.property in entry and (entry[c.property] >= c.value if c.op == ">=" else entry[c.property] <= c.value) for c in self.spec.constraints)
+
+        best = sorted((e for e in table.values() if objective.property in e), key=lambda e: (not feasible(e), sign * e[objective.property]))[:10]
+        for entry in best:
+            entry["feasible"] = feasible(entry)
+        return CampaignStatus(
+            id=self.id,
+            name=self.spec.name,
+            status=row.status if row else "unknown",
+            iterations=summaries,
+            experiments=len({m.smiles for _, m in measured}),
+            best=best,
+            report_path=str(self.app.settings.reports_dir / f"{self.id}.md"),
+        )
+
+    def world_eval(self) -> dict[str, Any]:
+        """After the fact, from the simulated world's ground truth (never shown to the models): how many of the
+        true top-2% of the pool (by the objective, among molecules whose true values meet the constraints) the
+        campaign measured, and how many a random choice of the same size would find on average."""
+        from knowledge.chem import canonicalize
+        from simulators.world import SimWorld, WorldConfig
+
+        world = SimWorld(WorldConfig(seed=self.app.settings.lab.seed + self.spec.seed))
+        objective = self.spec.objectives[0]
+        sign = 1.0 if objective.direction == "maximize" else -1.0
+        truth = []
+        for smiles in self.pool():
+            values = {prop: world.true_value(smiles, prop) for prop in self.spec.properties()}
+            if all(values[c.property] >= c.value if c.op == ">=" else values[c.property] <= c.value for c in self.spec.constraints):
+                truth.append((sign * values[objective.property], canonicalize(smiles).inchikey))
+        truth.sort(reverse=True)
+        total = max(1, math.ceil(0.02 * len(self.pool())))
+        top = {key for _, key in truth[:total]}
+        measured = {key for key, _ in self._measured()}
+        found = len(top & measured)
+        return {
+            "top2pct_found": found,
+            "top2pct_total": len(top),
+            "random_expected": len(measured) * len(top) / max(1, len(self.pool())),
+            "experiments": len(measured),
+            "pool": len(self.pool()),
+        }

@@ -1,0 +1,129 @@
+"""The campaign report: best molecules (drawn with RDKit), the best-so-far curve, predicted vs measured per
+iteration, and the model versions used. Markdown with PNG figures beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.campaign import CampaignRunner, CampaignStatus
+
+
+def write_campaign_report(reports_dir: Path, runner: CampaignRunner, status: CampaignStatus) -> Path:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    spec = runner.spec
+    objective = spec.objectives[0]
+    stem = runner.id
+    lines = [
+        f"# Campaign `{runner.id}`: {spec.name}",
+        "",
+        f"Objective: {objective.direction} {objective.property}"
+        + "".join(f"; constraint {c.property} {c.op} {c.value:g}" for c in spec.constraints)
+        + f". Acquisition: {spec.acquisition.kind}, batches of {spec.batch_size}, models: {spec.models.kind}.",
+        "",
+        f"{status.experiments} molecules measured over {len(status.iterations)} iterations "
+        f"({sum(i.lab_hours for i in status.iterations):.1f} h of simulated lab time).",
+        "",
+        "## Best molecules",
+        "",
+    ]
+    props = spec.properties()
+    lines += ["| # | molecule | " + " | ".join(props) + " | meets constraints |", "|---|---|" + "---|" * len(props) + "---|"]
+    for rank, entry in enumerate(status.best, start=1):
+        values = " | ".join(f"{entry[p]:.2f}" if p in entry else "" for p in props)
+        lines.append(f"| {rank} | `{entry['smiles']}` | {values} | {'yes' if entry.get('feasible') else 'no'} |")
+    grid = _draw_best(reports_dir / f"{stem}-best.png", status.best[:8], objective.property)
+    if grid:
+        lines += ["", f"![best molecules]({grid.name})"]
+    curve = _best_so_far(reports_dir / f"{stem}-curve.png", status, objective.property)
+    lines += ["", "## Iterations", "", "| iteration | measured | failed | best feasible so far | prediction RMSE | 90% coverage | lab h | model versions |", "|---|---|---|---|---|---|---|---|"]
+    for it in status.iterations:
+        versions = ", ".join(f"{p}: {v}" for p, v in it.model_versions.items()) or "(random start)"
+        lines.append(
+            f"| {it.index} | {it.measured} | {it.failed} | {_f(it.best_feasible)} | {_f(it.rmse)} | {_f(it.coverage90)} | {it.lab_hours:.1f} | {versions} |"
+        )
+    if curve:
+        lines += ["", f"![best so far]({curve.name})"]
+    scatter = _predicted_vs_measured(reports_dir / f"{stem}-parity.png", runner)
+    if scatter:
+        lines += ["", "## Predicted vs measured", "", f"![predicted vs measured]({scatter.name})"]
+    path = reports_dir / f"{stem}.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _f(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _draw_best(path: Path, best: list[dict[str, Any]], prop: str) -> Path | None:
+    from rdkit import Chem
+    from rdkit.Chem import Draw
+
+    molecules = [Chem.MolFromSmiles(entry["smiles"]) for entry in best]
+    if not molecules:
+        return None
+    legends = [f"{prop} {entry.get(prop, float('nan')):.2f}" for entry in best]
+    image = Draw.MolsToGridImage(molecules, molsPerRow=4, subImgSize=(260, 220), legends=legends)
+    image.save(str(path))
+    return path
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _best_so_far(path: Path, status: CampaignStatus, prop: str) -> Path | None:
+    points = [(it.index, it.best_feasible) for it in status.iterations if it.best_feasible is not None]
+    if not points:
+        return None
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(5, 3.2))
+    axis.plot([p[0] for p in points], [p[1] for p in points], marker="o")
+    axis.set_xlabel("iteration (0 = random start)")
+    axis.set_ylabel(f"best feasible {prop}")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def _predicted_vs_measured(path: Path, runner: CampaignRunner) -> Path | None:
+    from sqlmodel import select
+
+    from knowledge.models import Measurement, Prediction
+
+    with runner.store.session() as session:
+        rows = session.exec(
+            select(Prediction.property, Prediction.value, Prediction.uncertainty, Measurement.value, Measurement.provenance)
+            .join(Measurement, Measurement.prediction_id == Prediction.id)
+            .where(Measurement.qc_status == "passed")
+        ).all()
+    rows = [r for r in rows if (r[4] or {}).get("campaign_id") == runner.id]
+    if not rows:
+        return None
+    props = sorted({r[0] for r in rows})
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(props), figsize=(4.5 * len(props), 4), squeeze=False)
+    for axis, prop in zip(axes[0], props, strict=True):
+        mine = [r for r in rows if r[0] == prop]
+        iterations = [r[4]["iteration"] for r in mine]
+        scatter = axis.scatter([r[3] for r in mine], [r[1] for r in mine], c=iterations, cmap="viridis", s=18)
+        axis.errorbar([r[3] for r in mine], [r[1] for r in mine], yerr=[r[2] for r in mine], fmt="none", alpha=0.3, color="grey")
+        low = min(min(r[1] for r in mine), min(r[3] for r in mine))
+        high = max(max(r[1] for r in mine), max(r[3] for r in mine))
+        axis.plot([low, high], [low, high], color="black", lw=0.8)
+        axis.set_xlabel(f"measured {prop}")
+        axis.set_ylabel(f"predicted {prop}")
+        figure.colorbar(scatter, ax=axis, label="iteration")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -1,0 +1,124 @@
+"""Closed-loop campaigns on the simulated lab: the loop, the store's rows, resume after kill -9, world_eval."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from agent.cli import cli
+from knowledge.bundled import bundled_dir
+
+ATOMLOOP = str(Path(sys.executable).parent / "atomloop")
+
+
+def _campaign_file(tmp_path: Path, **overrides: object) -> Path:
+    rows = list(csv.DictReader((bundled_dir() / "bace_pic50.csv").open()))[::5]  # a 303-molecule pool
+    pool = tmp_path / "pool.csv"
+    pool.write_text("smiles\n" + "".join(f"{r['smiles']}\n" for r in rows))
+    spec = {
+        "name": "test campaign",
+        "objectives": [{"property": "pIC50", "direction": "maximize", "target": 8.0}],
+        "constraints": [{"property": "logS", "op": ">=", "value": -5}],
+        "pool": {"file": str(pool)},
+        "budget": {"experiments": 24, "iterations": 2},
+        "batch_size": 4,
+        "initial": {"random": 8},
+        "acquisition": {"kind": "ucb"},
+        "seed": 1,
+        **overrides,
+    }
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _json(*args: str) -> object:
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_campaign_runs_records_and_reports(tmp_path: Path) -> None:
+    _json("db", "init")
+    status = _json("campaign", "run", str(_campaign_file(tmp_path)))
+    assert status["status"] == "done"
+    assert [it["index"] for it in status["iterations"]] == [0, 1, 2]
+    assert [it["measured"] + it["failed"] for it in status["iterations"]] == [8, 4, 4]
+    assert status["iterations"][0]["model_versions"] == {}
+    assert set(status["iterations"][1]["model_versions"]) == {"pIC50", "logS"}
+    assert status["experiments"] <= 16
+    world = status["world_eval"]
+    assert world["top2pct_total"] == 7 and world["pool"] == 303
+    assert world["random_expected"] == pytest.approx(status["experiments"] * 7 / 303, rel=0.2)
+    report = Path(status["report_path"])
+    assert report.exists() and (report.parent / f"{status['id']}-curve.png").exists()
+    from agent.app import build_app
+    from knowledge.models import Measurement, ModelVersion
+
+    with build_app().store.session() as session:
+        measurements = session.exec(select(Measurement).where(Measurement.property == "pIC50")).all()
+        assert all(m.provenance["campaign_id"] == status["id"] for m in measurements)
+        later = [m for m in measurements if m.provenance["iteration"] > 0]
+        assert later and all(m.prediction_id is not None for m in later)  # each links to the prediction behind it
+        versions = {v.id: v for v in session.exec(select(ModelVersion))}
+        second = versions[status["iterations"][2]["model_versions"]["pIC50"]]
+        assert second.parent_id == status["iterations"][1]["model_versions"]["pIC50"]
+    listed = _json("campaign", "list")
+    assert listed[0]["id"] == status["id"] and listed[0]["iterations_done"] == 3
+    again = _json("campaign", "status", status["id"])
+    assert again["best"] == status["best"]
+
+
+def test_a_killed_campaign_resumes_without_repeating_an_experiment(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "ATOMLOOP_HOME": str(home)}
+    assert subprocess.run([ATOMLOOP, "db", "init"], env=env, capture_output=True).returncode == 0
+    spec = _campaign_file(tmp_path)
+    process = subprocess.Popen([ATOMLOOP, "campaign", "run", str(spec)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:  # kill -9 as soon as the first model-guided batch is on the lab
+        if "iteration 1: measuring" in line:
+            process.kill()
+            break
+    process.wait(timeout=60)
+    listed = json.loads(subprocess.run([ATOMLOOP, "campaign", "list", "--json"], env=env, capture_output=True, text=True).stdout)
+    campaign_id = listed[0]["id"]
+    assert listed[0]["status"] == "running"
+    resumed = subprocess.run([ATOMLOOP, "campaign", "resume", campaign_id, "--json"], env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    status = json.loads(resumed.stdout)
+    assert status["status"] == "done" and len(status["iterations"]) == 3
+    from knowledge.database import make_engine
+    from knowledge.models import Measurement
+    from sqlmodel import Session
+
+    engine = make_engine(f"sqlite:///{home / 'atomloop.db'}")
+    with Session(engine) as session:
+        rows = list(session.exec(select(Measurement)))
+    ops = [(m.op_id, m.property) for m in rows]
+    assert len(ops) == len(set(ops))  # each op id once per property
+    assert len({m.molecule_id for m in rows if m.property == "pIC50"}) == status["experiments"]
+
+
+def test_an_invalid_campaign_file_is_a_clear_error(tmp_path: Path) -> None:
+    CliRunner().invoke(cli, ["db", "init"])
+    path = _campaign_file(tmp_path, objectives=[{"property": "toxicity"}])
+    result = CliRunner().invoke(cli, ["campaign", "run", str(path)])
+    assert result.exit_code == 2
+    assert "invalid campaign file" in result.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_completes_and_beats_random(tmp_path: Path) -> None:
+    status = _json("demo", "--home", str(tmp_path / "demo"))
+    assert status["experiments"] >= 56
+    assert status["world_eval"]["top2pct_found"] > 2 * status["world_eval"]["random_expected"]
