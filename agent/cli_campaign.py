@@ -128,3 +128,73 @@ def campaign_status(campaign_id: str, as_json: JsonOption = False) -> None:
         emit_json(payload)
         return
     show_status(console(), runner, status, payload.get("world_eval"))
+
+
+def _scheduler() -> Any:
+    from agent.scheduling import CampaignScheduler
+    from agent.settings import AtomLoopSettings
+
+    settings = AtomLoopSettings()
+    return CampaignScheduler(settings.resolved_database_url, settings.home_dir, settings.database_url)
+
+
+@campaign_cli.command("schedule")
+@handles_errors
+def campaign_schedule(
+    file: Annotated[Path, typer.Argument(help="The campaign YAML file.")],
+    every: Annotated[str, typer.Option(help="How often: 6h, 30m, 1d, 1h30m ...")],
+    start: Annotated[bool, typer.Option(help="Then run the scheduler in the foreground (Ctrl-C stops it).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Store a recurring campaign in the database; it survives restarts. Run `atomloop campaign scheduler` to serve it."""
+    from agent.campaign import CampaignSpec
+    from agent.scheduling import parse_interval
+
+    spec = CampaignSpec.from_yaml(file)
+    job = _scheduler().add(file, parse_interval(every), spec.name)
+    if as_json:
+        emit_json(job)
+    else:
+        console().print(f"Scheduled [bold]{job['job_id']}[/] every {every}; next run {job['next_run']:%Y-%m-%d %H:%M %Z}.")
+    if start:
+        _scheduler().run()
+
+
+@campaign_cli.command("scheduler")
+@handles_errors
+def campaign_scheduler(
+    run_for: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C).")] = None,
+) -> None:
+    """Run the stored campaign schedules: each campaign starts when it is due."""
+    jobs = _scheduler().jobs()
+    console().print(f"Serving {len(jobs)} scheduled campaign(s): " + ", ".join(j["job_id"] for j in jobs))
+    try:
+        _scheduler().run(run_for_s=run_for)
+    except KeyboardInterrupt:
+        pass
+
+
+@campaign_cli.command("scheduled")
+@handles_errors
+def campaign_scheduled(as_json: JsonOption = False) -> None:
+    """The stored schedules."""
+    jobs = _scheduler().jobs()
+    if as_json:
+        emit_json(jobs)
+        return
+    from rich.table import Table
+
+    table = Table(title="Scheduled campaigns")
+    for column in ("job", "every", "next run"):
+        table.add_column(column)
+    for job in jobs:
+        table.add_row(job["job_id"], f"{job['every_s'] / 3600:g} h", f"{job['next_run']:%Y-%m-%d %H:%M %Z}")
+    console().print(table)
+
+
+@campaign_cli.command("unschedule")
+@handles_errors
+def campaign_unschedule(job_id: str) -> None:
+    """Remove a stored schedule."""
+    _scheduler().remove(job_id)
+    console().print(f"Removed {job_id}.")
