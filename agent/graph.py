@@ -68,6 +68,7 @@ class GraphDeps:
     on_event: Callable[[str, dict[str, Any]], None] | None = None
     recorder: Any = None  # agent.recording.RunRecorder
     crash_after: str | None = None  # fault injection for resume tests: "execute:<step>" or "record:<step>"
+    extras: dict[str, Any] = field(default_factory=dict)  # more read-only dependencies for tools
 
     def emit(self, event: str, payload: dict[str, Any]) -> None:
         if self.on_event is not None:
@@ -131,7 +132,7 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
             parsed = tool.parse_args(resolved)
             current["args"] = parsed.model_dump(mode="json")
             if tool.effect == "physical":
-                molecules = len(current["args"].get("smiles", []))
+                molecules = len(current["args"].get("smiles", [])) or int(current["args"].get("experiments", 0))
                 used = state.get("lab_molecules_used", 0)
                 if used + molecules > deps.budgets.max_lab_molecules:
                     raise ToolInputError(
@@ -163,7 +164,7 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
             data_dir=deps.data_dir,
             run_id=state["run_id"],
             step_index=current["index"],
-            extras={"history": state.get("history", [])},
+            extras={**deps.extras, "history": state.get("history", [])},
         )
         deps.emit("execute", {"index": current["index"], "tool": tool.name})
         started = time.perf_counter()

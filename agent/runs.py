@@ -115,7 +115,35 @@ class RunManager:
             on_event=self.on_event,
             recorder=RunRecorder(self.app.store, self.app.settings.reports_dir),
             crash_after=os.environ.get(CRASH_ENV) or None,
+            extras={"campaign_launcher": self._launch_campaign},
         )
+
+    def _launch_campaign(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Run a campaign for the start_campaign tool (campaigns are the agent's: they write their own rows)."""
+        from agent.campaign import CampaignRunner, CampaignSpec
+
+        spec = CampaignSpec.model_validate(
+            {
+                "name": request["name"],
+                "objectives": [{"property": request["objective"]["property"], "direction": request["objective"]["direction"], "target": request.get("target")}],
+                "constraints": [c for c in request.get("constraints", []) if c["op"] in (">=", "<=")],
+                "pool": {"file": request["pool_file"]} if request.get("pool_file") else {"store": True},
+                "budget": {"experiments": request["experiments"], "iterations": max(0, (request["experiments"] - request["initial_random"]) // request["batch_size"])},
+                "batch_size": request["batch_size"],
+                "initial": {"random": request["initial_random"]},
+                "acquisition": {"kind": request["acquisition"]},
+            }
+        )
+        runner = CampaignRunner.create(self.app, spec, on_progress=lambda message: self.on_event("campaign", {"message": message}) if self.on_event else None)
+        status = runner.run()
+        return {
+            "campaign_id": status.id,
+            "experiments": status.experiments,
+            "iterations": len(status.iterations),
+            "best": status.best[:5],
+            "report_path": status.report_path,
+            "world_eval": runner.world_eval() if self.app.settings.lab.mode == "sim" else None,
+        }
 
     def start(self, request: str, run_id: str | None = None) -> RunResult:
         run_id = run_id or f"run-{uuid.uuid4().hex[:12]}"

@@ -459,6 +459,44 @@ async def summarize_results(ctx: ToolContext, args: SummarizeResultsInput) -> Su
     return SummarizeResultsOutput(markdown="\n".join(lines) if rows else "No results yet.", rows=len(rows), generated_at=datetime.now())
 
 
+# -- start_campaign --------------------------------------------------------------------------------------
+
+
+class StartCampaignInput(_In):
+    name: str = Field(default="campaign from a request", max_length=200)
+    objective: Objective
+    target: float | None = Field(default=None, description="An objective value that counts as a hit")
+    constraints: list[Constraint] = Field(default_factory=list)
+    pool_file: str | None = Field(default=None, description="A file of candidate SMILES")
+    from_store: bool = Field(default=False, description="Use every molecule in the store as the pool")
+    experiments: int = Field(default=64, ge=4, le=MAX_MOLECULES_PER_EXPERIMENT, description="Molecules to measure in all")
+    batch_size: int = Field(default=8, ge=1, le=32)
+    initial_random: int = Field(default=16, ge=1, le=48)
+    acquisition: Literal["ei", "ucb", "thompson", "greedy", "random"] = "ei"
+
+
+class StartCampaignOutput(_Out):
+    campaign_id: str
+    experiments: int
+    iterations: int
+    best: list[dict[str, Any]]
+    report_path: str | None
+    world_eval: dict[str, Any] | None = None
+
+
+async def start_campaign(ctx: ToolContext, args: StartCampaignInput) -> StartCampaignOutput:
+    launcher = ctx.extras.get("campaign_launcher")
+    if launcher is None:
+        raise ToolFailed("campaigns are not available in this run")
+    if (args.pool_file is None) == (not args.from_store):
+        raise ToolInputError("give exactly one pool: pool_file, or from_store=true")
+    import asyncio
+
+    # the campaign drives its own event loop (the lab is async): run it off this one
+    result = await asyncio.to_thread(launcher, args.model_dump(mode="json"))
+    return StartCampaignOutput(**result)
+
+
 def default_tools() -> list[Tool[Any, Any]]:
     return [
         Tool("query_knowledge", "Look up what the knowledge store holds: measurements, predictions and literature facts, for molecules and/or a property.", QueryKnowledgeInput, QueryKnowledgeOutput, query_knowledge, effect="read", timeout_s=60),
@@ -467,4 +505,5 @@ def default_tools() -> list[Tool[Any, Any]]:
         Tool("select_experiments", "Rank candidate molecules by an objective under constraints, using measured values where known and predictions otherwise; returns the top_k feasible ones.", SelectExperimentsInput, SelectExperimentsOutput, select_experiments, effect="compute", timeout_s=600),
         Tool("run_experiment", "Make molecules and measure them on the lab (potency against BACE-1 as pIC50, kinetic solubility as logS). A physical operation.", RunExperimentInput, RunExperimentOutput, run_experiment, effect="physical", timeout_s=3600),
         Tool("summarize_results", "Tabulate the measurements and predictions of this run so far.", SummarizeResultsInput, SummarizeResultsOutput, summarize_results, effect="read", timeout_s=30),
+        Tool("start_campaign", "Run a closed-loop campaign on the lab: measure a random start, then batches chosen by a model that is fine-tuned on every result, until the experiment budget is used. Physical.", StartCampaignInput, StartCampaignOutput, start_campaign, effect="physical", timeout_s=7200),
     ]

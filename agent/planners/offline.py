@@ -50,7 +50,8 @@ HELP = (
     "Offline I can: predict a property of molecules (\"predict the solubility of aspirin and caffeine\"); "
     "find the best candidates in a file or in the store under an objective and constraints (\"find the 5 most potent "
     "BACE-1 inhibitors among data/bace_pic50.csv with logS above -5 and measure them\"); run an assay on molecules "
-    "(\"measure the potency of CCO\"); and summarise what is known about a molecule (\"what do we know about aspirin\"). "
+    "(\"measure the potency of CCO\"); summarise what is known about a molecule (\"what do we know about aspirin\"); "
+    "and run a closed-loop campaign (\"run a campaign to find potent BACE-1 inhibitors that stay soluble\"). "
     "Configure an LLM endpoint (ATOMLOOP_LLM__BASE_URL) for other requests."
 )
 
@@ -75,7 +76,7 @@ class OfflinePlanner:
         request = " ".join(objective.split())
         if history:
             return self._answer(request, history)
-        for parse in (self._predict, self._find, self._measure, self._summarize, self._unsupported_known):
+        for parse in (self._campaign, self._predict, self._find, self._measure, self._summarize, self._unsupported_known):
             decision = parse(request)
             if decision is not None:
                 return decision
@@ -148,12 +149,41 @@ class OfflinePlanner:
             return problem
         return Plan(steps=[PlannedStep(tool="query_knowledge", args={"molecules": molecules}, rationale="look up everything stored")])
 
+    def _campaign(self, request: str) -> Plan | Answer | None:
+        match = re.search(r"\b(?:run|start|launch)\s+(?:a\s+|an\s+)?(?:closed-loop\s+|active[- ]learning\s+)?campaign\b(?P<rest>.*)$", request, re.I)
+        if not match:
+            return None
+        rest = match["rest"]
+        objective = property_in(rest.split(" that ")[0]) or "pIC50"
+        direction = "minimize" if re.search(r"\b(?:least|lowest|minimi[sz]e)\b", rest, re.I) else "maximize"
+        args: dict[str, Any] = {"name": request[:200], "objective": {"property": objective, "direction": direction}}
+        constraints = [
+            {"property": property_in(p) or p, "op": ">=" if re.fullmatch(ABOVE, op, re.I) else "<=", "value": float(v)}
+            for p, op, v in re.findall(rf"\b(logS|logD|pIC50|solubility|potency)\s+(?:is\s+|of\s+)?({ABOVE}|{BELOW})\s+{NUMBER}", rest, re.I)
+        ]
+        if not any(c["property"] == "logS" for c in constraints) and re.search(r"\b(?:stays?|remains?|are|is|still)\s+soluble\b", rest, re.I):
+            constraints.append({"property": "logS", "op": ">=", "value": -5.0})
+        args["constraints"] = constraints
+        budget = re.search(r"\b(\d+)\s+(?:experiments|molecules|compounds)\b", rest, re.I)
+        if budget:
+            args["experiments"] = int(budget[1])
+        source = re.search(r"\b(?:among|in|from)\s+(?P<source>\S+\.(?:csv|smi|txt|tsv)|the store|the knowledge store)", rest, re.I)
+        if source and source["source"].lower() in ("the store", "the knowledge store"):
+            args["from_store"] = True
+        elif source:
+            args["pool_file"] = source["source"]
+        elif re.search(r"\bbace", rest, re.I):
+            from knowledge.bundled import bundled_dataset
+
+            args["pool_file"] = str(bundled_dataset("bace")[1])
+        else:
+            return Answer(text="Say where the campaign's candidates are: \"among pool.csv\" or \"in the store\". " + HELP, supported=False)
+        return Plan(steps=[PlannedStep(tool="start_campaign", args=args, rationale="closed-loop campaign on the lab")])
+
     def _unsupported_known(self, request: str) -> Answer | None:
         lowered = request.lower()
         if re.search(r"\b(read|extract)\b.*\.(pdf)\b|\bpaper\b", lowered):
             return Answer(text="Reading papers is not available yet (the literature tool is a later issue). " + HELP, supported=False)
-        if re.search(r"\bcampaign\b", lowered):
-            return Answer(text="Campaigns are not available yet (the closed-loop campaign is a later issue). " + HELP, supported=False)
         return None
 
     @staticmethod
@@ -243,6 +273,17 @@ def _describe(step: StepRecord, labels: dict[str, str] | None = None) -> list[st
         lines += [f"- literature: {f['property']} = {f['value']} {f['unit'] or ''} ({f['detail'][:120]})" for f in output["facts"][:10]]
         if output["molecules_unknown"]:
             lines.append(f"Not in the store: {', '.join(output['molecules_unknown'])}.")
+        return lines
+    if step.tool == "start_campaign":
+        lines = [f"Campaign {output['campaign_id']}: {output['experiments']} molecules measured over {output['iterations']} iterations. Best:"]
+        for entry in output["best"]:
+            values = ", ".join(f"{k} {v:.2f}" for k, v in entry.items() if isinstance(v, float))
+            lines.append(f"- {entry['smiles']}: {values}")
+        world = output.get("world_eval")
+        if world:
+            lines.append(f"Against the simulated world's truth: {world['top2pct_found']} of the {world['top2pct_total']} true top-2% molecules found (random: {world['random_expected']:.1f}).")
+        if output.get("report_path"):
+            lines.append(f"Campaign report: {output['report_path']}")
         return lines
     if step.tool == "summarize_results":
         return [output["markdown"]]

@@ -65,3 +65,15 @@ def test_an_unsupported_request_says_what_is_possible() -> None:
     assert payload["status"] == "failed"
     assert payload["steps"] == []
     assert "Offline I can" in payload["answer"]
+
+
+def test_a_campaign_can_be_started_from_a_request() -> None:
+    payload = _ask("run a campaign to find potent BACE-1 inhibitors that stay soluble with 24 experiments")
+    assert payload["status"] == "succeeded"
+    [step] = payload["steps"]
+    assert step["tool"] == "start_campaign"
+    assert step["args"]["constraints"] == [{"property": "logS", "op": ">=", "value": -5.0}]
+    result = step["result"]
+    assert result["iterations"] == 2 and 20 <= result["experiments"] <= 24
+    assert result["world_eval"]["top2pct_total"] == 31
+    assert f"Campaign {result['campaign_id']}" in payload["answer"]
