@@ -463,31 +463,18 @@ class CampaignRunner:
         return ids
 
     def _record_measurements(self, index: int, report: Any, prediction_ids: dict[tuple[str, str], int]) -> None:
-        from knowledge.store import NewMeasurement
-
         preparer = self.store.preparer()
         prepared = []
         for m in report.measurements:
             if m.property not in self.spec.properties() and m.property != "purity":
                 continue
             structure = preparer.structure(m.smiles)
-            prepared.append(
-                preparer.prepare(
-                    NewMeasurement(
-                        smiles=m.smiles,
-                        property=m.property,
-                        value=m.value,
-                        uncertainty=m.uncertainty,
-                        source="simulated",
-                        qc_status="passed" if m.status == "ok" else "flagged",
-                        instrument=m.instrument,
-                        conditions={**m.conditions, "status": m.status},
-                        provenance={"campaign_id": self.id, "iteration": index},
-                        op_id=m.op_id,
-                        prediction_id=prediction_ids.get((structure.inchikey, m.property)),
-                    )
-                )
+            new = m.to_new_measurement(
+                source="simulated",
+                provenance={"campaign_id": self.id, "iteration": index},
+                prediction_id=prediction_ids.get((structure.inchikey, m.property)),
             )
+            prepared.append(preparer.prepare(new))
         self.store.write(lambda writer: writer.add_measurements(prepared))
 
     def _finish_iteration(self, index: int, report: Any, versions: dict[str, str], predictions: dict[str, dict[str, tuple[float, float]]]) -> None:

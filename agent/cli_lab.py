@@ -71,23 +71,12 @@ def lab_simulate(
         )
     if record:
         from agent.app import build_app
-        from knowledge.store import NewMeasurement
 
         store = build_app().store
+        provenance = {"command": "atomloop lab simulate", "seed": seed, "transport": transport}
         store.record_measurements(
             [
-                NewMeasurement(
-                    smiles=m.smiles,
-                    property=m.property,
-                    value=m.value,
-                    uncertainty=m.uncertainty,
-                    source="simulated",
-                    qc_status="passed" if m.status == "ok" else "flagged",
-                    instrument=m.instrument,
-                    conditions={**m.conditions, "status": m.status},
-                    op_id=m.op_id,
-                    provenance={"command": "atomloop lab simulate", "seed": seed, "transport": transport},
-                )
+                m.to_new_measurement(source="simulated", provenance=provenance)
                 for m in report.measurements
             ]
         )

@@ -15,7 +15,8 @@ from sqlmodel import select
 
 from agent.plan import StepRecord
 from knowledge.models import ModelVersion, Prediction, Run, Step, ToolCall
-from knowledge.store import KnowledgeStore, NewMeasurement, StoreWriter
+from knowledge.store import KnowledgeStore, StoreWriter
+from lab.recipes import LabMeasurement
 
 log = logging.getLogger(__name__)
 
@@ -103,26 +104,16 @@ class RunRecorder:
             motivating = self._predictions_of_run(writer, run_id)
             preparer = self.store.preparer()
             prepared = []
-            for m in output.get("measurements", []):
-                structure = preparer.structure(m["smiles"])
-                prepared.append(
-                    preparer.prepare(
-                        NewMeasurement(
-                            smiles=m["smiles"],
-                            property=m["property"],
-                            value=m["value"],
-                            uncertainty=m.get("uncertainty"),
-                            source=self.measurement_source,  # type: ignore[arg-type]
-                            qc_status="passed" if m.get("status") == "ok" else "flagged",
-                            instrument=m.get("instrument"),
-                            conditions={**m.get("conditions", {}), "status": m.get("status")},
-                            provenance={"run_id": run_id},
-                            op_id=m["op_id"],
-                            prediction_id=motivating.get((structure.inchikey, m["property"])),
-                            tool_call_id=call_id,
-                        )
-                    )
+            for raw in output.get("measurements", []):
+                m = LabMeasurement.model_validate({k: raw[k] for k in LabMeasurement.model_fields if k in raw})
+                structure = preparer.structure(m.smiles)
+                new = m.to_new_measurement(
+                    source=self.measurement_source,  # type: ignore[arg-type]
+                    provenance={"run_id": run_id},
+                    prediction_id=motivating.get((structure.inchikey, m.property)),
+                    tool_call_id=call_id,
                 )
+                prepared.append(preparer.prepare(new))
             writer.add_measurements(prepared)
 
     @staticmethod

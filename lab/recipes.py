@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from knowledge.store import NewMeasurement
 from lab.errors import MeasurementRejected, PhysicalLimitError
 from lab.inventory import Inventory
 from lab.models import (
@@ -87,6 +88,30 @@ class LabMeasurement(BaseModel):
     op_id: str
     instrument: str
     conditions: dict[str, Any] = Field(default_factory=dict)
+
+    def to_new_measurement(
+        self,
+        *,
+        source: Literal["measured", "simulated"],
+        provenance: dict[str, Any],
+        prediction_id: int | None = None,
+        tool_call_id: int | None = None,
+    ) -> NewMeasurement:
+        """The knowledge store's input for this reading: censored readings are stored, QC-flagged."""
+        return NewMeasurement(
+            smiles=self.smiles,
+            property=self.property,
+            value=self.value,
+            uncertainty=self.uncertainty,
+            source=source,
+            qc_status="passed" if self.status == "ok" else "flagged",
+            instrument=self.instrument,
+            conditions={**self.conditions, "status": self.status},
+            provenance=provenance,
+            op_id=self.op_id,
+            prediction_id=prediction_id,
+            tool_call_id=tool_call_id,
+        )
 
 
 class WellAllocator:
