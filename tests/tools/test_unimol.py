@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from tools.predict.unimol import (
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TINY = UniMolConfig(layers=2, embed_dim=32, ffn_dim=64, heads=4, kernels=16)
-PARAMS = UniMolTrainParams(epochs=20, fine_tune_epochs=4)
+PARAMS = UniMolTrainParams(epochs=12, fine_tune_epochs=4)
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +183,9 @@ def test_pretraining_runs_and_the_masked_atom_loss_falls(
     # A pretrained checkpoint starts a predictor, and its hash is part of the version.
     rows = esol.subset(range(100, 140))
     quick = UniMolTrainParams(epochs=1, n_members=2)
-    with_pretraining = UniMolPredictor.train(rows, config=TINY, pretrained=result.path, params=quick, conformers=conformers)
+    with_pretraining = UniMolPredictor.train(
+        rows, config=TINY, pretrained=result.path, params=quick, conformers=conformers
+    )
     without = UniMolPredictor.train(rows, config=TINY, params=quick, conformers=conformers)
     assert with_pretraining.pretrained_hash == result.sha256 and without.pretrained_hash is None
     assert with_pretraining.version != without.version
@@ -313,7 +316,8 @@ def test_an_official_checkpoint_loads_into_the_same_architecture(tmp_path: Path)
     for name in ("embed_tokens.weight", "gbf.means.weight", "gbf_proj.linear1.weight",
                  "encoder.layers.0.self_attn.in_proj.weight", "encoder.layers.3.fc2.bias", "lm_head.weight"):
         assert torch.equal(loaded[name], state[name]), name
-    assert not torch.equal(loaded["regression_head.dense.weight"], torch.zeros_like(loaded["regression_head.dense.weight"]))
+    head = loaded["regression_head.dense.weight"]
+    assert not torch.equal(head, torch.zeros_like(head))  # the regression head stays freshly initialised
 
     # Uni-Mol's older head naming (layer1/layer2) and a checkpoint without the pretraining heads load too.
     backbone = {k.replace("gbf_proj.linear", "gbf_proj.layer"): v for k, v in state.items()
@@ -353,6 +357,25 @@ def test_a_checkpoint_that_does_not_fit_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UniMolWeightsError, match="trust_pickle"):
         load_unimol_weights(tmp_path / "pickled.pt", config)
     assert load_unimol_weights(tmp_path / "pickled.pt", config, trust_pickle=True) is not None
+    # ... even when their classes cannot be imported here (official checkpoints pickle unicore's meters).
+    meters = types.ModuleType("unicore_meters_for_test")
+
+    class AverageMeter:
+        def __init__(self) -> None:
+            self.sum, self.count = 3.0, 2
+
+    AverageMeter.__module__, AverageMeter.__qualname__ = meters.__name__, "AverageMeter"
+    meters.AverageMeter = AverageMeter  # type: ignore[attr-defined]
+    sys.modules[meters.__name__] = meters
+    try:
+        torch.save({"model": official_state(config), "extra_state": {"metrics": AverageMeter()}}, tmp_path / "u.pt")
+    finally:
+        del sys.modules[meters.__name__]
+    network = load_unimol_weights(tmp_path / "u.pt", config, trust_pickle=True)
+    assert torch.equal(network.state_dict()["embed_tokens.weight"], official_state(config)["embed_tokens.weight"])
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(UniMolWeightsError, match="cannot read"):
+        load_unimol_weights(tmp_path / "garbage.pt", config)
     assert isinstance(UniMolWeightsError("x"), ToolFailed)
 
 

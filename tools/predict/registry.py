@@ -91,8 +91,9 @@ class TrainedModel(BaseModel):
 
 def default_families() -> dict[str, PredictorFamily]:
     from tools.predict.fingerprint import FingerprintPredictor
+    from tools.predict.unimol import UniMolPredictor
 
-    return {"fingerprint": FingerprintPredictor}
+    return {"fingerprint": FingerprintPredictor, "unimol": UniMolPredictor}
 
 
 def holdout_fraction(inchikey: str) -> float:
