@@ -18,6 +18,7 @@ from agent.cli_common import JsonOption, console, emit_json, handles_errors
 from agent.cli_campaign import campaign_cli
 from agent.cli_lab import lab_cli
 from agent.cli_models import models_cli
+from agent.cli_read import register as register_read
 from agent.cli_runs import register as register_runs
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ cli.add_typer(lab_cli, name="lab")
 cli.add_typer(models_cli, name="models")
 cli.add_typer(campaign_cli, name="campaign")
 register_runs(cli)
+register_read(cli)
 
 
 @cli.callback()

@@ -82,7 +82,12 @@ class RunRecorder:
                         approved=model.get("approved", False),
                     )
                 )
-        if tool == "register_molecules":
+        if tool == "read_literature":
+            from agent.literature import write_document
+
+            for document in output.get("documents", []):
+                write_document(writer, document)
+        elif tool == "register_molecules":
             for molecule in output.get("molecules", []):
                 writer.upsert_molecule(molecule["smiles"])
         elif tool == "predict_property":

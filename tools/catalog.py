@@ -459,6 +459,82 @@ async def summarize_results(ctx: ToolContext, args: SummarizeResultsInput) -> Su
     return SummarizeResultsOutput(markdown="\n".join(lines) if rows else "No results yet.", rows=len(rows), generated_at=datetime.now())
 
 
+# -- read_literature --------------------------------------------------------------------------------------
+
+
+class ReadLiteratureInput(_In):
+    paths: list[str] = Field(min_length=1, max_length=200, description="PDF files or folders of PDFs")
+
+
+class LiteratureFact(_Out):
+    compound: str | None
+    property: str
+    value: float | None
+    value_high: float | None
+    qualifier: str
+    uncertainty: float | None
+    unit: str
+    page: int
+    bbox: tuple[float, float, float, float] | None
+    snippet: str
+    source: str
+    smiles: str | None
+
+
+class ReadDocumentOutput(_Out):
+    path: str
+    sha256: str
+    title: str | None
+    authors: list[str]
+    pages: int
+    flagged_pages: list[tuple[int, str]]
+    facts: list[LiteratureFact]
+    skipped: dict[str, int]
+
+
+class ReadLiteratureOutput(_Out):
+    documents: list[ReadDocumentOutput]
+    unreadable: list[InvalidInput]
+
+
+def literature_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for text in paths:
+        path = Path(text).expanduser()
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() == ".pdf")
+        elif path.exists():
+            files.append(path)
+        else:
+            raise ToolInputError(f"no such file or folder: {text}")
+    return files
+
+
+def read_one_document(ctx_store: Any, path: Path) -> ReadDocumentOutput:
+    from tools.literature.pdf import read_pdf
+
+    document = read_pdf(path, properties=ctx_store.properties, units=ctx_store.units)
+    data = document.model_dump(mode="json")
+    data["path"] = str(path)
+    data["facts"] = [{k: f[k] for k in LiteratureFact.model_fields} for f in data["facts"]]
+    return ReadDocumentOutput(**{k: data[k] for k in ReadDocumentOutput.model_fields})
+
+
+async def read_literature(ctx: ToolContext, args: ReadLiteratureInput) -> ReadLiteratureOutput:
+    """Text from documents is returned as data; nothing in it is executed or followed."""
+    import asyncio
+
+    documents, unreadable = [], []
+    for path in literature_files(args.paths):
+        try:
+            documents.append(await asyncio.to_thread(read_one_document, ctx.store, path))
+        except ToolInputError as error:
+            unreadable.append(InvalidInput(input=str(path), error=str(error)))
+    if not documents:
+        raise ToolFailed(f"no document could be read: {'; '.join(u.error for u in unreadable)[:500]}")
+    return ReadLiteratureOutput(documents=documents, unreadable=unreadable)
+
+
 # -- start_campaign --------------------------------------------------------------------------------------
 
 
@@ -505,5 +581,6 @@ def default_tools() -> list[Tool[Any, Any]]:
         Tool("select_experiments", "Rank candidate molecules by an objective under constraints, using measured values where known and predictions otherwise; returns the top_k feasible ones.", SelectExperimentsInput, SelectExperimentsOutput, select_experiments, effect="compute", timeout_s=600),
         Tool("run_experiment", "Make molecules and measure them on the lab (potency against BACE-1 as pIC50, kinetic solubility as logS). A physical operation.", RunExperimentInput, RunExperimentOutput, run_experiment, effect="physical", timeout_s=3600),
         Tool("summarize_results", "Tabulate the measurements and predictions of this run so far.", SummarizeResultsInput, SummarizeResultsOutput, summarize_results, effect="read", timeout_s=30),
+        Tool("read_literature", "Read PDFs (files or folders): title, tables and property values with units, compound labels, page and snippet for each value.", ReadLiteratureInput, ReadLiteratureOutput, read_literature, effect="read", timeout_s=3600),
         Tool("start_campaign", "Run a closed-loop campaign on the lab: measure a random start, then batches chosen by a model that is fine-tuned on every result, until the experiment budget is used. Physical.", StartCampaignInput, StartCampaignOutput, start_campaign, effect="physical", timeout_s=7200),
     ]

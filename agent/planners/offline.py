@@ -51,7 +51,7 @@ HELP = (
     "find the best candidates in a file or in the store under an objective and constraints (\"find the 5 most potent "
     "BACE-1 inhibitors among data/bace_pic50.csv with logS above -5 and measure them\"); run an assay on molecules "
     "(\"measure the potency of CCO\"); summarise what is known about a molecule (\"what do we know about aspirin\"); "
-    "and run a closed-loop campaign (\"run a campaign to find potent BACE-1 inhibitors that stay soluble\"). "
+    "read papers (\"read papers/kinase.pdf\"); and run a closed-loop campaign (\"run a campaign to find potent BACE-1 inhibitors that stay soluble\"). "
     "Configure an LLM endpoint (ATOMLOOP_LLM__BASE_URL) for other requests."
 )
 
@@ -76,7 +76,7 @@ class OfflinePlanner:
         request = " ".join(objective.split())
         if history:
             return self._answer(request, history)
-        for parse in (self._campaign, self._predict, self._find, self._measure, self._summarize, self._unsupported_known):
+        for parse in (self._campaign, self._read, self._predict, self._find, self._measure, self._summarize):
             decision = parse(request)
             if decision is not None:
                 return decision
@@ -180,11 +180,14 @@ class OfflinePlanner:
             return Answer(text="Say where the campaign's candidates are: \"among pool.csv\" or \"in the store\". " + HELP, supported=False)
         return Plan(steps=[PlannedStep(tool="start_campaign", args=args, rationale="closed-loop campaign on the lab")])
 
-    def _unsupported_known(self, request: str) -> Answer | None:
-        lowered = request.lower()
-        if re.search(r"\b(read|extract)\b.*\.(pdf)\b|\bpaper\b", lowered):
-            return Answer(text="Reading papers is not available yet (the literature tool is a later issue). " + HELP, supported=False)
-        return None
+    def _read(self, request: str) -> Plan | Answer | None:
+        match = re.match(r"^(?:please\s+)?(?:read|extract(?:\s+\w+)*\s+from)\s+(?P<paths>.+?)(?:\s+and\s+(?:store|save|extract|record)\b.*)?$", request, re.I)
+        if not match:
+            return None
+        paths = [p for p in re.split(r"\s*,\s*|\s+and\s+", match["paths"]) if p]
+        if not all(p.lower().endswith(".pdf") or "/" in p or p.startswith(".") for p in paths):
+            return None
+        return Plan(steps=[PlannedStep(tool="read_literature", args={"paths": paths}, rationale="read the documents into the store")])
 
     @staticmethod
     def _molecules(text: str) -> tuple[list[str], Answer | None]:
@@ -284,6 +287,16 @@ def _describe(step: StepRecord, labels: dict[str, str] | None = None) -> list[st
             lines.append(f"Against the simulated world's truth: {world['top2pct_found']} of the {world['top2pct_total']} true top-2% molecules found (random: {world['random_expected']:.1f}).")
         if output.get("report_path"):
             lines.append(f"Campaign report: {output['report_path']}")
+        return lines
+    if step.tool == "read_literature":
+        lines = []
+        for d in output["documents"]:
+            lines.append(f"Read {d['title'] or d['path']} ({d['pages']} pages): {len(d['facts'])} property values" + (f"; flagged pages {', '.join(str(p) for p, _ in d['flagged_pages'])}" if d["flagged_pages"] else ""))
+            for f in d["facts"][:8]:
+                sigma = f" ± {f['uncertainty']:g}" if f.get("uncertainty") is not None else ""
+                value = "nd" if f["value"] is None else f"{f['qualifier'] if f['qualifier'] not in ('=', 'range') else ''}{f['value']:g}{sigma}"
+                lines.append(f"- {f['compound'] or '?'}: {f['property']} {value} {f['unit']} (p. {f['page']})")
+        lines += [f"Could not read {u['input']}: {u['error']}" for u in output.get("unreadable", [])]
         return lines
     if step.tool == "summarize_results":
         return [output["markdown"]]

@@ -1,0 +1,66 @@
+"""Storing what was read from documents: a ``Document`` and its ``Fact``s, once per file (by content hash) and
+once per fact (by a fingerprint of its content and place), with the page, bounding box and snippet."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlmodel import select
+
+from knowledge.models import Document, Fact
+from knowledge.store import KnowledgeStore, StoreWriter
+
+
+def fact_fingerprint(fact: dict[str, Any]) -> str:
+    keys = ("compound", "property", "value", "value_high", "qualifier", "uncertainty", "unit", "page", "snippet")
+    return hashlib.sha256(json.dumps({k: fact.get(k) for k in keys}, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def store_document(store: KnowledgeStore, document: dict[str, Any]) -> tuple[int, int]:
+    """Write a read document (``ReadDocument.model_dump(mode='json')``); returns (document id, new facts)."""
+    return store.write(lambda writer: write_document(writer, document))
+
+
+def write_document(writer: StoreWriter, document: dict[str, Any]) -> tuple[int, int]:
+    """The same, inside an open transaction (the agent's record step)."""
+    row = writer.session.exec(select(Document).where(Document.sha256 == document["sha256"])).first()
+    if row is None:
+        row = writer.add(
+            Document(
+                sha256=document["sha256"],
+                path=str(document["path"]),
+                title=document.get("title"),
+                authors=list(document.get("authors") or []),
+                pages=document.get("pages", 0),
+                flagged_pages=[page for page, _ in document.get("flagged_pages", [])],
+            )
+        )
+    existing = set(writer.session.exec(select(Fact.fingerprint).where(Fact.document_id == row.id)))
+    added = 0
+    for fact in document.get("facts", []):
+        fingerprint = fact_fingerprint(fact)
+        if fingerprint in existing:
+            continue
+        molecule_id = writer.upsert_molecule(fact["smiles"]).id if fact.get("smiles") else None
+        writer.add(
+            Fact(
+                document_id=row.id,  # type: ignore[arg-type]
+                molecule_id=molecule_id,
+                compound=fact.get("compound"),
+                property=fact["property"],
+                value=fact.get("value"),
+                value_high=fact.get("value_high"),
+                qualifier=fact.get("qualifier", "="),
+                uncertainty=fact.get("uncertainty"),
+                unit=fact.get("unit"),
+                page=fact["page"],
+                bbox=list(fact["bbox"]) if fact.get("bbox") else None,
+                snippet=fact["snippet"][:2000],
+                fingerprint=fingerprint,
+            )
+        )
+        existing.add(fingerprint)
+        added += 1
+    return row.id, added  # type: ignore[return-value]
