@@ -302,10 +302,23 @@ class CampaignRunner:
 
         return np.random.default_rng([self.spec.seed, index, 7919])
 
+    def _tried(self, measured: list[tuple[str, Any]]) -> set[str]:
+        """InChIKeys already measured, or already sent to the lab and failed (a failed synthesis is not retried)."""
+        from sqlmodel import select
+
+        from knowledge.chem import canonicalize
+        from knowledge.models import Iteration
+
+        tried = {key for key, _ in measured}
+        with self.store.session() as session:
+            for row in session.exec(select(Iteration).where(Iteration.campaign_id == self.id)):
+                tried.update(canonicalize(smiles).inchikey for smiles in row.metrics.get("batch", []))
+        return tried
+
     def _random_batch(self, size: int, measured: list[tuple[str, Any]]) -> list[str]:
         from knowledge.chem import canonicalize
 
-        done = {key for key, _ in measured}
+        done = self._tried(measured)
         candidates = [s for s in self.pool() if canonicalize(s).inchikey not in done]
         order = self._rng(0).permutation(len(candidates))
         return [candidates[i] for i in order[:size]]
@@ -313,7 +326,7 @@ class CampaignRunner:
     def _model_batch(self, index: int, size: int, measured: list[tuple[str, Any]]) -> tuple[list[str], dict[str, dict[str, tuple[float, float]]], dict[str, str]]:
         from knowledge.chem import canonicalize
 
-        done = {key for key, _ in measured}
+        done = self._tried(measured)
         candidates = [s for s in self.pool() if canonicalize(s).inchikey not in done]
         if not candidates:
             return [], {}, {}

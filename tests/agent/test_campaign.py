@@ -69,6 +69,10 @@ def test_campaign_runs_records_and_reports(tmp_path: Path) -> None:
         assert all(m.provenance["campaign_id"] == status["id"] for m in measurements)
         later = [m for m in measurements if m.provenance["iteration"] > 0]
         assert later and all(m.prediction_id is not None for m in later)  # each links to the prediction behind it
+        from knowledge.models import Iteration
+
+        batches = [set(it.metrics["batch"]) for it in session.exec(select(Iteration).where(Iteration.campaign_id == status["id"]))]
+        assert sum(len(b) for b in batches) == len(set().union(*batches))  # nothing is sent twice, failed ones included
         versions = {v.id: v for v in session.exec(select(ModelVersion))}
         second = versions[status["iterations"][2]["model_versions"]["pIC50"]]
         assert second.parent_id == status["iterations"][1]["model_versions"]["pIC50"]
