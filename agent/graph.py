@@ -21,7 +21,6 @@ import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict
@@ -259,7 +258,3 @@ def _stops_the_run(error: Exception) -> bool:
     from lab.errors import SafetyViolation, SetupError
 
     return isinstance(error, SafetyViolation | SetupError)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)

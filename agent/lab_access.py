@@ -3,7 +3,6 @@ experiment, so a run killed at any point resumes without repeating an operation.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,3 @@ class SimulatedLabAccess(LabAccess):
         report = await simulate_assays(lab, smiles, assays, transport=self._transport, protocol_prefix=op_prefix)  # type: ignore[arg-type]
         lab.save_state(self._state_path)
         return report
-
-    def run_assays_sync(self, smiles: list[str], assays: list[str], op_prefix: str) -> Any:
-        return asyncio.run(self.run_assays(smiles, assays, op_prefix))

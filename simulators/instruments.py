@@ -26,7 +26,6 @@ from lab.errors import (
     InvalidRequest,
     NotReady,
     PhysicalLimitError,
-    SafetyViolation,
     SetupError,
     SynthesisFailed,
 )
@@ -51,7 +50,6 @@ from lab.models import (
     TransferRequest,
     WeighRequest,
     WeighResult,
-    WellRef,
     WellSignal,
 )
 from lab.safety import ApprovalHook, SafetyGate, SafetyLimits
@@ -487,7 +485,6 @@ def synthetic_accessibility(smiles: str) -> float:
 __all__ = [
     "CallRecord",
     "FaultConfig",
-    "SafetyViolation",
     "SimBalance",
     "SimInstrument",
     "SimLCMS",
