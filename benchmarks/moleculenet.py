@@ -19,6 +19,7 @@ Datasets are read from ``--data`` (default ``../shared/data`` relative to the pr
 there is read from the bundled copy in ``knowledge/bundled/`` of the same name.
 
     .venv/bin/python benchmarks/moleculenet.py [--data ../shared/data] [--models fingerprint [unimol]] [--seeds 0 1 2]
+        [--datasets ESOL FreeSolv Lipophilicity "BACE pIC50"]
 
 Markdown goes to stdout, progress lines to stderr.
 """
@@ -351,6 +352,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--models", nargs="+", default=["fingerprint"], choices=["fingerprint", "unimol"], help="model families"
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="split and training seeds")
+    parser.add_argument(
+        "--datasets", nargs="+", default=[spec.name for spec in DATASETS], choices=[spec.name for spec in DATASETS],
+        metavar="NAME", help="datasets to run (default: all of " + ", ".join(spec.name for spec in DATASETS) + ")",
+    )
     args = parser.parse_args(argv)
     if any(seed < 0 for seed in args.seeds):
         parser.error("seeds must not be negative")
@@ -359,7 +364,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> str:
     properties = PropertyRegistry.default()
-    datasets = [load_dataset(spec, args.data, properties) for spec in DATASETS]
+    datasets = [load_dataset(spec, args.data, properties) for spec in DATASETS if spec.name in args.datasets]
     families = default_families()
     notes: list[str] = []
     results: list[ModelResult] = []

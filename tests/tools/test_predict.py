@@ -117,6 +117,55 @@ def test_same_seed_same_model_other_seed_other_model(
     assert values_of(other.predict(probe)) != values_of(model.predict(probe))
 
 
+def test_bootstraps_leave_out_whole_scaffolds(splits: dict[str, TrainingRows]) -> None:
+    """Every member's out-of-bag rows are whole scaffold groups, so calibration sees unseen series."""
+    from tools.predict.base import calibration_group
+    from tools.predict.fingerprint import _bootstraps
+
+    rows = splits["train"]
+    groups = [calibration_group(s) for s in rows.smiles]
+    assert calibration_group("Cc1ccccc1O") == calibration_group("Clc1ccccc1") == "c1ccccc1"
+    assert calibration_group("CCO") == calibration_group("CCCOC") == "acyclic:C.O"
+    assert calibration_group("CCCl") == "acyclic:C.Cl"
+    params = FingerprintParams()
+    for sample in _bootstraps(groups, seed=3, params=params):
+        seen = {groups[row] for row in sample}
+        left_out = set(range(len(groups))) - set(sample.tolist())
+        assert left_out, "a bootstrap leaves rows out"
+        assert all(groups[row] not in seen for row in left_out)
+    rows_only = _bootstraps(groups, seed=3, params=FingerprintParams(bootstrap="row"))
+    assert any(
+        groups[row] in {groups[r] for r in sample}
+        for sample in rows_only
+        for row in set(range(len(groups))) - set(sample.tolist())
+    )
+
+
+def test_the_ridge_baseline_extrapolates_and_auto_chooses_it_where_it_helps(esol: TrainingRows) -> None:
+    """A target linear in a descriptor beyond the training range: a forest alone flattens, the ridge follows."""
+    from rdkit import Chem
+
+    heavy = [Chem.MolFromSmiles(s).GetNumHeavyAtoms() for s in esol.smiles]
+    small = [i for i, n in enumerate(heavy) if n <= 12][:300]
+    large = [i for i, n in enumerate(heavy) if 22 <= n <= 30][:30]  # within the clip of 10 standard deviations
+    assert len(small) == 300 and len(large) == 30
+
+    def rows(indices: list[int]) -> TrainingRows:
+        return TrainingRows(
+            property="logS", unit="log10(mol/L)",
+            smiles=tuple(esol.smiles[i] for i in indices), values=tuple(-0.4 * heavy[i] for i in indices),
+        )
+
+    params = {"n_estimators": 30, "n_jobs": 1}
+    auto = FingerprintPredictor.train(rows(small), params=FingerprintParams(**params))
+    forest = FingerprintPredictor.train(rows(small), params=FingerprintParams(baseline="none", **params))
+    assert (auto.baseline_used, forest.baseline_used) == ("ridge", "none")
+    truth = rows(large).values
+    auto_error = max(abs(p[0] - t) for p, t in zip(values_of(auto.predict(rows(large).smiles)), truth, strict=True))
+    forest_error = min(abs(p[0] - t) for p, t in zip(values_of(forest.predict(rows(large).smiles)), truth, strict=True))
+    assert auto_error < 1.0 < 3.0 < forest_error
+
+
 def test_an_invalid_smiles_fails_only_its_own_molecule(model: FingerprintPredictor) -> None:
     results = model.predict(["CCO", "not a smiles", "", "c1ccccc1", "C1CC"])
     kinds = [type(r).__name__ for r in results]

@@ -295,3 +295,28 @@ def json_safe(value: Any) -> Any:
         return [json_safe(v) for v in value]
     return value
 
+
+
+def calibration_group(canonical_smiles: str) -> str:
+    """The group a molecule is held out with when uncertainty is calibrated: its Bemis–Murcko scaffold.
+
+    Held-out residuals of molecules whose scaffold the model has seen are smaller than those of new chemical
+    series, so calibrating on them gives intervals that are too narrow exactly where a campaign explores.
+    Molecules without a ring have an empty scaffold; they are grouped by their set of elements instead
+    (``acyclic:C.O`` for the alcohols, ethers and acids, ``acyclic:C.Cl`` ...), a homologous series being the
+    acyclic analogue of a scaffold: one group for all of them (chemprop's split) makes a member that never drew it
+    blind to a third of a solubility set, and one group per molecule calibrates on near neighbours (measured on
+    the MoleculeNet scaffold splits: 90% coverage 0.84 with singletons, 0.85-0.87 with element groups, with RMSE
+    unchanged). A SMILES RDKit cannot parse is its own group.
+    """
+    from rdkit import Chem, rdBase
+    from rdkit.Chem.Scaffolds import MurckoScaffold
+
+    with rdBase.BlockLogs():
+        mol = Chem.MolFromSmiles(canonical_smiles)
+    if mol is None:
+        return canonical_smiles
+    scaffold = str(MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False))
+    if scaffold:
+        return scaffold
+    return "acyclic:" + ".".join(sorted({atom.GetSymbol() for atom in mol.GetAtoms()}))

@@ -4,13 +4,22 @@ Features: RDKit Morgan count fingerprints (radius 2, 2048 bits, ``rdFingerprintG
 physchem descriptors (``DESCRIPTORS``). Featurization is cached per predictor family in an explicit LRU
 (``Featurizer``) keyed by canonical SMILES; parents and their fine-tuned children share it.
 
-Model: ``n_members`` scikit-learn forests (random forest by default, or extra trees), member ``m`` fitted on
-its own bootstrap of the rows with a seed derived from ``(seed, m)``. The prediction is the ensemble mean.
+Model: ``n_members`` ensemble members, member ``m`` fitted on its own bootstrap with a seed derived from
+``(seed, m)``. The bootstrap draws whole Bemis–Murcko scaffold groups (``tools.predict.base.calibration_group``;
+``bootstrap="row"`` draws rows), so every member has never seen some chemical series. A member is a forest
+(random forest by default, or extra trees) on the features, optionally on top of a ridge regression on the
+standardised descriptors (``baseline``): the forest then learns the ridge's residuals, and the sum can
+extrapolate beyond the training range, which a forest alone cannot (hydration free energies and solubilities are
+close to linear in a few descriptors; potencies are not). ``baseline="auto"`` (the default) fits both kinds on the
+same bootstraps and keeps the one with the smaller out-of-bag RMSE, so the choice is made on the training rows
+alone. The prediction is the ensemble mean.
 
 Uncertainty (one standard deviation): ``sigma(x) = sqrt(between-member variance at x + s²)``. The residual term
 ``s²`` is calibrated out of bag: each training row gets the mean prediction of the members whose bootstrap left
-it out, and ``1.645 s`` is the 90th percentile of ``|y - oob mean|`` over those rows (about 90% of rows are out
-of at least one of five bootstraps). On held-out ESOL splits the 90% interval covers 0.88-0.92 of molecules.
+it out, and ``1.645 s`` is the 90th percentile of ``|y - oob mean|`` over those rows. With scaffold bootstraps the
+rows left out are rows of series a member has never seen, as a campaign's or a scaffold split's new molecules are;
+row bootstraps leave out rows whose close analogues were seen, and gave intervals covering only 0.73-0.78 of new
+scaffolds (MoleculeNet scaffold splits, ``benchmarks/RESULTS.md``).
 
 Deterministic: the same rows (in the same order), seed and parameters give identical predictions (forests
 predict with one job so sums are always taken in the same order). ``version`` is a sha256 content hash of the
@@ -41,6 +50,7 @@ from tools.predict.base import (
     PredictedValue,
     PredictionFailure,
     TrainingRows,
+    calibration_group,
     evaluate,
 )
 
@@ -52,7 +62,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FAMILY = "fingerprint"
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2
 Z90 = 1.645  # two-sided 90% interval of a normal distribution: mean ± 1.645 sigma
 DESCRIPTORS: tuple[str, ...] = (
     "MolWt",
@@ -67,6 +77,9 @@ DESCRIPTORS: tuple[str, ...] = (
     "HeavyAtomCount",
 )
 MIN_TRAINING_ROWS = 5
+MIN_SCAFFOLD_GROUPS = 10  # fewer groups than this: bootstrap rows instead
+RIDGE_ALPHAS: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+STANDARDISED_CLIP = 10.0  # descriptors further than this many training standard deviations are clipped
 
 
 class FingerprintParams(BaseModel):
@@ -81,6 +94,12 @@ class FingerprintParams(BaseModel):
     n_estimators: int = Field(default=100, ge=1, le=2000)
     max_features: float = Field(default=0.3, gt=0, le=1, description="Fraction of features tried at each split")
     min_samples_leaf: int = Field(default=1, ge=1)
+    bootstrap: Literal["scaffold", "row"] = Field(
+        default="scaffold", description="Bootstrap whole scaffold groups (falls back to rows below 10 groups) or rows"
+    )
+    baseline: Literal["auto", "ridge", "none"] = Field(
+        default="auto", description="Ridge regression on the descriptors under the forest; auto: chosen out of bag"
+    )
     n_jobs: int = Field(default=2, ge=1, description="Threads while fitting (predictions always use one)")
 
     def hashed(self) -> dict[str, Any]:
@@ -95,6 +114,7 @@ class MoleculeFeatures(BaseModel):
     bits: tuple[int, ...]
     counts: tuple[float, ...]
     descriptors: tuple[float, ...]
+    group: str = Field(description="Calibration group: the Bemis–Murcko scaffold (tools.predict.base)")
 
 
 class Featurizer:
@@ -155,7 +175,10 @@ class Featurizer:
             value = float(getattr(Descriptors, name)(mol))
             descriptors.append(value if math.isfinite(value) else 0.0)
         return MoleculeFeatures(
-            bits=bits, counts=tuple(float(fingerprint[b]) for b in bits), descriptors=tuple(descriptors)
+            bits=bits,
+            counts=tuple(float(fingerprint[b]) for b in bits),
+            descriptors=tuple(descriptors),
+            group=calibration_group(canonical_smiles),
         )
 
     def matrix(self, features: Sequence[MoleculeFeatures]) -> np.ndarray:
@@ -262,6 +285,11 @@ class FingerprintPredictor:
         return math.sqrt(self._residual_variance)
 
     @property
+    def baseline_used(self) -> str:
+        """``ridge`` when the members' forests sit on a ridge regression of the descriptors, else ``none``."""
+        return str(self._members[0].baseline_kind)
+
+    @property
     def featurizer(self) -> Featurizer:
         return self._featurizer
 
@@ -317,12 +345,14 @@ class FingerprintPredictor:
         )
         X = featurizer.matrix([features for _, _, features in good])
         y = np.asarray(used.values, dtype=float)
-        members, member_predictions, in_bag = _fit_members(X, y, seed, params)
+        groups = [features.group for _, _, features in good]
+        members, member_predictions, in_bag = _fit_members(X, y, groups, seed, params, featurizer.n_bits)
         residual_variance = _calibrate_residual_variance(y, member_predictions, in_bag)
         version = compute_version(used, seed, params, parent_version)
         log.info(
-            "trained %s %s model %s on %d rows in %.2f s (residual sigma %.3f)",
-            FAMILY, used.property, version, len(used), time.perf_counter() - started, math.sqrt(residual_variance),
+            "trained %s %s model %s on %d rows in %.2f s (baseline %s, residual sigma %.3f)",
+            FAMILY, used.property, version, len(used), time.perf_counter() - started,
+            members[0].baseline_kind, math.sqrt(residual_variance),
         )
         return cls(
             property=used.property,
@@ -416,6 +446,7 @@ class FingerprintPredictor:
             "parent_version": self._parent_version,
             "dataset_hash": self._training.dataset_hash,
             "residual_variance": self._residual_variance,
+            "baseline_used": self.baseline_used,
             "n_train": len(self._training),
             "descriptors": list(DESCRIPTORS),
             "libraries": _library_versions(),
@@ -437,7 +468,10 @@ class FingerprintPredictor:
         except (OSError, ValueError) as error:
             raise ToolFailed(f"cannot read model artifact in {directory}: {error}") from error
         if meta.get("family") != FAMILY or meta.get("format") != ARTIFACT_FORMAT:
-            raise ToolFailed(f"{directory} holds a {meta.get('family')!r} artifact (format {meta.get('format')})")
+            raise ToolFailed(
+                f"{directory} holds a {meta.get('family')!r} artifact of format {meta.get('format')}, this version "
+                f"reads {FAMILY!r} format {ARTIFACT_FORMAT}: train it again (atomloop models train)"
+            )
         params = FingerprintParams.model_validate(meta["params"])
         training = TrainingRows.from_snapshot_csv(
             directory / "training.csv", meta["property"], meta["unit"], meta.get("dataset_hash")
@@ -486,34 +520,120 @@ def compute_version(rows: TrainingRows, seed: int, params: FingerprintParams, pa
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
-def _fit_members(
-    X: np.ndarray, y: np.ndarray, seed: int, params: FingerprintParams
-) -> tuple[list[Any], np.ndarray, np.ndarray]:
-    """Fit the members; return them, their predictions on X (n × members) and the in-bag mask (n × members)."""
-    import numpy as np
-    from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+class EnsembleMember:
+    """One member: a forest, optionally on top of a ridge regression of the standardised descriptors."""
 
-    forest = RandomForestRegressor if params.algorithm == "random_forest" else ExtraTreesRegressor
-    n = len(y)
-    members: list[Any] = []
-    predictions = np.empty((n, params.n_members))
-    in_bag = np.zeros((n, params.n_members), dtype=bool)
+    def __init__(self, forest: Any, descriptor_offset: int, ridge: Any = None, scaler: Any = None) -> None:
+        self.forest = forest
+        self.descriptor_offset = descriptor_offset
+        self.ridge = ridge
+        self.scaler = scaler
+
+    @property
+    def baseline_kind(self) -> str:
+        return "ridge" if self.ridge is not None else "none"
+
+    def baseline(self, X: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        if self.ridge is None:
+            return np.zeros(len(X))
+        standardised = np.clip(
+            self.scaler.transform(X[:, self.descriptor_offset :]), -STANDARDISED_CLIP, STANDARDISED_CLIP
+        )
+        return np.asarray(self.ridge.predict(standardised), dtype=float)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        return np.asarray(self.forest.predict(X), dtype=float) + self.baseline(X)
+
+
+def _bootstraps(groups: Sequence[str], seed: int, params: FingerprintParams) -> list[np.ndarray]:
+    """Row indices of each member's bootstrap: whole scaffold groups drawn with replacement (or rows)."""
+    import numpy as np
+
+    by_group: dict[str, list[int]] = {}
+    for row, group in enumerate(groups):
+        by_group.setdefault(group, []).append(row)
+    members = []
     for m in range(params.n_members):
         rng = np.random.default_rng([seed, m])
-        sample = rng.integers(0, n, size=n)
+        if params.bootstrap == "scaffold" and len(by_group) >= MIN_SCAFFOLD_GROUPS:
+            rows_of = list(by_group.values())
+            drawn = rng.integers(0, len(rows_of), size=len(rows_of))
+            members.append(np.concatenate([np.asarray(rows_of[g], dtype=int) for g in drawn]))
+        else:
+            members.append(rng.integers(0, len(groups), size=len(groups)))
+    return members
+
+
+def _fit_members(
+    X: np.ndarray, y: np.ndarray, groups: Sequence[str], seed: int, params: FingerprintParams, descriptor_offset: int
+) -> tuple[list[EnsembleMember], np.ndarray, np.ndarray]:
+    """Fit the members; return them, their predictions on X (n × members) and the in-bag mask (n × members).
+
+    With ``baseline="auto"`` both kinds are fitted on the same bootstraps and the one with the smaller
+    out-of-bag RMSE is kept (ties keep the forest alone).
+    """
+    import numpy as np
+
+    kinds = ("none", "ridge") if params.baseline == "auto" else (params.baseline,)
+    samples = _bootstraps(groups, seed, params)
+    in_bag = np.zeros((len(y), params.n_members), dtype=bool)
+    for m, sample in enumerate(samples):
         in_bag[sample, m] = True
-        member = forest(
-            n_estimators=params.n_estimators,
-            max_features=params.max_features,
-            min_samples_leaf=params.min_samples_leaf,
-            random_state=int(rng.integers(0, 2**31 - 1)),
-            n_jobs=params.n_jobs,
-        )
-        member.fit(X[sample], y[sample])
-        member.set_params(n_jobs=1)  # a fixed summation order: identical predictions on every call
-        members.append(member)
-        predictions[:, m] = member.predict(X)
+    fitted: dict[str, tuple[list[EnsembleMember], np.ndarray]] = {}
+    for kind in kinds:
+        members = [
+            _fit_member(X, y, sample, kind, int(np.random.default_rng([seed, m, 1]).integers(0, 2**31 - 1)),
+                        params, descriptor_offset)
+            for m, sample in enumerate(samples)
+        ]
+        fitted[kind] = (members, np.column_stack([member.predict(X) for member in members]))
+    chosen = min(kinds, key=lambda kind: (_out_of_bag_rmse(y, fitted[kind][1], in_bag), kinds.index(kind)))
+    members, predictions = fitted[chosen]
     return members, predictions, in_bag
+
+
+def _fit_member(
+    X: np.ndarray, y: np.ndarray, sample: np.ndarray, kind: str, random_state: int, params: FingerprintParams,
+    descriptor_offset: int,
+) -> EnsembleMember:
+    from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+
+    forest_class = RandomForestRegressor if params.algorithm == "random_forest" else ExtraTreesRegressor
+    forest = forest_class(
+        n_estimators=params.n_estimators,
+        max_features=params.max_features,
+        min_samples_leaf=params.min_samples_leaf,
+        random_state=random_state,
+        n_jobs=params.n_jobs,
+    )
+    member = EnsembleMember(forest, descriptor_offset)
+    target = y[sample]
+    if kind == "ridge":
+        from sklearn.linear_model import RidgeCV
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler().fit(X[sample, descriptor_offset:])
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(scaler.transform(X[sample, descriptor_offset:]), target)
+        member = EnsembleMember(forest, descriptor_offset, ridge=ridge, scaler=scaler)
+        target = target - member.baseline(X[sample])
+    forest.fit(X[sample], target)
+    forest.set_params(n_jobs=1)  # a fixed summation order: identical predictions on every call
+    return member
+
+
+def _out_of_bag_rmse(y: np.ndarray, predictions: np.ndarray, in_bag: np.ndarray) -> float:
+    import numpy as np
+
+    out_of_bag = ~in_bag
+    usable = out_of_bag.any(axis=1)
+    if not usable.any():
+        return math.inf
+    oob_mean = (predictions * out_of_bag).sum(axis=1)[usable] / out_of_bag.sum(axis=1)[usable]
+    return float(np.sqrt(np.mean((y[usable] - oob_mean) ** 2)))
 
 
 def _calibrate_residual_variance(y: np.ndarray, predictions: np.ndarray, in_bag: np.ndarray) -> float:

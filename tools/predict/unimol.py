@@ -47,12 +47,14 @@ deviation); the loss is MSE; AdamW with a linear warm-up and linear decay, gradi
 
 Uncertainty: a deep ensemble of ``n_members`` (default 3) networks that differ by seed (initialisation of the
 head and of the backbone when not pretrained, dropout, batch order) and by a held-out slice of the rows.
-Member ``m`` never sees the rows whose hash ``u = sha256(seed, canonical SMILES)`` falls in
+Member ``m`` never sees the rows whose hash ``u = sha256(seed, scaffold)`` falls in
 ``[m f, (m+1) f)`` with ``f = calibration_fraction`` (default 0.15, so 45% of the rows are held out from one
 member and 55% are seen by all). The residuals of held-out rows against the member that did not see them give
-the residual term ``s``: ``1.645 s`` is their 90th percentile. One standard deviation is
+the residual term ``s``: ``1.645 s`` is their 90th percentile. The hash is of the molecule's Bemis–Murcko
+scaffold (``tools.predict.base.calibration_group``; ring-free molecules by their own SMILES), so a member is held
+out from whole chemical series and the residuals are those of new scaffolds, as in a campaign. One standard deviation is
 ``sqrt(between-member variance + s^2)`` (MC dropout is not used). The slices depend only on the seed and the
-molecule, so a row held out from a member of a parent stays held out from that member in its fine-tuned
+scaffold, so a row held out from a member of a parent stays held out from that member in its fine-tuned
 children.
 
 ``fine_tune(rows)`` continues every member from its current weights, for ``fine_tune_epochs`` at
@@ -100,7 +102,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.errors import ToolFailed, ToolInputError
-from tools.predict.base import LRUCache, PredictedValue, PredictionFailure, TrainingRows, evaluate
+from tools.predict.base import (
+    LRUCache,
+    PredictedValue,
+    PredictionFailure,
+    TrainingRows,
+    calibration_group,
+    evaluate,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -111,7 +120,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FAMILY = "unimol"
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2
 CHECKPOINT_FORMAT = 1
 Z90 = 1.645  # two-sided 90% interval of a normal distribution: mean +- 1.645 sigma
 MIN_TRAINING_ROWS = 10
@@ -1337,8 +1346,8 @@ def _schedule(total_steps: int, warmup_steps: int) -> Any:
 # -- the predictor ---------------------------------------------------------------------------------------
 
 
-def _holdout_position(seed: int, smiles: str) -> float:
-    digest = hashlib.sha256(f"unimol-calibration:{seed}:{smiles}".encode()).hexdigest()
+def _holdout_position(seed: int, group: str) -> float:
+    digest = hashlib.sha256(f"unimol-calibration:{seed}:{group}".encode()).hexdigest()
     return int(digest[:13], 16) / 16**13
 
 
@@ -1556,7 +1565,7 @@ class UniMolPredictor:
             mean, std = float(y.mean()), float(y.std())
             scale = (mean, std if std > 1e-8 else 1.0)
         target = ((y - scale[0]) / scale[1]).astype(np.float32)
-        position = np.array([_holdout_position(seed, s) for s in used.smiles])
+        position = np.array([_holdout_position(seed, calibration_group(s)) for s in used.smiles])
         f = params.calibration_fraction
         member_of = np.minimum(np.floor(position / f), params.n_members - 1)
         holdout_member = np.where(position < f * params.n_members, member_of, -1).astype(int)
