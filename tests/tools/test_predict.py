@@ -117,6 +117,28 @@ def test_same_seed_same_model_other_seed_other_model(
     assert values_of(other.predict(probe)) != values_of(model.predict(probe))
 
 
+def test_the_residual_term_grows_with_distance_from_the_training_molecules(
+    model: FingerprintPredictor, splits: dict[str, TrainingRows]
+) -> None:
+    import numpy as np
+
+    residual = model.residual
+    assert len(residual.sigmas) == 5  # 300 rows: five bins of 60
+    assert list(residual.similarities) == sorted(residual.similarities)
+    assert list(residual.sigmas) == sorted(residual.sigmas, reverse=True)
+    assert residual.at(np.array([0.05]))[0] > residual.at(np.array([0.95]))[0]
+    assert model.residual_sigma == max(residual.sigmas)
+    # A training molecule itself (similarity 1) gets the smallest residual term; on held-out molecules σ tracks error.
+    seen = model.predict(splits["train"].smiles[:20])
+    assert all(isinstance(r, PredictedValue) and r.uncertainty >= residual.sigmas[-1] - 1e-9 for r in seen)
+    from scipy.stats import spearmanr
+
+    test = splits["test"]
+    results = values_of(model.predict(test.smiles))
+    errors = [abs(value - mu) for value, (mu, _) in zip(test.values, results, strict=True)]
+    assert spearmanr(errors, [sigma for _, sigma in results]).statistic > 0.15
+
+
 def test_bootstraps_leave_out_whole_scaffolds(splits: dict[str, TrainingRows]) -> None:
     """Every member's out-of-bag rows are whole scaffold groups, so calibration sees unseen series."""
     from tools.predict.base import calibration_group

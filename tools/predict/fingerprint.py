@@ -14,12 +14,15 @@ close to linear in a few descriptors; potencies are not). ``baseline="auto"`` (t
 same bootstraps and keeps the one with the smaller out-of-bag RMSE, so the choice is made on the training rows
 alone. The prediction is the ensemble mean.
 
-Uncertainty (one standard deviation): ``sigma(x) = sqrt(between-member variance at x + s²)``. The residual term
-``s²`` is calibrated out of bag: each training row gets the mean prediction of the members whose bootstrap left
-it out, and ``1.645 s`` is the 90th percentile of ``|y - oob mean|`` over those rows. With scaffold bootstraps the
-rows left out are rows of series a member has never seen, as a campaign's or a scaffold split's new molecules are;
-row bootstraps leave out rows whose close analogues were seen, and gave intervals covering only 0.73-0.78 of new
-scaffolds (MoleculeNet scaffold splits, ``benchmarks/RESULTS.md``).
+Uncertainty (one standard deviation): ``sigma(x) = sqrt(between-member variance at x + s(t(x))²)``, where ``t(x)``
+is the Tanimoto similarity of x's fingerprint bits to its nearest training molecule and ``s`` a non-increasing
+function of it (``ResidualScale``), calibrated out of bag: each training row gets the mean prediction of the
+members whose bootstrap left it out and its similarity to the nearest row those members did see; the rows are
+binned by that similarity (up to five bins of equal count), and in each bin ``1.645 s`` is the 90th percentile of
+``|y - oob mean|``. With scaffold bootstraps the rows left out are rows of series a member has never seen, as a
+campaign's or a scaffold split's new molecules are (row bootstraps gave intervals covering only 0.73-0.78 of new
+scaffolds on MoleculeNet); the similarity dependence keeps the interval narrow for close analogues of measured
+molecules, which a campaign's expected improvement needs to tell exploitation from exploration.
 
 Deterministic: the same rows (in the same order), seed and parameters give identical predictions (forests
 predict with one job so sums are always taken in the same order). ``version`` is a sha256 content hash of the
@@ -62,7 +65,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FAMILY = "fingerprint"
-ARTIFACT_FORMAT = 2
+ARTIFACT_FORMAT = 3
 Z90 = 1.645  # two-sided 90% interval of a normal distribution: mean ± 1.645 sigma
 DESCRIPTORS: tuple[str, ...] = (
     "MolWt",
@@ -227,7 +230,7 @@ class FingerprintPredictor:
         params: FingerprintParams,
         seed: int,
         members: Sequence[Any],
-        residual_variance: float,
+        residual: ResidualScale,
         training: TrainingRows,
         parent_version: str | None,
         version: str,
@@ -238,11 +241,12 @@ class FingerprintPredictor:
         self._params = params
         self._seed = seed
         self._members = tuple(members)
-        self._residual_variance = residual_variance
+        self._residual = residual
         self._training = training
         self._parent_version = parent_version
         self._version = version
         self._featurizer = featurizer or Featurizer(params.radius, params.n_bits)
+        self._training_bits: np.ndarray | None = None  # built on first prediction
 
     # -- identity ----------------------------------------------------------------------------------
 
@@ -281,8 +285,14 @@ class FingerprintPredictor:
 
     @property
     def residual_sigma(self) -> float:
-        """The calibrated residual term of the uncertainty, one standard deviation."""
-        return math.sqrt(self._residual_variance)
+        """The calibrated residual term of the uncertainty for a molecule with no close analogue in the training
+        set (its largest value), one standard deviation."""
+        return max(self._residual.sigmas)
+
+    @property
+    def residual(self) -> ResidualScale:
+        """The residual term as a function of the similarity to the nearest training molecule."""
+        return self._residual
 
     @property
     def baseline_used(self) -> str:
@@ -347,12 +357,13 @@ class FingerprintPredictor:
         y = np.asarray(used.values, dtype=float)
         groups = [features.group for _, _, features in good]
         members, member_predictions, in_bag = _fit_members(X, y, groups, seed, params, featurizer.n_bits)
-        residual_variance = _calibrate_residual_variance(y, member_predictions, in_bag)
+        bits = _bit_matrix([features for _, _, features in good], featurizer.n_bits)
+        residual = _calibrate_residual(y, member_predictions, in_bag, bits)
         version = compute_version(used, seed, params, parent_version)
         log.info(
             "trained %s %s model %s on %d rows in %.2f s (baseline %s, residual sigma %.3f)",
             FAMILY, used.property, version, len(used), time.perf_counter() - started,
-            members[0].baseline_kind, math.sqrt(residual_variance),
+            members[0].baseline_kind, max(residual.sigmas),
         )
         return cls(
             property=used.property,
@@ -360,7 +371,7 @@ class FingerprintPredictor:
             params=params,
             seed=seed,
             members=members,
-            residual_variance=residual_variance,
+            residual=residual,
             training=used,
             parent_version=parent_version,
             version=version,
@@ -395,7 +406,8 @@ class FingerprintPredictor:
         for index, failure in bad:
             results[index] = failure
         if good:
-            mean, sigma = self._mean_sigma(self._featurizer.matrix([features for _, _, features in good]))
+            features = [features for _, _, features in good]
+            mean, sigma = self._mean_sigma(self._featurizer.matrix(features), _bit_matrix(features, self._params.n_bits))
             for (index, structure, _), value, uncertainty in zip(good, mean, sigma, strict=True):
                 results[index] = PredictedValue(
                     smiles=structure.smiles,
@@ -408,13 +420,18 @@ class FingerprintPredictor:
                 )
         return [r for r in results if r is not None]
 
-    def _mean_sigma(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _mean_sigma(self, X: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import numpy as np
 
         predictions = np.column_stack([member.predict(X) for member in self._members])
         mean = predictions.mean(axis=1)
         between = predictions.var(axis=1, ddof=1)
-        return mean, np.sqrt(between + self._residual_variance)
+        if self._training_bits is None:
+            self._training_bits = _bit_matrix(
+                [self._featurizer.features(smiles) for smiles in self._training.smiles], self._params.n_bits
+            )
+        nearest = _nearest_similarity(bits, self._training_bits)
+        return mean, np.sqrt(between + self._residual.at(nearest) ** 2)
 
     def evaluate(self, rows: TrainingRows) -> dict[str, Any]:
         """rmse, mae, spearman, coverage90 (fraction of |error| <= 1.645 sigma), n and n_failed on ``rows``."""
@@ -445,7 +462,7 @@ class FingerprintPredictor:
             "params": self._params.model_dump(mode="json"),
             "parent_version": self._parent_version,
             "dataset_hash": self._training.dataset_hash,
-            "residual_variance": self._residual_variance,
+            "residual": self._residual.model_dump(mode="json"),
             "baseline_used": self.baseline_used,
             "n_train": len(self._training),
             "descriptors": list(DESCRIPTORS),
@@ -496,7 +513,7 @@ class FingerprintPredictor:
             params=params,
             seed=int(meta["seed"]),
             members=members,
-            residual_variance=float(meta["residual_variance"]),
+            residual=ResidualScale.model_validate(meta["residual"]),
             training=training,
             parent_version=meta.get("parent_version"),
             version=version,
@@ -636,25 +653,108 @@ def _out_of_bag_rmse(y: np.ndarray, predictions: np.ndarray, in_bag: np.ndarray)
     return float(np.sqrt(np.mean((y[usable] - oob_mean) ** 2)))
 
 
-def _calibrate_residual_variance(y: np.ndarray, predictions: np.ndarray, in_bag: np.ndarray) -> float:
-    """s² such that ±1.645·s covers 90% of the out-of-bag residuals.
+class ResidualScale(BaseModel):
+    """The residual term of σ as a non-increasing, piecewise-linear function of the Tanimoto similarity to the
+    nearest training molecule: ``sigmas[k]`` at ``similarities[k]`` (ascending), constant beyond both ends."""
+
+    model_config = ConfigDict(frozen=True)
+
+    similarities: tuple[float, ...] = Field(min_length=1)
+    sigmas: tuple[float, ...] = Field(min_length=1)
+
+    def at(self, similarity: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        return np.interp(similarity, self.similarities, self.sigmas)
+
+
+MAX_RESIDUAL_BINS = 5
+ROWS_PER_RESIDUAL_BIN = 25
+MIN_SIGMA = 1e-6
+
+
+def _calibrate_residual(y: np.ndarray, predictions: np.ndarray, in_bag: np.ndarray, bits: np.ndarray) -> ResidualScale:
+    """The residual scale: ±1.645·s(t) covers 90% of the out-of-bag residuals of rows at similarity t.
 
     An out-of-bag residual (row i against the mean of the members that did not see it) already holds the
     model's own variance, so it is not subtracted: at prediction time the between-member variance is added on
-    top, which widens the interval where the members disagree (unfamiliar chemistry) and errs on the wide
-    side elsewhere. (At training rows the between-member variance is inflated by the in-bag members, which fit
-    the row, so it is no guide there.)
+    top, which widens the interval where the members disagree and errs on the wide side elsewhere. A row's
+    similarity is the mean, over the members that left it out, of its Tanimoto similarity to the nearest row
+    that member saw. Rows are split into up to ``MAX_RESIDUAL_BINS`` bins of equal count by that similarity (one
+    bin per ``ROWS_PER_RESIDUAL_BIN`` rows); the scale is made non-increasing in similarity (a closer analogue is
+    never less certain) and placed at each bin's median similarity.
     """
     import numpy as np
 
     out_of_bag = ~in_bag
     usable = out_of_bag.any(axis=1)
     if usable.sum() < MIN_TRAINING_ROWS:  # too few rows left out of every bootstrap: fall back to the spread
-        return float(max(np.var(y), 1e-12))
+        return ResidualScale(similarities=(0.0,), sigmas=(max(float(np.std(y)), MIN_SIGMA),))
     oob_mean = (predictions * out_of_bag).sum(axis=1)[usable] / out_of_bag.sum(axis=1)[usable]
     residual = np.abs(y[usable] - oob_mean)
-    s = float(np.quantile(residual, 0.9)) / Z90
-    return max(s * s, 1e-12)
+    similarity = _out_of_bag_similarity(bits, in_bag)[usable]
+    n_bins = int(min(MAX_RESIDUAL_BINS, max(1, len(residual) // ROWS_PER_RESIDUAL_BIN)))
+    order = np.argsort(similarity, kind="stable")
+    centres, sigmas = [], []
+    for chunk in np.array_split(order, n_bins):
+        centres.append(float(np.median(similarity[chunk])))
+        sigmas.append(max(float(np.quantile(residual[chunk], 0.9)) / Z90, MIN_SIGMA))
+    monotone = np.maximum.accumulate(np.asarray(sigmas)[::-1])[::-1]  # from close analogues to strangers
+    # Bins with equal medians (many identical similarities) would make the interpolation ambiguous: keep the first.
+    kept = [k for k in range(n_bins) if k == 0 or centres[k] > centres[k - 1]]
+    return ResidualScale(
+        similarities=tuple(centres[k] for k in kept), sigmas=tuple(float(monotone[k]) for k in kept)
+    )
+
+
+def _bit_matrix(features: Sequence[MoleculeFeatures], n_bits: int) -> np.ndarray:
+    """Molecules × fingerprint bits, 1.0 where a bit is set (for Tanimoto similarities)."""
+    import numpy as np
+
+    matrix = np.zeros((len(features), n_bits), dtype=np.float32)
+    for row, item in enumerate(features):
+        if item.bits:
+            matrix[row, list(item.bits)] = 1.0
+    return matrix
+
+
+def _tanimoto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    common = a @ b.T
+    union = a.sum(axis=1)[:, None] + b.sum(axis=1)[None, :] - common
+    return np.divide(common, union, out=np.zeros_like(common), where=union > 0)
+
+
+SIMILARITY_CHUNK = 1024  # query rows per matrix product (bounds memory at chunk × training rows)
+
+
+def _nearest_similarity(queries: np.ndarray, training: np.ndarray) -> np.ndarray:
+    """For each query row, the Tanimoto similarity to its nearest training row."""
+    import numpy as np
+
+    nearest = np.zeros(len(queries))
+    for start in range(0, len(queries), SIMILARITY_CHUNK):
+        nearest[start : start + SIMILARITY_CHUNK] = _tanimoto(queries[start : start + SIMILARITY_CHUNK], training).max(axis=1)
+    return nearest
+
+
+def _out_of_bag_similarity(bits: np.ndarray, in_bag: np.ndarray) -> np.ndarray:
+    """For each row, the mean over the members that left it out of its similarity to the nearest row they saw."""
+    import numpy as np
+
+    total = np.zeros(len(bits))
+    count = np.zeros(len(bits))
+    for start in range(0, len(bits), SIMILARITY_CHUNK):
+        block = _tanimoto(bits[start : start + SIMILARITY_CHUNK], bits)
+        for m in range(in_bag.shape[1]):
+            left_out = ~in_bag[start : start + SIMILARITY_CHUNK, m]
+            if not left_out.any() or not in_bag[:, m].any():
+                continue
+            nearest = block[:, in_bag[:, m]].max(axis=1)
+            total[start : start + SIMILARITY_CHUNK] += np.where(left_out, nearest, 0.0)
+            count[start : start + SIMILARITY_CHUNK] += left_out
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
 
 def _library_versions() -> dict[str, str]:
