@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -185,9 +184,24 @@ class CampaignRunner:
     def create(cls, app: App, spec: CampaignSpec, on_progress: Callable[[str], None] | None = None) -> CampaignRunner:
         from knowledge.models import Campaign
 
-        campaign_id = f"cmp-{uuid.uuid4().hex[:10]}"
-        app.store.write(lambda w: w.add(Campaign(id=campaign_id, name=spec.name, spec=spec.model_dump(mode="json"), status="running")))
-        return cls(app, spec, campaign_id, on_progress)
+        import hashlib
+        import json
+
+        from sqlmodel import col, select
+
+        spec_json = spec.model_dump(mode="json")
+        prefix = "cmp-" + hashlib.sha256(json.dumps(spec_json, sort_keys=True).encode()).hexdigest()[:8]
+
+        def work(writer: Any) -> str:
+            # The id is the spec's hash and a run number: the same spec and seed in a fresh store get the same id,
+            # hence the same op ids and the same simulated readings (noise is drawn per op id), so a campaign is
+            # reproducible from its file; the run number keeps repeated runs of one spec apart in one store.
+            runs = writer.session.exec(select(Campaign.id).where(col(Campaign.id).startswith(prefix + "-"))).all()
+            campaign_id = f"{prefix}-{len(runs) + 1}"
+            writer.add(Campaign(id=campaign_id, name=spec.name, spec=spec_json, status="running"))
+            return campaign_id
+
+        return cls(app, spec, app.store.write(work), on_progress)
 
     @classmethod
     def load(cls, app: App, campaign_id: str, on_progress: Callable[[str], None] | None = None) -> CampaignRunner:
@@ -332,15 +346,22 @@ class CampaignRunner:
             return [], {}, {}
         versions: dict[str, str] = {}
         estimates: dict[str, dict[str, tuple[float, float]]] = {s: {} for s in candidates}
+        objective = self.spec.objectives[0].property
+        fitted_best: dict[str, float] = {}  # InChIKey of a measured feasible molecule -> the model's mean there
         for prop in self.spec.properties():
             predictor = self._fine_tune(index, prop, measured)
             versions[prop] = predictor.version
             for smiles, item in zip(candidates, predictor.predict(candidates), strict=True):
                 if hasattr(item, "value"):
                     estimates[smiles][prop] = (item.value, item.uncertainty)
+            if prop == objective:
+                feasible = self._feasible_measured(measured)
+                for item in predictor.predict(list(feasible.values())):
+                    if hasattr(item, "value"):
+                        fitted_best[item.inchikey] = item.value
         if self.spec.prefilter is not None:
             candidates = self._prefilter(candidates, estimates)
-        scores = self._acquisition(index, candidates, estimates, measured)
+        scores = self._acquisition(index, candidates, estimates, measured, fitted_best)
         batch = self._diverse(candidates, scores, size)
         return batch, {s: estimates[s] for s in batch}, versions
 
@@ -377,12 +398,29 @@ class CampaignRunner:
         ranked = sorted(candidates, key=lambda s: -sign * estimates[s].get(spec.property, (-math.inf * sign, 0))[0])
         return ranked[: max(1, int(len(ranked) * spec.keep_fraction))]
 
-    def _acquisition(self, index: int, candidates: list[str], estimates: dict[str, dict[str, tuple[float, float]]], measured: list[tuple[str, Any]]) -> dict[str, float]:
+    def _acquisition(
+        self,
+        index: int,
+        candidates: list[str],
+        estimates: dict[str, dict[str, tuple[float, float]]],
+        measured: list[tuple[str, Any]],
+        fitted_best: dict[str, float] | None = None,
+    ) -> dict[str, float]:
+        """Score each candidate by the campaign's acquisition function, weighted by the chance it is feasible.
+
+        Expected improvement is over the plug-in incumbent for noisy observations: the best of the model's means
+        at the feasible molecules measured so far (``fitted_best``), not the best single reading, which is the
+        luckiest draw of the assay's noise (or a censored value at the top of its range) and would make EI chase
+        uncertainty instead of potency. Without fitted means it falls back to the best reading.
+        """
         objective = self.spec.objectives[0]
         sign = 1.0 if objective.direction == "maximize" else -1.0
         rng = self._rng(index)
-        best = self._best_feasible(measured)
-        incumbent = sign * best if best is not None else None
+        if fitted_best:
+            incumbent: float | None = max(sign * value for value in fitted_best.values())
+        else:
+            best = self._best_feasible(measured)
+            incumbent = sign * best if best is not None else None
         scores: dict[str, float] = {}
         for smiles in candidates:
             own = estimates[smiles]
@@ -433,20 +471,29 @@ class CampaignRunner:
                 break
         return chosen
 
-    def _best_feasible(self, measured: list[tuple[str, Any]]) -> float | None:
+    def _feasible_readings(self, measured: list[tuple[str, Any]]) -> dict[str, float]:
+        """InChIKey -> objective reading of each measured molecule whose readings meet every constraint."""
         objective = self.spec.objectives[0]
         by_molecule: dict[str, dict[str, float]] = {}
         for key, m in measured:
             by_molecule.setdefault(key, {})[m.property] = m.value
-        values = []
-        for props in by_molecule.values():
-            if objective.property not in props:
-                continue
-            if all(c.property in props and (props[c.property] >= c.value if c.op == ">=" else props[c.property] <= c.value) for c in self.spec.constraints):
-                values.append(props[objective.property])
+        return {
+            key: props[objective.property]
+            for key, props in by_molecule.items()
+            if objective.property in props
+            and all(c.property in props and (props[c.property] >= c.value if c.op == ">=" else props[c.property] <= c.value) for c in self.spec.constraints)
+        }
+
+    def _feasible_measured(self, measured: list[tuple[str, Any]]) -> dict[str, str]:
+        """InChIKey -> SMILES of the measured molecules that meet every constraint."""
+        feasible = self._feasible_readings(measured)
+        return {key: m.smiles for key, m in measured if key in feasible}
+
+    def _best_feasible(self, measured: list[tuple[str, Any]]) -> float | None:
+        values = list(self._feasible_readings(measured).values())
         if not values:
             return None
-        return max(values) if objective.direction == "maximize" else min(values)
+        return max(values) if self.spec.objectives[0].direction == "maximize" else min(values)
 
     # -- recording -------------------------------------------------------------------------------------
 

@@ -143,7 +143,7 @@ def campaign_spec(strategy: str, model: str, seed: int, pool: Pool, args: argpar
         budget=BudgetSpec(experiments=args.experiments, iterations=(args.experiments - args.initial) // args.batch),
         batch_size=args.batch,
         initial=InitialSpec(random=args.initial),
-        acquisition=AcquisitionSpec(kind=strategy),
+        acquisition=AcquisitionSpec(kind=strategy, **({} if args.diversity is None else {"diversity": args.diversity})),
         models=ModelSpec(kind=model, seed=seed),
         seed=seed,
     )
@@ -374,6 +374,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--experiments", type=int, default=96, help="molecules sent to the lab per campaign, initial batch included")
     parser.add_argument("--batch", type=int, default=8, help="molecules per model-guided iteration")
     parser.add_argument("--initial", type=int, default=16, help="random molecules before the first model")
+    parser.add_argument("--diversity", type=float, default=None, help="max Tanimoto similarity within a batch (default: the campaign default)")
     parser.add_argument("--baybe-seeds", nargs="*", type=int, default=None, help="seeds for BayBE (default: --seeds; none: skip)")
     args = parser.parse_args(argv)
     if any(seed < 0 for seed in args.seeds):

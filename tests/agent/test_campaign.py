@@ -126,3 +126,38 @@ def test_the_demo_completes_and_beats_random(tmp_path: Path) -> None:
     status = _json("demo", "--home", str(tmp_path / "demo"))
     assert status["experiments"] >= 56
     assert status["world_eval"]["top2pct_found"] > 2 * status["world_eval"]["random_expected"]
+
+
+def test_the_same_spec_in_a_fresh_store_repeats_the_campaign_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The id is the spec's hash and a run number, so op ids and the simulated readings repeat; runs stay apart."""
+    spec = _campaign_file(tmp_path, budget={"experiments": 12, "iterations": 1})
+    readings = []
+    for home in ("a", "b"):
+        monkeypatch.setenv("ATOMLOOP_HOME", str(tmp_path / home))
+        _json("db", "init")
+        status = _json("campaign", "run", str(spec))
+        from agent.app import build_app
+        from knowledge.models import Measurement
+
+        with build_app().store.session() as session:
+            readings.append(sorted((m.op_id, m.property, m.value) for m in session.exec(select(Measurement))))
+        assert status["id"].endswith("-1")
+    assert readings[0] == readings[1] and len(readings[0]) >= 20
+    second = _json("campaign", "run", str(spec))  # the same spec again in the same store: a new run, new op ids
+    assert second["id"] == status["id"][:-2] + "-2"
+
+
+def test_expected_improvement_is_over_the_models_best_mean_not_the_luckiest_reading(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from agent.campaign import CampaignRunner, CampaignSpec
+
+    spec = CampaignSpec.model_validate(yaml.safe_load(_campaign_file(tmp_path, constraints=[], acquisition={"kind": "ei"}).read_text()))
+    runner = CampaignRunner(SimpleNamespace(store=None), spec, "cmp-test")  # type: ignore[arg-type]
+    lucky = [("KEY-A", SimpleNamespace(property="pIC50", value=9.6, smiles="CCO"))]  # a noisy high reading
+    estimates = {"near": {"pIC50": (8.4, 0.3)}, "novel": {"pIC50": (7.0, 1.2)}}
+    by_reading = runner._acquisition(1, ["near", "novel"], estimates, lucky)
+    plug_in = runner._acquisition(1, ["near", "novel"], estimates, lucky, fitted_best={"KEY-A": 8.2})
+    assert by_reading["novel"] > by_reading["near"]  # chasing σ past a reading the model cannot reach
+    assert plug_in["near"] > plug_in["novel"]  # from the model's own best mean (8.2), the near analogue wins
+    assert plug_in["near"] == pytest.approx((8.4 - 8.2) * 0.7475 + 0.3 * 0.3194, abs=1e-3)  # z = 2/3: Φ, φ
