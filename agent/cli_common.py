@@ -41,6 +41,18 @@ def _classify(error: Exception) -> tuple[int, str] | None:
         return EXIT_INPUT, "input"
     if isinstance(error, StoreError):
         return EXIT_INPUT, "store"
+    if "tools.errors" in sys.modules:
+        from tools import errors as tool_errors
+
+        if "tools.predict.corpora" in sys.modules:
+            from tools.predict.corpora import CorpusUnavailable
+
+            if isinstance(error, CorpusUnavailable):
+                return EXIT_SETUP, "setup"
+        if isinstance(error, tool_errors.ToolInputError):
+            return EXIT_INPUT, "input"
+        if isinstance(error, tool_errors.ToolFailed):
+            return EXIT_INPUT, "failed"
     if "lab.errors" in sys.modules:
         from lab import errors as lab_errors
 

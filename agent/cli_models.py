@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,6 +25,36 @@ def _rows_for(app: Any, property: str) -> tuple[Any, str]:
         rows = TrainingRows.from_snapshot_csv(Path(snapshot.path), spec.name, spec.canonical_unit, snapshot.content_hash)
         return rows, f"snapshot {snapshot.content_hash[:16]} ({snapshot.row_count} molecules)"
     return TrainingRows.from_bundled(spec.name), f"the bundled dataset (the store holds {snapshot.row_count} {spec.name} molecules)"
+
+
+def _unimol_config(name: str) -> Any:
+    from tools.errors import ToolInputError
+    from tools.predict.unimol import UniMolConfig
+
+    if name not in ("small", "full"):
+        raise ToolInputError(f"unknown unimol configuration {name!r}: small or full")
+    return UniMolConfig.small() if name == "small" else UniMolConfig.full()
+
+
+def _unimol_options(model: str, weights: Path | None, config: str, epochs: int | None) -> dict[str, Any]:
+    """The family options of ``models train``; unimol's only (a clear error for other families)."""
+    from tools.errors import ToolInputError
+
+    if model != "unimol":
+        given = [flag for flag, value in (("--weights", weights), ("--epochs", epochs)) if value is not None]
+        if config != "small":
+            given.append("--config")
+        if given:
+            raise ToolInputError(f"{', '.join(given)} apply to unimol models, not {model}")
+        return {}
+    options: dict[str, Any] = {"config": _unimol_config(config)}
+    if weights is not None:
+        if not weights.is_file():
+            raise ToolInputError(f"no checkpoint file {weights}")
+        options["pretrained"] = weights
+    if epochs is not None:
+        options["epochs"] = epochs
+    return options
 
 
 def _record_payload(record: Any) -> dict[str, Any]:
@@ -51,15 +82,24 @@ def models_train(
     property: Annotated[str, typer.Option("--property", "-p", help="Property to model, e.g. logS.")],
     model: Annotated[str, typer.Option("--model", help="fingerprint (default) or unimol.")] = "fingerprint",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    weights: Annotated[
+        Path | None,
+        typer.Option(help="unimol: start from this checkpoint (official Uni-Mol, or from `atomloop models pretrain`)."),
+    ] = None,
+    config: Annotated[
+        str, typer.Option(help="unimol: network size, small (the CPU default: 4 x 128) or full (15 x 512, Uni-Mol's).")
+    ] = "small",
+    epochs: Annotated[int | None, typer.Option(min=1, help="unimol: training epochs (default 40).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train a new model version on the store's training set (or the bundled data when the store has too few)."""
     from agent.app import build_app
 
     app = build_app()
+    options = _unimol_options(model, weights, config, epochs)
     rows, source = _rows_for(app, property)
     with console().status(f"Training a {model} model for {property} on {source} ...") if not as_json else nullcontext():
-        trained = app.predictors.train(property, rows, kind=model, seed=seed)
+        trained = app.predictors.train(property, rows, kind=model, seed=seed, options=options)
     app.predictors.register(trained)
     _report_trained(trained, source, as_json)
 
@@ -86,6 +126,66 @@ def models_finetune(
         trained = app.predictors.train(property, rows, kind=row.kind, parent=parent)
     app.predictors.register(trained)
     _report_trained(trained, source, as_json)
+
+
+@models_cli.command("pretrain")
+@handles_errors
+def models_pretrain(
+    corpus: Annotated[
+        str,
+        typer.Option(help="qm9 (DFT geometries from the qm9pack package), or a SMILES file (conformers from RDKit)."),
+    ] = "qm9",
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many molecules (default: all).")] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the corpus.")] = 1,
+    config: Annotated[str, typer.Option(help="small (CPU default) or full (Uni-Mol's size, for GPUs).")] = "small",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    output: Annotated[Path | None, typer.Option(help="Checkpoint to write (default: under the data directory).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Self-supervised pretraining of a unimol backbone (masked atoms + coordinate denoising) on unlabelled molecules.
+
+    The checkpoint is what `atomloop models train --model unimol --weights PATH` starts from.
+    """
+    from agent.app import build_app
+    from tools.predict.corpora import CorpusStats, read_qm9
+    from tools.predict.unimol import ConformerCache, pretrain
+
+    app = build_app()
+    network = _unimol_config(config)
+    stats = CorpusStats()
+    if corpus == "qm9":
+        conformers = ConformerCache(capacity=(limit or 140_000) + 1)
+        smiles = []
+        with console().status("Reading QM9 geometries ...") if not as_json else nullcontext():
+            for conformer in read_qm9(limit=limit, stats=stats):
+                conformers.add(conformer)
+                smiles.append(conformer.smiles)
+        label = "qm9"
+    else:
+        from agent.smiles_input import read_smiles_file
+
+        smiles = read_smiles_file(Path(corpus))[:limit]
+        conformers = ConformerCache(app.settings.home_dir / "conformers")
+        label = Path(corpus).stem
+    target = output or app.settings.home_dir / "models" / "pretrained" / f"unimol-{config}-{label}-{len(smiles)}-e{epochs}-s{seed}.pt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with console().status(f"Pretraining on {len(smiles)} molecules for {epochs} epoch(s) ...") if not as_json else nullcontext():
+        result = pretrain(smiles, network, epochs=epochs, seed=seed, output=target, conformers=conformers)
+    payload = {
+        "path": str(result.path), "sha256": result.sha256, "corpus": corpus, "n_molecules": result.n_molecules,
+        "n_failed": result.n_failed, "skipped_in_corpus": stats.skipped, "steps": result.steps,
+        "seconds": result.seconds, "final_loss": result.history[-1] if result.history else None,
+    }
+    if as_json:
+        emit_json(payload)
+        return
+    last = result.history[-1] if result.history else {}
+    console().print(
+        f"pretrained a {config} unimol backbone on {result.n_molecules} molecules ({corpus}; {result.n_failed} failed,"
+        f" {stats.skipped} corpus rows skipped) in {result.steps} steps, {result.seconds:.0f} s; last loss"
+        f" {last.get('total', float('nan')):.3f}\ncheckpoint: [bold]{result.path}[/]\n"
+        f"next: atomloop models train --property P --model unimol --weights {result.path}"
+    )
 
 
 @models_cli.command("list")

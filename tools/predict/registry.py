@@ -220,11 +220,14 @@ class PredictorRegistry:
         parent: str | None = None,
         *,
         holdout: TrainingRows | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> TrainedModel:
         """Train a new version on ``rows`` (fine-tune ``parent`` on them if given), measure it on a held-out
         split of ``rows`` (or on ``holdout``), decide its approval and save its artifact. Writes no store row.
 
         A fine-tuned child keeps its parent's seed and hyperparameters (``seed`` applies to new models).
+        ``options`` are passed to the family's ``train`` for a new model (e.g. ``pretrained`` and ``config`` for
+        unimol).
 
         Raises:
             ToolInputError: unknown property or kind, rows of another property, a parent of another property
@@ -249,9 +252,16 @@ class PredictorRegistry:
                     f"model {parent} is a {parent_predictor.name} model of {parent_predictor.property}; "
                     f"cannot fine-tune it into a {kind} model of {name}"
                 )
+            if options:
+                raise ToolInputError(f"a fine-tuned model keeps its parent's settings: {', '.join(options)} not allowed")
             predictor = parent_predictor.fine_tune(train_rows)
         else:
-            predictor = family.train(train_rows, seed=seed)
+            try:
+                predictor = family.train(train_rows, seed=seed, **dict(options or {}))
+            except TypeError as error:
+                if "unexpected keyword" not in str(error):
+                    raise
+                raise ToolInputError(f"{kind} models do not take {', '.join(options or {})}: {error}") from error
 
         metrics: dict[str, Any] = {}
         if len(test_rows) >= MIN_TEST_ROWS:

@@ -374,6 +374,13 @@ class ConformerCache:
         self.memory.put(key, conformer)
         return conformer
 
+    def add(self, conformer: Conformer) -> None:
+        """Serve ``conformer`` for its InChIKey from memory from now on (e.g. a DFT geometry read from a corpus).
+
+        Never written to the directory, which holds this cache's own generator's conformers only.
+        """
+        self.memory.put(conformer.inchikey, conformer)
+
     def conformer(self, smiles: str) -> Conformer:
         """Canonicalise ``smiles`` and return its conformer (raises knowledge.errors.InvalidStructure)."""
         from knowledge.chem import canonicalize
