@@ -428,8 +428,8 @@ def run(args: argparse.Namespace) -> str:
             " decorrelated at |r| < 0.7, stereoisomers with identical descriptors perturbed by 0.1% noise, exactly as"
             f" `SubstanceParameter` does; computing them took {setup_s:.0f} s once, outside the per-campaign wall time)."
             " Measurements come from the same `SimulatedLabAccess` and world seed as the AtomLoop campaign of that seed;"
-            " a failed synthesis gives no measurement, and BayBE does not recommend a molecule twice in a discrete"
-            " space, whereas an AtomLoop campaign may send a failed molecule again."
+            " a failed synthesis gives no measurement, and neither BayBE (discrete space) nor an AtomLoop campaign"
+            " sends a molecule twice."
         )
     else:
         notes.append(baybe_note)
