@@ -30,12 +30,12 @@ Markdown goes to stdout, progress to stderr.
 
 from __future__ import annotations
 
+import reporting  # benchmarks/reporting.py (this folder is on sys.path)
+
 import argparse
 import logging
 import math
 import os
-import platform
-import shlex
 import statistics
 import sys
 import tempfile
@@ -43,8 +43,6 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -266,22 +264,8 @@ def baybe_missing_note() -> str | None:
 # -- report -----------------------------------------------------------------------------------------------------
 
 
-def command_line() -> str:
-    python = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else sys.executable
-    return shlex.join([python, *sys.argv])
-
-
-def package_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
-
-
 def environment() -> str:
-    versions = ", ".join(f"{name} {package_version(name)}" for name in ("rdkit", "scikit-learn", "torch", "baybe", "botorch"))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"Python {platform.python_version()}, {versions}; {cores} cores, no GPU used; {date.today().isoformat()}"
+    return reporting.environment(("rdkit", "scikit-learn", "torch", "baybe", "botorch"))
 
 
 @dataclass(frozen=True)
@@ -421,7 +405,7 @@ def run(args: argparse.Namespace) -> str:
             for seed in args.baybe_seeds:
                 results.append(run_baybe(seed, pool, features, tops[seed], lab_seed, args))
         notes.append(
-            f"BayBE {package_version('baybe')}: `Campaign` with its default recommender (random initial batch of"
+            f"BayBE {reporting.package_version('baybe')}: `Campaign` with its default recommender (random initial batch of"
             f" {args.initial}, then `BotorchRecommender` with BayBE's default GP and acquisition), batches of"
             f" {args.batch} up to {args.experiments} sent, over one `CustomDiscreteParameter` of the {len(pool.smiles)}"
             f" molecules encoded by {features.shape[1]} RDKit 2D descriptors (of 217; NaN/constant columns dropped,"
@@ -436,7 +420,7 @@ def run(args: argparse.Namespace) -> str:
 
     iterations = (args.experiments - args.initial) // args.batch
     parts = [
-        f"Command: `{command_line()}`",
+        f"Command: `{reporting.command_line()}`",
         f"Environment: {environment()}",
         f"Protocol: pool = `{pool.path.relative_to(ROOT.parent) if pool.path.is_relative_to(ROOT.parent) else pool.path}`,"
         f" {len(pool.smiles)} molecules (one per InChIKey). Objective pIC50 (maximize) with no constraints, so the"

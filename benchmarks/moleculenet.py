@@ -26,22 +26,19 @@ Markdown goes to stdout, progress lines to stderr.
 
 from __future__ import annotations
 
+import reporting  # benchmarks/reporting.py (this folder is on sys.path)
+
 import argparse
 import csv
 import hashlib
 import logging
 import math
-import os
-import platform
 import random
-import shlex
 import statistics
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from knowledge.properties import PropertyRegistry
@@ -265,22 +262,8 @@ def run_seed(family: PredictorFamily, dataset: Dataset, seed: int) -> SeedResult
 # -- output -----------------------------------------------------------------------------------------------------
 
 
-def command_line() -> str:
-    python = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else sys.executable
-    return shlex.join([python, *sys.argv])
-
-
-def package_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
-
-
 def environment() -> str:
-    versions = ", ".join(f"{name} {package_version(name)}" for name in ("rdkit", "scikit-learn", "torch"))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"Python {platform.python_version()}, {versions}; {cores} cores, no GPU used; {date.today().isoformat()}"
+    return reporting.environment(("rdkit", "scikit-learn", "torch"))
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -390,7 +373,7 @@ def run(args: argparse.Namespace) -> str:
     failed = sum(s.n_failed for r in results for s in r.seeds)
     seeds = ", ".join(str(s) for s in args.seeds)
     parts = [
-        f"Command: `{command_line()}`",
+        f"Command: `{reporting.command_line()}`",
         f"Environment: {environment()}",
         "Protocol: Bemis–Murcko scaffold split 80/10/10 (chemprop `scaffold_balanced`), seeds "
         f"{seeds} (each seed sets both the split and the model's training seed). Models are trained on the train"

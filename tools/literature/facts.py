@@ -24,6 +24,7 @@ from tools.literature.models import ExtractedFact, FoundStructure, Qualifier
 from tools.literature.quantities import (
     _TEXT_SPELLINGS,
     LABEL_CELL_RE,
+    LABEL_HEADER_WORDS,
     STRONG_LABEL_RE,
     Mention,
     ParsedQuantity,
@@ -60,15 +61,31 @@ def _tidy(number: float) -> float:
     return float(f"{number:.12g}")
 
 
+_CAPITALISED_UNIT_NAMES = {
+    name: name
+    for name in (
+        "torr", "kelvin", "dalton", "debye", "gauss", "tesla", "pascal", "joule", "watt", "volt", "newton", "hertz",
+        "siemens", "henry", "coulomb", "ohm", "becquerel", "gray", "sievert",
+    )
+} | {"celsius": "degC", "fahrenheit": "degF"}
+_PERCENT_BY_RE = re.compile(r"(?i)(?:wt|w/w|vol|v/v|mol|at)\.?\s?%|%\s?(?:w/w|v/v|wt\.?|vol\.?|mol)")
+
+
 def _unit_spellings(unit: str) -> list[str]:
-    """The unit as written, then a pint-friendly spelling ('kcal mol−1' -> 'kcal*mol^-1')."""
+    """The unit as written, then a pint-friendly spelling ('kcal mol−1' -> 'kcal*mol^-1'); percentages by
+    weight, volume or amount ('wt%', 'wt.%', 'vol%', 'mol%', '% w/w') as '%'; a unit named after a person
+    and written capitalised as pint's lower-case name ('Torr' -> 'torr', 'Kelvin' -> 'kelvin')."""
     spellings = [unit]
     text = normalize_text(unit).replace("\u2013", "-")
-    text = re.sub(r"(?<=[A-Za-zµμ])\s?\^?([-+]?\d)\b", r"^\1", text)
+    if _PERCENT_BY_RE.fullmatch(text):
+        return [unit, "%"]
+    text = re.sub(r"(?<=[A-Za-zµμ])\s?\^?([-+]?)\s?(\d)\b", r"^\1\2", text)  # 'mol−1', 'cm− 1', 'm2'
     text = re.sub(r"\s*([/*·])\s*", r"\1", text)
     text = re.sub(r"\s+", "*", text.strip())
     if text and text != unit:
         spellings.append(text)
+    if text[:1].isupper() and text.lower() in _CAPITALISED_UNIT_NAMES:
+        spellings.append(_CAPITALISED_UNIT_NAMES[text.lower()])
     return spellings
 
 
@@ -167,10 +184,7 @@ def unit_known(units: UnitConverter, unit: str) -> bool:
 
 # --- table columns ----------------------------------------------------------------------------------------
 
-_COMPOUND_HEADER_RE = re.compile(
-    r"(?i)(?:^|\b)(?:compounds?|cpds?\.?|cmpds?\.?|id|ids|molecules?|sm|entry|entries|ligands?|inhibitors?|names?|"
-    r"samples?|materials?|labels?|no\.|#|structures?|analogues?|analogs?|substances?)(?:\b|$)"
-)
+_COMPOUND_HEADER_RE = re.compile(r"(?i)(?:^|\b)(?:" + LABEL_HEADER_WORDS + r")(?:\b|$)")
 _UNCERTAINTY_HEADER_RE = re.compile(
     r"(?i)(?:\bSEM\b|\bS\.?E\.?M?\.?\b|\bSD\b|\bs\.d\.|\bstd\.?\b|\bst\.?\s?dev\b|\bstdev\b|\berror\b|\berr\.?\b|"
     r"\buncertainty\b|\bCI\b|±)"
@@ -225,20 +239,42 @@ def classify_columns(headers: Sequence[str], properties: PropertyRegistry, units
                 name_part = header[: match.start()].strip()
         prop = _header_property(name_part, properties)
         if prop is None:
+            if _bare_uncertainty(name_part) and unit != "%":
+                # '± SEM', 'SD', '±': the spread of the value column to its left (see _pair_uncertainties)
+                columns.append(Column(index, raw, None, unit, "uncertainty"))
+                continue
             role = "label" if _COMPOUND_HEADER_RE.search(header) else "other"
             columns.append(Column(index, raw, None, unit, role))
             continue
-        role = "uncertainty" if _UNCERTAINTY_HEADER_RE.search(name_part) else "value"
+        role = "uncertainty" if _is_uncertainty_header(name_part) else "value"
         key = re.sub(r"\s+", " ", _STAT_WORDS_RE.sub(" ", name_part)).strip().lower()
         columns.append(Column(index, raw, prop, unit, role, key))
     return columns
 
 
+_VALUE_WITH_SPREAD_RE = re.compile(r"(?i)±|\+/-|\b(?:mean|average|avg\.?|median)\b")
+
+
+def _is_uncertainty_header(header: str) -> bool:
+    """'pKa SEM water', 'SD of logD': a column of uncertainties. 'pKa ± SD', 'pKa (mean ± SEM)' and
+    'pKa mean' name value columns (with the spread written in the cells, or in another column)."""
+    return bool(_UNCERTAINTY_HEADER_RE.search(header)) and not _VALUE_WITH_SPREAD_RE.search(header)
+
+
+def _bare_uncertainty(header: str) -> bool:
+    """A header that names only a statistic ('SEM', '± SD', 's.d.', '±', 'Error'), no property."""
+    if not _UNCERTAINTY_HEADER_RE.search(header):
+        return False
+    rest = _STAT_WORDS_RE.sub(" ", header)
+    return not re.search(r"[A-Za-z0-9]", rest)
+
+
 def _pair_uncertainties(columns: Sequence[Column]) -> dict[int, int]:
-    """value column index -> its uncertainty column (same property; same remaining header words if any)."""
+    """value column index -> its uncertainty column (same property; same remaining header words if any).
+    An uncertainty column that names no property ('± SEM') belongs to the nearest value column on its left."""
     pairs: dict[int, int] = {}
     values = [c for c in columns if c.role == "value"]
-    for unc in (c for c in columns if c.role == "uncertainty"):
+    for unc in (c for c in columns if c.role == "uncertainty" and c.property is not None):
         same = [v for v in values if v.property == unc.property and v.index not in pairs]
         if not same:
             continue
@@ -247,6 +283,12 @@ def _pair_uncertainties(columns: Sequence[Column]) -> dict[int, int]:
         left = [v for v in pool if v.index < unc.index]
         chosen = max(left, key=lambda v: v.index) if left else min(pool, key=lambda v: v.index)
         pairs[chosen.index] = unc.index
+    for unc in (c for c in columns if c.role == "uncertainty" and c.property is None):
+        left = [v for v in values if v.index < unc.index]
+        if left:
+            nearest = max(left, key=lambda v: v.index)
+            if nearest.index not in pairs:
+                pairs[nearest.index] = unc.index
     return pairs
 
 
@@ -286,7 +328,7 @@ def _label_column(table: StructuredTable, columns: Sequence[Column]) -> tuple[in
         if column.role == "label" and values and short(values) and label_like(values):
             return column.index, False
     for column in columns:
-        if column.property is not None or column.role == "smiles":
+        if column.property is not None or column.role in ("smiles", "uncertainty"):
             continue
         values = cells(column.index)
         if not values:

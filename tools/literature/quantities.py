@@ -199,7 +199,7 @@ def parse_quantity(text: str) -> ParsedQuantity | None:
         value, uncertainty, pos = parsed
         value_high = None
         if qualifier in ("=", "~"):
-            rng = _read_range_end(s, pos, value)
+            rng = _read_range_end(s, pos, value) or _read_unit_range_end(s, pos, value)
             if rng is not None:
                 value_high, pos = rng
                 qualifier = "range"
@@ -309,6 +309,26 @@ def _read_range_end(s: str, pos: int, low: float) -> tuple[float, int] | None:
     return high, end
 
 
+_UNIT_THEN_SEP_RE = re.compile(r"\s?(?P<unit>%|°\s?[CFK]|[A-Za-zµμÅ℃‰][A-Za-zµμ/·^\d.\-]{0,12}?)(?:\s?–\s?|\s+to\s+)")
+
+
+def _read_unit_range_end(s: str, pos: int, low: float) -> tuple[float, int] | None:
+    """A range with the unit after both ends ('123 °C–125 °C', '9.9%–16.2%', '28 K to 40 K'): the high end,
+    when the same unit follows it and it is not below the low end; the position is before the second unit,
+    which is then read as the value's unit."""
+    match = _UNIT_THEN_SEP_RE.match(s, pos)
+    if match is None:
+        return None
+    number = _read_number(s, match.end())
+    if number is None or number.value < low:
+        return None
+    unit = match.group("unit")
+    after = s[number.end :].lstrip()
+    if not after.startswith(unit) or not re.match(r"$|[\s,;)\]]", after[len(unit) :]):
+        return None
+    return number.value, number.end
+
+
 _UNIT_TEXT_RE = re.compile(r"^[A-Za-zµμÅ°℃%‰Ω/·⋅*^()\[\]\-–+\d .,']{1,40}$")
 
 
@@ -334,11 +354,11 @@ _TEXT_SPELLINGS: dict[str, tuple[str, ...]] = {
     "melting_point": (r"(?i:melting\s(?:point|temperature)s?)", r"(?<![A-Za-z])m\.\s?p\.", r"(?<![A-Za-z])mp(?![A-Za-z])"),
     "boiling_point": (r"(?i:boiling\spoints?)", r"(?<![A-Za-z])b\.\s?p\."),
     "Tc": (
-        r"(?<![A-Za-z])T\s?c(?:\s?,?\s?onset)?(?![A-Za-z])",
+        r"(?<![A-Za-z])T[\s_]?c(?:\s?,?\s?onset)?(?:['’]s)?(?![A-Za-z])",
         r"(?i:(?:superconducting\s)?(?:critical|transition)\stemperatures?)(?:\s\(?T\s?c\)?)?",
     ),
     "yield": (r"(?i:(?:isolated\s|overall\s|total\s)?yields?)(?![A-Za-z])",),
-    "purity": (r"(?i:purity)",),
+    "purity": (r"(?<![A-Za-z])(?i:purity)",),  # not 'impurity'
     "clearance": (r"(?<![A-Za-z])CL\s?int(?![A-Za-z])", r"(?i:(?:intrinsic\s)?clearance)"),
     "half_life": (r"(?i:half[-\s–]li(?:fe|ves))", r"(?<![A-Za-z])t\s?1/2(?![\d])", r"(?<![A-Za-z])t½"),
     "molecular_weight": (r"(?i:molecular\sweights?)", r"(?i:molar\smass(?:es)?)", r"(?<![A-Za-z])MW(?![A-Za-z])"),
@@ -365,13 +385,15 @@ _CONNECTOR = (
 )
 _REL = r"(?P<rel>(?:=|≈|≃|≅|~|:|<=|>=|<|>|≤|≥|⩽|⩾)\s?)?"
 _NUM_T = r"[-–+]?\d+(?:,\d{3})*(?:\.\d+)?"
+_UNIT_ATOM = r"(?:°\s?[CFK]|℃|%|Å|[µμu]?[A-Za-z]{1,6}(?:\s?\^?[-–+]?\d(?![\d.]))?)"
 _VALUE_T = (
     r"(?P<val>(?:[<>≤≥~≈]\s?)?(?:\(\s?" + _NUM_T + r"\s?±\s?" + _NUM_T + r"\s?\)|" + _NUM_T + r"(?:\(\d{1,4}\))?"
     r"(?:\s?(?:±|\+/-)\s?" + _NUM_T + r")?)"
     r"(?:\s?[×x]\s?10\s?\^?\s?[-–+]?\d{1,3}|[eE][-–+]?\d{1,3})?"
-    r"(?:\s?(?:–|-|to|and)\s?" + _NUM_T + r"(?:\s?[×x]\s?10\s?\^?\s?[-–+]?\d{1,3}|[eE][-–+]?\d{1,3})?)?)"
+    # a range end, the unit possibly written after both numbers ('28 K and 40 K', '1.4 K to 3.5 K')
+    r"(?:(?:\s?" + _UNIT_ATOM + r")?\s?(?:–|-|to|and)\s?~?" + _NUM_T
+    + r"(?:\s?[×x]\s?10\s?\^?\s?[-–+]?\d{1,3}|[eE][-–+]?\d{1,3})?)?)"
 )
-_UNIT_ATOM = r"(?:°\s?[CFK]|℃|%|Å|[µμu]?[A-Za-z]{1,6}(?:\s?\^?[-–+]?\d(?![\d.]))?)"
 _UNIT_T = r"(?P<unit>\s?" + _UNIT_ATOM + r"(?:\s?(?:/|·|⋅|\*|\s)\s?" + _UNIT_ATOM + r"){0,3})?"
 
 
@@ -425,17 +447,27 @@ def find_mentions(text: str, properties: PropertyRegistry) -> list[Mention]:
     for name, pattern, _value_first in patterns:
         for match in pattern.finditer(searched):
             unit = match.groupdict().get("unit")
+            unit_text = unit.strip() if unit and unit.strip() else None
+            value_text = match.group("val").strip()
+            unit_start = match.start("unit") if unit else match.end()
+            end = match.end()
+            repeated = _repeated_unit(value_text, unit_text)
+            if repeated is not None:
+                value_text, middle = repeated
+                if middle >= 0:  # the unit is the one after the first number; the mention ends there
+                    unit_start = match.start("val") + middle
+                    unit_text = searched[unit_start:end].strip()
             found.append(
                 Mention(
                     property=name,
                     start=match.start(),
-                    end=match.end(),
-                    value_text=match.group("val").strip(),
-                    unit_text=unit.strip() if unit and unit.strip() else None,
+                    end=end,
+                    value_text=value_text,
+                    unit_text=unit_text,
                     relation=(match.groupdict().get("rel") or "").strip() or None,
                     connector=(match.groupdict().get("conn") or "").strip(),
                     value_start=match.start("val"),
-                    unit_start=match.start("unit") if match.groupdict().get("unit") else match.end(),
+                    unit_start=unit_start,
                 )
             )
     found.sort(key=lambda m: (m.start, -(m.end - m.start)))
@@ -453,6 +485,28 @@ def unit_candidates(unit_text: str | None) -> list[str]:
         return []
     tokens = unit_text.split()
     return [" ".join(tokens[:n]) for n in range(1, len(tokens) + 1)]
+
+
+_REPEATED_UNIT_RE = re.compile(
+    r"(?P<low>.*?\d)\s?(?P<unit>" + _UNIT_ATOM + r")\s?(?P<sep>–|-|to|and)\s?~?(?P<high>" + _NUM_T + r".*)"
+)
+
+
+def _repeated_unit(value_text: str, unit_text: str | None) -> tuple[str, int] | None:
+    """A value written with its unit after both numbers ('28 K and 40', unit 'K ...'): the value text
+    without the middle unit ('28 and 40'). For another unit in the middle ('5 nM and 3', unit 'µM') or a
+    falling pair ('9 K to 3': a change, not a range): the first number alone and the offset of the middle
+    unit in ``value_text``, which is then the unit. None when there is no middle unit."""
+    match = _REPEATED_UNIT_RE.fullmatch(value_text)
+    if match is None:
+        return None
+    low, high = match.group("low"), match.group("high")
+    same_unit = bool(unit_text) and unit_text.split()[0] == match.group("unit").replace(" ", "")  # type: ignore[union-attr]
+    numbers = [parse_quantity(low), parse_quantity(high)]
+    rising = all(n is not None and n.value is not None for n in numbers) and numbers[1].value >= numbers[0].value  # type: ignore[union-attr,operator]
+    if same_unit and rising:
+        return f"{low} {match.group('sep')} {high}", -1
+    return low, match.start("unit")
 
 
 def mention_quantity(mention: Mention) -> ParsedQuantity | None:
@@ -485,3 +539,10 @@ STRONG_LABEL_RE = re.compile(
 )
 # A table cell that is a compound label: the coded forms above, or a bare '12' / '1a' / '3b'.
 LABEL_CELL_RE = re.compile(r"^(?:[A-Z][A-Za-z]{0,6}[-_ ]?)?(?:[A-Z]{1,4}[-_])?\d{1,6}[a-z]{0,2}(?:[-_]\d{1,3})?$")
+# Words that head a compound-label column ('Compound', 'Cmpd.', 'Entry', 'Molecule ID', 'No.').
+LABEL_HEADER_WORDS = (
+    r"compounds?|compds?\.?|cpds?\.?|cmpds?\.?|id|ids|molecules?|sm|entry|entries|ligands?|inhibitors?|names?|"
+    r"samples?|materials?|labels?|no\.|#|structures?|analogues?|analogs?|substances?"
+)
+# A header cell that is nothing but such a name ('Compound', 'Molecule ID', 'Cmpd.'): never a data cell.
+LABEL_HEADER_CELL_RE = re.compile(r"(?i)(?:(?:" + LABEL_HEADER_WORDS + r")\s?){1,2}")

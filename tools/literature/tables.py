@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tools.literature.quantities import parse_quantity
+from tools.literature.quantities import LABEL_HEADER_CELL_RE, parse_quantity
 from tools.literature.raw import BBox, RawBlock, RawCell, RawTable, union
 
 if TYPE_CHECKING:
@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 TABLE_CAPTION_RE = re.compile(r"^\s*(?:Table|TABLE)\s+(?:[A-Z]{1,3}\s*)?(?:\d+|[IVXL]+)\b", re.MULTILINE)
 _MARK_TEXT_RE = re.compile(r"(?:[a-z]|\*+|[†‡§¶#])(?:\s?,\s?(?:[a-z]|\*+|[†‡§¶#]))*")
 _EXPONENT_RE = re.compile(r"[-−–+]?\d{1,3}")
+_SUPERSCRIPT_DIGITS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_DIGIT_MARK_RE = re.compile(r"\d{1,2}(?:\s?,\s?\d{1,2})*")
 _TEXT_FLAGS = 0  # set lazily from pymupdf
 CONTINUATION_BOTTOM = 0.7  # a table can run on to the next page only if it reaches this far down its page
 
@@ -55,12 +57,13 @@ def find_tables(page: pymupdf.Page, number: int, blocks: Sequence[RawBlock]) -> 
         for row in table.rows:
             rows.append(tuple(_read_cell(page, cell) if cell else None for cell in row.cells))
         rows = [row for row in rows if any(cell is not None and cell.text for cell in row)]
-        if len(rows) < 2 or max(len(row) for row in rows) < 2:
-            continue
         bbox = tuple(float(v) for v in table.bbox)
         if external:
             cells = [c.bbox for c in rows[0] if c is not None]
             bbox = union([bbox, *cells]) if cells else bbox
+        rows, bbox = _drop_caption_rows(rows, bbox, blocks)  # type: ignore[arg-type]
+        if len(rows) < 2 or max(len(row) for row in rows) < 2:
+            continue
         tables.append(
             RawTable(
                 page=number,
@@ -101,9 +104,38 @@ def _find(page: pymupdf.Page) -> list[Any]:
     return [t for t in finder.tables if t.row_count >= 3 and t.col_count >= 2]
 
 
+def _row_middle(row: Sequence[RawCell | None]) -> float | None:
+    middles = sorted((c.bbox[1] + c.bbox[3]) / 2 for c in row if c is not None and c.text)
+    return middles[len(middles) // 2] if middles else None
+
+
+def _drop_caption_rows(
+    rows: list[tuple[RawCell | None, ...]], bbox: BBox, blocks: Sequence[RawBlock]
+) -> tuple[list[tuple[RawCell | None, ...]], BBox]:
+    """Leading grid rows that are the table's caption ('Table 1. pKa values ...' printed just above the
+    header and taken into the grid by the table finder, its words cut across the columns): removed, and
+    the box shrunk to the rows left, so the caption stays in the text and is found as the caption."""
+    for block in blocks:
+        x0, y0, x1, y1 = block.bbox
+        inside = bbox[1] - 2 <= y0 < bbox[3] and x0 < bbox[2] and x1 > bbox[0]
+        if not inside or not TABLE_CAPTION_RE.match(block.text.strip()):
+            continue
+        kept = list(rows)
+        while kept and (middle := _row_middle(kept[0])) is not None and y0 - 1 <= middle <= y1 + 1:
+            kept.pop(0)
+        if len(kept) == len(rows) or not kept:
+            continue
+        boxes = [c.bbox for row in kept for c in row if c is not None]
+        top = min(b[1] for b in boxes) if boxes else bbox[1]
+        logger.debug("dropped %d caption row(s) from a table at y=%.0f", len(rows) - len(kept), bbox[1])
+        return kept, (bbox[0], top, bbox[2], bbox[3])
+    return rows, bbox
+
+
 def _read_cell(page: pymupdf.Page, rect: Sequence[float]) -> RawCell:
     """One cell's text, read from the page inside the cell's box. Superscript letters and symbols become
-    footnote marks; a superscript number after '10' becomes an exponent ('10^-3')."""
+    footnote marks; a superscript number after '10' becomes an exponent ('10^-3'), after any other number
+    a footnote mark ('8.06¹')."""
     import pymupdf
 
     clip = pymupdf.Rect(rect)
@@ -126,10 +158,14 @@ def _read_cell(page: pymupdf.Page, rect: Sequence[float]) -> RawCell:
                     span["size"] < 0.85 * main_size and span["origin"][1] < baseline - 0.2 * main_size
                 )
                 if raised and stripped and span is not main:
-                    if _EXPONENT_RE.fullmatch(stripped) and re.search(r"10\s?$", text):
+                    if _EXPONENT_RE.fullmatch(stripped) and re.search(r"(?:^|[×xX·⋅*]\s?)10\s?$", text):
                         text += "^" + stripped
                         continue
                     if _MARK_TEXT_RE.fullmatch(stripped):
+                        marks.extend(m.strip() for m in stripped.split(",") if m.strip())
+                        continue
+                    if _DIGIT_MARK_RE.fullmatch(stripped) and re.search(r"[\d)]\s?$", text):
+                        # a raised number after a value ('8.06¹', '0.02¹²') is a footnote mark, not more digits
                         marks.extend(m.strip() for m in stripped.split(",") if m.strip())
                         continue
                 text += piece
@@ -143,7 +179,8 @@ def _read_cell(page: pymupdf.Page, rect: Sequence[float]) -> RawCell:
         else:
             value_text = f"{value_text} {piece}" if value_text else piece
     value_text = re.sub(r"\s+", " ", value_text).strip()
-    as_written = value_text + ",".join(marks) if marks else value_text
+    # marks shown after the value; numeric ones as superscript digits so '8.06¹' does not read as '8.061'
+    as_written = value_text + ",".join(m.translate(_SUPERSCRIPT_DIGITS) for m in marks) if marks else value_text
     return RawCell(
         text=as_written,
         value_text=value_text,
@@ -202,14 +239,21 @@ class StructuredTable:
 
     def column_headers(self) -> list[str]:
         """One header string per column: the header rows' texts top to bottom; a header cell spanning
-        several columns (None to its right) names each of them."""
+        several columns (None to its right) names each of them. In a header row above the last one, an
+        empty cell right of a filled one is spanned too when the last row heads that column (a 'pKa'
+        centred over 'water | 30% DMSO' in a table without vertical rules)."""
         columns = self.n_columns
         names: list[list[str]] = [[] for _ in range(columns)]
-        for row in self.header_rows:
+        last = self.header_rows[-1] if self.header_rows else []
+        for number, row in enumerate(self.header_rows):
+            upper = number < len(self.header_rows) - 1
             carried = ""
             for index in range(columns):
                 cell = row[index] if index < len(row) else None
+                below = last[index] if index < len(last) else None
                 if cell is None:
+                    text = carried
+                elif not cell.value_text and upper and carried and below is not None and below.value_text:
                     text = carried
                 else:
                     text = cell.value_text
@@ -226,12 +270,19 @@ def _is_numeric(cell: RawCell | None) -> bool:
     return parsed is not None and (parsed.value is not None or parsed.qualifier == "nd")
 
 
+def _names_label_column(row: Sequence[RawCell | None]) -> bool:
+    """The row's first filled cell is a label-column name ('Compound', 'Molecule ID', 'Entry')."""
+    first = next((cell for cell in row if cell is not None and cell.value_text), None)
+    return first is not None and bool(LABEL_HEADER_CELL_RE.fullmatch(first.value_text.strip()))
+
+
 def _header_row_count(rows: Sequence[Sequence[RawCell | None]], external: int) -> int:
     """Leading rows with no value in any column after the first (the first column often holds numeric
-    labels such as '12'); at most 3, and never the whole table."""
+    labels such as '12'), or whose first cell names the label column ('Compound | water | 30% DMSO': the
+    '30%' there heads a column, it is not a value); at most 3, and never the whole table."""
     count = 0
     for row in rows[: min(3, len(rows) - 1)]:
-        if any(_is_numeric(cell) for cell in row[1:]):
+        if any(_is_numeric(cell) for cell in row[1:]) and not _names_label_column(row):
             break
         count += 1
     return max(count, external, 1 if len(rows) > 1 else 0)
