@@ -169,8 +169,17 @@ def models_pretrain(
         label = Path(corpus).stem
     target = output or app.settings.home_dir / "models" / "pretrained" / f"unimol-{config}-{label}-{len(smiles)}-e{epochs}-s{seed}.pt"
     target.parent.mkdir(parents=True, exist_ok=True)
-    with console().status(f"Pretraining on {len(smiles)} molecules for {epochs} epoch(s) ...") if not as_json else nullcontext():
-        result = pretrain(smiles, network, epochs=epochs, seed=seed, output=target, conformers=conformers)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+               TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[loss]}"))
+    with Progress(*columns, console=console(), disable=as_json, transient=True) as bar:
+        task = bar.add_task(f"Pretraining on {len(smiles)} molecules", total=None, loss="")
+
+        def on_step(step: int, total: int, losses: dict[str, float]) -> None:
+            bar.update(task, completed=step, total=total, loss=f"loss {losses['total']:.3f}")
+
+        result = pretrain(smiles, network, epochs=epochs, seed=seed, output=target, conformers=conformers, on_step=on_step)
     payload = {
         "path": str(result.path), "sha256": result.sha256, "corpus": corpus, "n_molecules": result.n_molecules,
         "n_failed": result.n_failed, "skipped_in_corpus": stats.skipped, "steps": result.steps,

@@ -33,6 +33,9 @@ from __future__ import annotations
 import reporting  # benchmarks/reporting.py (this folder is on sys.path)
 
 import argparse
+import asyncio
+import dataclasses
+import json
 import logging
 import math
 import os
@@ -225,7 +228,7 @@ def run_baybe(seed: int, pool: Pool, features: pd.DataFrame, top: frozenset[str]
         while sent < args.experiments:
             size = min(args.initial if index == 0 else args.batch, args.experiments - sent)
             keys = [str(key) for key in campaign.recommend(size)["molecule"]]
-            report = lab.run_assays_sync([smiles_of[key] for key in keys], ASSAYS, f"baybe-{seed}:{index}")
+            report = asyncio.run(lab.run_assays([smiles_of[key] for key in keys], ASSAYS, f"baybe-{seed}:{index}"))
             values: dict[str, list[float]] = {}
             for m in report.measurements:
                 if m.property == OBJECTIVE:
@@ -358,6 +361,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--experiments", type=int, default=96, help="molecules sent to the lab per campaign, initial batch included")
     parser.add_argument("--batch", type=int, default=8, help="molecules per model-guided iteration")
     parser.add_argument("--initial", type=int, default=16, help="random molecules before the first model")
+    parser.add_argument(
+        "--results", type=Path, default=None,
+        help="append each finished campaign to this JSON-lines file, and skip the campaigns already in it",
+    )
     parser.add_argument("--diversity", type=float, default=None, help="max Tanimoto similarity within a batch (default: the campaign default)")
     parser.add_argument("--baybe-seeds", nargs="*", type=int, default=None, help="seeds for BayBE (default: --seeds; none: skip)")
     args = parser.parse_args(argv)
@@ -368,6 +375,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.baybe_seeds is None:
         args.baybe_seeds = list(args.seeds)
     return args
+
+
+def load_results(path: Path | None) -> dict[tuple[str, str, int], RunResult]:
+    """Finished campaigns from a ``--results`` file, by (strategy, model, seed)."""
+    if path is None or not path.exists():
+        return {}
+    results = [RunResult(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {(r.strategy, r.model, r.seed): r for r in results}
 
 
 def run(args: argparse.Namespace) -> str:
@@ -386,13 +401,29 @@ def run(args: argparse.Namespace) -> str:
         else:
             notes.append(f"Model family {model!r} is not registered in tools.predict.registry.default_families(): its rows are skipped.")
             progress(notes[-1])
+    done = load_results(args.results)
     results: list[RunResult] = []
+
+    def finished(strategy: str, model: str, seed: int) -> RunResult | None:
+        return done.get((strategy, model, seed))
+
+    def keep(result: RunResult) -> None:
+        results.append(result)
+        if args.results is not None:
+            with args.results.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(dataclasses.asdict(result)) + "\n")
+
     for index, model in enumerate(models):
         for strategy in args.strategies:
             if strategy in BASELINES and index > 0:
                 continue
             for seed in args.seeds:
-                results.append(run_campaign(strategy, model, seed, pool, tops[seed], args))
+                previous = finished(strategy, model, seed)
+                if previous is not None:
+                    progress(f"{strategy}/{model}/seed {seed}: found {previous.found} (kept from {args.results})")
+                    results.append(previous)
+                    continue
+                keep(run_campaign(strategy, model, seed, pool, tops[seed], args))
 
     baybe_note = baybe_missing_note() if args.baybe_seeds else "BayBE skipped (no --baybe-seeds)."
     if baybe_note is None:
@@ -403,7 +434,11 @@ def run(args: argparse.Namespace) -> str:
             setup_s = time.perf_counter() - start
             progress(f"BayBE encoding: {features.shape[1]} decorrelated RDKit 2D descriptors ({setup_s:.0f} s)")
             for seed in args.baybe_seeds:
-                results.append(run_baybe(seed, pool, features, tops[seed], lab_seed, args))
+                previous = finished(BAYBE_LABEL, BAYBE_MODEL, seed)
+                if previous is not None:
+                    results.append(previous)
+                    continue
+                keep(run_baybe(seed, pool, features, tops[seed], lab_seed, args))
         notes.append(
             f"BayBE {reporting.package_version('baybe')}: `Campaign` with its default recommender (random initial batch of"
             f" {args.initial}, then `BotorchRecommender` with BayBE's default GP and acquisition), batches of"

@@ -92,7 +92,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -1295,13 +1295,15 @@ def pretrain(
     noise: float = 1.0,
     initial: Path | str | None = None,
     threads: int | None = 1,
+    on_step: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> PretrainResult:
     """Pretrain a network on unlabelled ``smiles`` and write the checkpoint to ``output``.
 
     Intended corpora (offline): QM9 (``qm9pack``) and MoleculeNet SMILES. Invalid SMILES are skipped (counted in
     ``n_failed``). ``initial`` continues from a checkpoint (official or ours). Batches group molecules of similar
     size; AdamW with a 6% linear warm-up and linear decay. Deterministic for a fixed seed (``threads`` as in
-    ``UniMolTrainParams``).
+    ``UniMolTrainParams``). ``on_step(step, total_steps, losses)`` is called after every optimiser step (for a
+    progress bar).
 
     Raises:
         ToolFailed: no valid molecule.
@@ -1328,6 +1330,8 @@ def pretrain(
         for _ in range(epochs):
             for chosen in _length_bucketed_batches(np.arange(len(molecules)), lengths, batch_size, rng):
                 history.append(trainer.step(trainer.masked_batch([molecules[i] for i in chosen], rng)))
+                if on_step is not None:
+                    on_step(len(history), total, history[-1])
         corpus = hashlib.sha256("\n".join(smiles).encode()).hexdigest()
         sha = trainer.save(output, {"epochs": epochs, "n_molecules": len(molecules), "corpus_sha256": corpus})
     seconds = time.perf_counter() - started
