@@ -190,10 +190,14 @@ class CampaignRunner:
         from sqlmodel import col, select
 
         spec_json = spec.model_dump(mode="json")
-        prefix = "cmp-" + hashlib.sha256(json.dumps(spec_json, sort_keys=True).encode()).hexdigest()[:8]
+        identity = dict(spec_json)
+        if spec.pool.file and Path(spec.pool.file).is_file():  # the pool by content, not by where it lies
+            identity["pool"] = {"file_sha256": hashlib.sha256(Path(spec.pool.file).read_bytes()).hexdigest()}
+        prefix = "cmp-" + hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
 
         def work(writer: Any) -> str:
-            # The id is the spec's hash and a run number: the same spec and seed in a fresh store get the same id,
+            # The id is the spec's hash (its pool file by content) and a run number: the same spec and seed in a
+            # fresh store get the same id on any machine,
             # hence the same op ids and the same simulated readings (noise is drawn per op id), so a campaign is
             # reproducible from its file; the run number keeps repeated runs of one spec apart in one store.
             runs = writer.session.exec(select(Campaign.id).where(col(Campaign.id).startswith(prefix + "-"))).all()

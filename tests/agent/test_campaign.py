@@ -145,6 +145,15 @@ def test_the_same_spec_in_a_fresh_store_repeats_the_campaign_exactly(tmp_path: P
     assert readings[0] == readings[1] and len(readings[0]) >= 20
     second = _json("campaign", "run", str(spec))  # the same spec again in the same store: a new run, new op ids
     assert second["id"] == status["id"][:-2] + "-2"
+    moved = tmp_path / "elsewhere"  # the same pool in another folder is the same campaign
+    moved.mkdir()
+    (moved / "pool.csv").write_bytes((tmp_path / "pool.csv").read_bytes())
+    data = yaml.safe_load(spec.read_text())
+    data["pool"]["file"] = str(moved / "pool.csv")
+    (moved / "campaign.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("ATOMLOOP_HOME", str(tmp_path / "c"))
+    _json("db", "init")
+    assert _json("campaign", "run", str(moved / "campaign.yaml"))["id"] == status["id"]
 
 
 def test_expected_improvement_is_over_the_models_best_mean_not_the_luckiest_reading(tmp_path: Path) -> None:
