@@ -651,7 +651,9 @@ class CampaignRunner:
     def world_eval(self) -> dict[str, Any]:
         """After the fact, from the simulated world's ground truth (never shown to the models): how many of the
         true top-2% of the pool (by the objective, among molecules whose true values meet the constraints) the
-        campaign measured, and how many a random choice of the same size would find on average."""
+        campaign measured, and how many a random choice of the same size would find on average; and, when the
+        objective has a target, the same for every molecule whose true value meets it and the constraints
+        (``target_found``, ``target_total``, ``target_random_expected``): a broader, less noisy measure."""
         from knowledge.chem import canonicalize
         from simulators.world import SimWorld, WorldConfig
 
@@ -668,10 +670,19 @@ class CampaignRunner:
         top = {key for _, key in truth[:total]}
         measured = {key for key, _ in self._measured()}
         found = len(top & measured)
-        return {
+        pool_size = max(1, len(self.pool()))
+        result: dict[str, Any] = {
             "top2pct_found": found,
             "top2pct_total": len(top),
-            "random_expected": len(measured) * len(top) / max(1, len(self.pool())),
+            "random_expected": len(measured) * len(top) / pool_size,
             "experiments": len(measured),
             "pool": len(self.pool()),
         }
+        if objective.target is not None:
+            meeting = {key for value, key in truth if value >= sign * objective.target}
+            result.update(
+                target_found=len(meeting & measured),
+                target_total=len(meeting),
+                target_random_expected=len(measured) * len(meeting) / pool_size,
+            )
+        return result

@@ -48,6 +48,15 @@ def show_status(out: Console, runner: CampaignRunner, status: CampaignStatus, wo
             f"{world_eval['top2pct_total']} true top-2% molecules found; random choice would find "
             f"{world_eval['random_expected']:.1f} on average ({enrichment:.1f}x)"
         )
+        if "target_found" in world_eval:
+            expected = world_eval["target_random_expected"]
+            ratio = world_eval["target_found"] / expected if expected else float("nan")
+            goal = ("≥ " if objective.direction == "maximize" else "≤ ") + f"{objective.target:g}"
+            out.print(
+                f"[dim]and:[/] {world_eval['target_found']} of the {world_eval['target_total']} molecules whose"
+                f" true {objective.property} is {goal} (constraints met) found; random choice would find"
+                f" {expected:.1f} ({ratio:.1f}x)"
+            )
     if status.report_path:
         out.print(f"Report: {status.report_path}")
 

@@ -22,8 +22,12 @@ project's RDKit. Its molecules are measured by the same simulated lab (``Simulat
 campaigns, same world seed, same noise), with the same budget, and scored with the same top-2% definition.
 
     .venv/bin/python benchmarks/campaign_bench.py [--seeds 0 1 2 3 4] [--strategies ei ucb greedy random]
-        [--models fingerprint unimol] [--experiments 96] [--batch 8] [--initial 16] [--data ../shared/data]
-        [--baybe-seeds 0 1 2 3 4]
+        [--models fingerprint gp unimol] [--experiments 96] [--batch 8] [--initial 16] [--data ../shared/data]
+        [--baybe-seeds 0 1 2 3 4] [--results FILE.jsonl] [--diversity 0.7]
+
+Greedy and random run with the first model family only. ``--results`` appends every finished campaign to a JSON-lines
+file and skips campaigns already in it, so a long run can be resumed and runs of different families (one process
+each) can share one file.
 
 Markdown goes to stdout, progress to stderr.
 """
