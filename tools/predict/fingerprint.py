@@ -357,7 +357,7 @@ class FingerprintPredictor:
         y = np.asarray(used.values, dtype=float)
         groups = [features.group for _, _, features in good]
         members, member_predictions, in_bag = _fit_members(X, y, groups, seed, params, featurizer.n_bits)
-        bits = _bit_matrix([features for _, _, features in good], featurizer.n_bits)
+        bits = bit_matrix([features for _, _, features in good], featurizer.n_bits)
         residual = _calibrate_residual(y, member_predictions, in_bag, bits)
         version = compute_version(used, seed, params, parent_version)
         log.info(
@@ -407,7 +407,7 @@ class FingerprintPredictor:
             results[index] = failure
         if good:
             features = [features for _, _, features in good]
-            mean, sigma = self._mean_sigma(self._featurizer.matrix(features), _bit_matrix(features, self._params.n_bits))
+            mean, sigma = self._mean_sigma(self._featurizer.matrix(features), bit_matrix(features, self._params.n_bits))
             for (index, structure, _), value, uncertainty in zip(good, mean, sigma, strict=True):
                 results[index] = PredictedValue(
                     smiles=structure.smiles,
@@ -427,7 +427,7 @@ class FingerprintPredictor:
         mean = predictions.mean(axis=1)
         between = predictions.var(axis=1, ddof=1)
         if self._training_bits is None:
-            self._training_bits = _bit_matrix(
+            self._training_bits = bit_matrix(
                 [self._featurizer.features(smiles) for smiles in self._training.smiles], self._params.n_bits
             )
         nearest = _nearest_similarity(bits, self._training_bits)
@@ -707,7 +707,7 @@ def _calibrate_residual(y: np.ndarray, predictions: np.ndarray, in_bag: np.ndarr
     )
 
 
-def _bit_matrix(features: Sequence[MoleculeFeatures], n_bits: int) -> np.ndarray:
+def bit_matrix(features: Sequence[MoleculeFeatures], n_bits: int) -> np.ndarray:
     """Molecules × fingerprint bits, 1.0 where a bit is set (for Tanimoto similarities)."""
     import numpy as np
 
@@ -718,7 +718,7 @@ def _bit_matrix(features: Sequence[MoleculeFeatures], n_bits: int) -> np.ndarray
     return matrix
 
 
-def _tanimoto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def tanimoto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     import numpy as np
 
     common = a @ b.T
@@ -735,7 +735,7 @@ def _nearest_similarity(queries: np.ndarray, training: np.ndarray) -> np.ndarray
 
     nearest = np.zeros(len(queries))
     for start in range(0, len(queries), SIMILARITY_CHUNK):
-        nearest[start : start + SIMILARITY_CHUNK] = _tanimoto(queries[start : start + SIMILARITY_CHUNK], training).max(axis=1)
+        nearest[start : start + SIMILARITY_CHUNK] = tanimoto(queries[start : start + SIMILARITY_CHUNK], training).max(axis=1)
     return nearest
 
 
@@ -746,7 +746,7 @@ def _out_of_bag_similarity(bits: np.ndarray, in_bag: np.ndarray) -> np.ndarray:
     total = np.zeros(len(bits))
     count = np.zeros(len(bits))
     for start in range(0, len(bits), SIMILARITY_CHUNK):
-        block = _tanimoto(bits[start : start + SIMILARITY_CHUNK], bits)
+        block = tanimoto(bits[start : start + SIMILARITY_CHUNK], bits)
         for m in range(in_bag.shape[1]):
             left_out = ~in_bag[start : start + SIMILARITY_CHUNK, m]
             if not left_out.any() or not in_bag[:, m].any():

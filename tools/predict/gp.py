@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import ToolFailed, ToolInputError
 from tools.predict.base import PredictedValue, PredictionFailure, TrainingRows, evaluate
-from tools.predict.fingerprint import Featurizer, _bit_matrix, _tanimoto
+from tools.predict.fingerprint import Featurizer, bit_matrix, tanimoto
 
 if TYPE_CHECKING:
     import numpy as np
@@ -172,7 +172,7 @@ class TanimotoGPPredictor:
             values=tuple(float(rows.values[index]) for index, _, _ in good),
             dataset_hash=rows.dataset_hash,
         )
-        kernel = _tanimoto(*(2 * (_bit_matrix([f for _, _, f in good], params.n_bits),))).astype(np.float64)
+        kernel = tanimoto(*(2 * (bit_matrix([f for _, _, f in good], params.n_bits),))).astype(np.float64)
         hyper = _fit_hyperparameters(kernel, np.asarray(used.values, dtype=np.float64))
         version = compute_version(used, params, parent_version)
         log.info(
@@ -209,7 +209,7 @@ class TanimotoGPPredictor:
         hyper = self._hyper
         for start in range(0, len(good), PREDICT_CHUNK):
             chunk = good[start : start + PREDICT_CHUNK]
-            cross = _tanimoto(_bit_matrix([f for _, _, f in chunk], self._params.n_bits), self._bits).astype(np.float64)
+            cross = tanimoto(bit_matrix([f for _, _, f in chunk], self._params.n_bits), self._bits).astype(np.float64)
             cross *= hyper.amplitude**2
             mean = hyper.mean + cross @ self._alpha
             solved = solve_triangular(self._cholesky, cross.T, lower=True)
@@ -282,12 +282,11 @@ def compute_version(rows: TrainingRows, params: GPParams, parent_version: str | 
 
 
 def _training_bits(featurizer: Featurizer, rows: TrainingRows, params: GPParams) -> np.ndarray:
-    return _bit_matrix([featurizer.features(smiles) for smiles in rows.smiles], params.n_bits)
+    return bit_matrix([featurizer.features(smiles) for smiles in rows.smiles], params.n_bits)
 
 
 def _fit_hyperparameters(kernel: np.ndarray, y: np.ndarray) -> GPHyperparameters:
     """The (amplitude, noise) of the grid with the largest log marginal likelihood (first one on ties)."""
-    import numpy as np
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # many small factorisations: BLAS threads only spin (and stall under load)
@@ -324,7 +323,7 @@ def _factorise(bits: np.ndarray, rows: TrainingRows, hyper: GPHyperparameters) -
     from scipy.linalg import cho_solve
     from threadpoolctl import threadpool_limits
 
-    kernel = _tanimoto(bits, bits).astype(np.float64)
+    kernel = tanimoto(bits, bits).astype(np.float64)
     covariance = hyper.amplitude**2 * kernel + (hyper.noise**2 + JITTER) * np.eye(len(bits))
     with threadpool_limits(1):
         factor = np.linalg.cholesky(covariance)
