@@ -352,8 +352,15 @@ class CampaignRunner:
         estimates: dict[str, dict[str, tuple[float, float]]] = {s: {} for s in candidates}
         objective = self.spec.objectives[0].property
         fitted_best: dict[str, float] = {}  # InChIKey of a measured feasible molecule -> the model's mean there
+        from tools.errors import ToolFailed
+
         for prop in self.spec.properties():
-            predictor = self._fine_tune(index, prop, measured)
+            try:
+                predictor = self._fine_tune(index, prop, measured)
+            except ToolFailed as error:  # e.g. too few measurements yet for this model family: keep going at random
+                log.warning("iteration %d: no %s model (%s); choosing this batch at random", index, prop, error)
+                self.on_progress(f"iteration {index}: no {prop} model yet ({error}); choosing at random")
+                return self._random_batch(size, measured), {}, {}
             versions[prop] = predictor.version
             for smiles, item in zip(candidates, predictor.predict(candidates), strict=True):
                 if hasattr(item, "value"):

@@ -177,3 +177,13 @@ def test_expected_improvement_is_over_the_models_best_mean_not_the_luckiest_read
     assert by_reading["novel"] > by_reading["near"]  # chasing σ past a reading the model cannot reach
     assert plug_in["near"] > plug_in["novel"]  # from the model's own best mean (8.2), the near analogue wins
     assert plug_in["near"] == pytest.approx((8.4 - 8.2) * 0.7475 + 0.3 * 0.3194, abs=1e-3)  # z = 2/3: Φ, φ
+
+
+def test_too_few_measurements_for_a_model_means_a_random_batch_not_a_crash(tmp_path: Path) -> None:
+    """Four random molecules leave three training rows after the registry's held-out split: below the minimum."""
+    _json("db", "init")
+    spec = _campaign_file(tmp_path, budget={"experiments": 12, "iterations": 2}, initial={"random": 4}, constraints=[])
+    status = _json("campaign", "run", str(spec))
+    assert status["status"] == "done"
+    assert status["iterations"][1]["model_versions"] == {}  # no model could be trained: chosen at random
+    assert sum(it["measured"] + it["failed"] for it in status["iterations"]) == 12
