@@ -14,6 +14,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from knowledge.chem import canonicalize
 from knowledge.errors import IncompatibleUnit, InvalidStructure, InvalidValue, StoreInputError, UnitError
@@ -450,12 +451,7 @@ def _facts_of_table(table: StructuredTable, ctx: _Context) -> list[ExtractedFact
                 ExtractedFact(
                     compound=label,
                     property=spec.name,
-                    value=converted.value,
-                    value_high=converted.value_high,
-                    qualifier=converted.qualifier,
-                    uncertainty=converted.uncertainty,
-                    unit=spec.canonical_unit,
-                    unit_as_written=unit_used,
+                    **_value_fields(converted, spec, unit_used),
                     page=row.page,
                     bbox=cell.bbox,
                     snippet=f"{column.header.strip()}: {cell.text} [row: {row_text}]"[:500],
@@ -600,18 +596,26 @@ def _text_fact(
     return ExtractedFact(
         compound=compound,
         property=spec.name,
-        value=converted.value,
-        value_high=converted.value_high,
-        qualifier=converted.qualifier,
-        uncertainty=converted.uncertainty,
-        unit=spec.canonical_unit,
-        unit_as_written=unit_used,
+        **_value_fields(converted, spec, unit_used),
         page=page,
         bbox=bbox,
         snippet=sentence[:500],
         source="text",
         footnotes=quantity.footnotes,
     )
+
+
+def _value_fields(converted: Converted, spec: PropertySpec, unit_as_written: str | None) -> dict[str, Any]:
+    """The value part of an ``ExtractedFact`` (table or text): the converted quantity in the property's canonical
+    unit, and the unit as the document wrote it."""
+    return {
+        "value": converted.value,
+        "value_high": converted.value_high,
+        "qualifier": converted.qualifier,
+        "uncertainty": converted.uncertainty,
+        "unit": spec.canonical_unit,
+        "unit_as_written": unit_as_written,
+    }
 
 
 def _is_rate(paragraph: str, unit_start: int, unit: str) -> bool:
