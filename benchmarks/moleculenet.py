@@ -344,13 +344,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="split and training seeds")
     parser.add_argument(
         "--unimol-weights", type=Path, default=None,
-        help="start unimol from this pretrained checkpoint (e.g. from `atomloop models pretrain --corpus qm9`)",
+        help="start unimol from this pretrained checkpoint (e.g. from `atomloop models pretrain --corpus qm9`);"
+        " default: the bundled QM9-pretrained backbone",
     )
+    parser.add_argument("--unimol-from-scratch", action="store_true", help="unimol without a pretrained backbone")
     parser.add_argument(
         "--datasets", nargs="+", default=[spec.name for spec in DATASETS], choices=[spec.name for spec in DATASETS],
         metavar="NAME", help="datasets to run (default: all of " + ", ".join(spec.name for spec in DATASETS) + ")",
     )
     args = parser.parse_args(argv)
+    if args.unimol_weights is not None and args.unimol_from_scratch:
+        parser.error("--unimol-weights and --unimol-from-scratch exclude each other")
     if any(seed < 0 for seed in args.seeds):
         parser.error("seeds must not be negative")
     return args
@@ -374,6 +378,11 @@ def run(args: argparse.Namespace) -> str:
         if model == "unimol" and args.unimol_weights is not None:
             options["pretrained"] = args.unimol_weights
             label = f"unimol, pretrained ({args.unimol_weights.name})"
+        elif model == "unimol" and args.unimol_from_scratch:
+            options["pretrained"] = None
+            label = "unimol, from scratch"
+        elif model == "unimol":
+            label = "unimol, pretrained (bundled QM9 backbone)"
         for dataset in datasets:
             seed_results = []
             for seed in args.seeds:

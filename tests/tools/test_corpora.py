@@ -83,6 +83,31 @@ def test_pretrain_then_train_from_the_checkpoint_through_the_cli(tmp_path: Path,
     assert bad.exit_code != 0 and "--weights apply to unimol models, not fingerprint" in bad.stderr
     missing = runner.invoke(cli, ["models", "train", "--property", "logS", "--model", "unimol", "--weights", str(tmp_path / "none.pt")])
     assert missing.exit_code != 0 and "no checkpoint file" in missing.stderr
+    both = runner.invoke(
+        cli, ["models", "train", "-p", "logS", "--model", "unimol", "--weights", str(checkpoint), "--from-scratch"]
+    )
+    assert both.exit_code != 0 and "exclude each other" in both.stderr
+    not_unimol = runner.invoke(cli, ["models", "train", "-p", "logS", "--from-scratch"])
+    assert not_unimol.exit_code != 0 and "--from-scratch apply to unimol models" in not_unimol.stderr
+
+
+def test_the_bundled_backbone_is_the_default_start_of_the_small_configuration() -> None:
+    import hashlib
+
+    import torch
+
+    from tools.predict.unimol import BUNDLED_BACKBONE, UniMolConfig, bundled_backbone, load_unimol_weights
+
+    provenance = json.loads(BUNDLED_BACKBONE.with_suffix(".json").read_text())
+    assert hashlib.sha256(BUNDLED_BACKBONE.read_bytes()).hexdigest() == provenance["sha256"]
+    assert bundled_backbone(UniMolConfig.small()) == BUNDLED_BACKBONE
+    assert bundled_backbone(UniMolConfig.small().model_copy(update={"readout": "cls", "dropout": 0.2})) == BUNDLED_BACKBONE
+    assert bundled_backbone(UniMolConfig.full()) is None
+    assert bundled_backbone(UniMolConfig(layers=2)) is None
+    network = load_unimol_weights(BUNDLED_BACKBONE, UniMolConfig.small())
+    saved = torch.load(BUNDLED_BACKBONE, weights_only=True)
+    assert saved["atomloop"]["n_molecules"] == 130_831 and saved["atomloop"]["epochs"] == 5
+    assert torch.equal(network.state_dict()["encoder.layers.3.fc2.weight"], saved["model"]["encoder.layers.3.fc2.weight"])
 
 
 def test_the_registry_passes_family_options_and_refuses_unknown_ones(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

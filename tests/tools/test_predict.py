@@ -241,6 +241,29 @@ def test_fine_tune_returns_a_new_version_and_leaves_the_parent_alone(
     with pytest.raises(ToolInputError, match="cannot fine-tune"):
         model.fine_tune(TrainingRows(property="pIC50", unit="-log10(mol/L)", smiles=("CCO",), values=(5.0,)))
 
+    # A newer snapshot holds the parent's rows too: they are not counted twice, and a re-measured molecule
+    # takes its new value.
+    snapshot = model.training_rows.subset(range(1, len(model.training_rows))).updated_with(extra)
+    remeasured = TrainingRows(
+        property=snapshot.property, unit=snapshot.unit, smiles=("OCC",),  # ethanol, written another way
+        values=(9.5,), dataset_hash="next",
+    )
+    newest = snapshot.updated_with(remeasured)
+    grandchild = child.fine_tune(newest)
+    rows = grandchild.training_rows
+    # The one row of the child's that the newest snapshot lacks, then the newest snapshot.
+    assert rows.values == (model.training_rows.values[0], *newest.values)  # SMILES come back canonical
+    assert dict(zip(rows.smiles, rows.values, strict=True))["CCO"] == 9.5 and rows.dataset_hash == "next"
+
+
+def test_updated_with_matches_molecules_not_strings() -> None:
+    old = TrainingRows(property="logS", unit="log10(mol/L)", smiles=("CCO", "c1ccccc1", "bad("), values=(1.0, 2.0, 3.0))
+    new = TrainingRows(property="logS", unit="log10(mol/L)", smiles=("C1=CC=CC=C1", "bad("), values=(5.0, 6.0))
+    merged = old.updated_with(new)
+    assert merged.smiles == ("CCO", "C1=CC=CC=C1", "bad(") and merged.values == (1.0, 5.0, 6.0)
+    with pytest.raises(ToolInputError, match="cannot combine"):
+        old.updated_with(TrainingRows(property="pIC50", unit="-log10(mol/L)", smiles=("C",), values=(1.0,)))
+
 
 def test_training_skips_invalid_rows_and_refuses_too_few() -> None:
     rows = TrainingRows(
@@ -356,6 +379,15 @@ def test_a_child_is_approved_only_if_not_worse_than_its_parent(
     registry.register(good)
     latest = PredictorRegistry(store, tmp_path / "models").latest("logS")
     assert latest is not None and latest.version == good.record.id
+
+    # A campaign's way: every row trains (none held out), so nothing is measured and a child is not approved.
+    rows = splits["spare"].subset(range(40, 80))
+    everything = registry.train("logS", rows, hold_out=False)
+    assert everything.record.metrics["n_train"] == 40 and everything.record.metrics["rmse"] is None
+    assert everything.record.metrics["split"] == "none: trained on every row" and everything.record.approved
+    child = registry.train("logS", rows, parent=everything.record.id, hold_out=False)
+    assert child.record.metrics["n_train"] == 40  # the parent's rows are not counted twice
+    assert not child.record.approved and "cannot compare" in child.record.metrics["approval_note"]
 
 
 def test_the_held_out_split_is_stable_per_molecule(esol: TrainingRows) -> None:

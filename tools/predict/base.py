@@ -101,17 +101,36 @@ class TrainingRows(BaseModel):
             update={"smiles": tuple(self.smiles[i] for i in indices), "values": tuple(self.values[i] for i in indices)}
         )
 
-    def concat(self, other: TrainingRows) -> TrainingRows:
-        """These rows followed by ``other``'s (same property and unit); the dataset hash is ``other``'s."""
+    def updated_with(self, other: TrainingRows) -> TrainingRows:
+        """These rows less the molecules ``other`` also holds, followed by ``other``'s rows (same property and
+        unit); the dataset hash is ``other``'s.
+
+        What fine-tuning trains on: a snapshot holds every row its parent saw as well as the new ones, so a plain
+        concatenation would count the parent's rows twice (and a campaign's first measurements once more at each
+        iteration). Molecules are matched by InChIKey; a molecule in both takes ``other``'s value (the newer
+        snapshot). Rows whose SMILES do not parse are matched by their text.
+        """
+        from knowledge.chem import canonicalize
+        from knowledge.errors import StoreInputError
+
         if other.property != self.property or other.unit != self.unit:
             raise ToolInputError(
                 f"cannot combine {self.property} [{self.unit}] rows with {other.property} [{other.unit}] rows"
             )
+
+        def key(smiles: str) -> str:
+            try:
+                return canonicalize(smiles).inchikey
+            except StoreInputError:
+                return smiles
+
+        newer = {key(s) for s in other.smiles}
+        kept = [i for i, s in enumerate(self.smiles) if key(s) not in newer]
         return TrainingRows(
             property=self.property,
             unit=self.unit,
-            smiles=self.smiles + other.smiles,
-            values=self.values + other.values,
+            smiles=tuple(self.smiles[i] for i in kept) + other.smiles,
+            values=tuple(self.values[i] for i in kept) + other.values,
             dataset_hash=other.dataset_hash,
         )
 

