@@ -398,7 +398,11 @@ class CampaignRunner:
         if previous is not None:
             parent = previous.metrics.get("model_versions", {}).get(prop)
         registry = self.app.predictors
-        trained = registry.train(prop, rows, kind=self.spec.models.kind, seed=self.spec.models.seed, parent=parent)
+        # Every measurement trains the model (none is set aside to approve it): the campaign checks each version
+        # prospectively, on the batch it chose (prediction RMSE and coverage in the iteration's metrics).
+        trained = registry.train(
+            prop, rows, kind=self.spec.models.kind, seed=self.spec.models.seed, parent=parent, hold_out=False
+        )
         registry.register(trained)
         return trained.predictor
 
@@ -657,12 +661,12 @@ class CampaignRunner:
 
     def world_eval(self) -> dict[str, Any]:
         """After the fact, from the simulated world's ground truth (never shown to the models): how many of the
-        true top-2% of the pool (by the objective, among molecules whose true values meet the constraints) the
-        campaign measured, and how many a random choice of the same size would find on average; and, when the
+        true top-2% of the pool (by the objective, among molecules whose true values meet the constraints; ties at
+        the cut included, ``simulators.world.best_share``) the campaign measured, and how many a random choice of the same size would find on average; and, when the
         objective has a target, the same for every molecule whose true value meets it and the constraints
         (``target_found``, ``target_total``, ``target_random_expected``): a broader, less noisy measure."""
         from knowledge.chem import canonicalize
-        from simulators.world import SimWorld, WorldConfig
+        from simulators.world import SimWorld, WorldConfig, best_share
 
         world = SimWorld(WorldConfig(seed=self.app.settings.lab.seed + self.spec.seed))
         objective = self.spec.objectives[0]
@@ -672,9 +676,7 @@ class CampaignRunner:
             values = {prop: world.true_value(smiles, prop) for prop in self.spec.properties()}
             if all(values[c.property] >= c.value if c.op == ">=" else values[c.property] <= c.value for c in self.spec.constraints):
                 truth.append((sign * values[objective.property], canonicalize(smiles).inchikey))
-        truth.sort(reverse=True)
-        total = max(1, math.ceil(0.02 * len(self.pool())))
-        top = {key for _, key in truth[:total]}
+        top = best_share(truth, 0.02)
         measured = {key for key, _ in self._measured()}
         found = len(top & measured)
         pool_size = max(1, len(self.pool()))

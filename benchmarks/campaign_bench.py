@@ -9,7 +9,8 @@ directory (a temporary ``ATOMLOOP_HOME`` with a newly migrated SQLite store):
 
 No constraints on purpose: the goal is pure potency, so the top 2% of the pool is defined by the true pIC50 alone.
 After the run, ``CampaignRunner.world_eval()`` asks the simulated world's ground truth (never shown to the models)
-how many of the true top ``ceil(2% of the pool)`` molecules the campaign measured, and how many a random choice of
+how many of the true top 2% (the ``ceil(2% of the pool)`` best and every molecule tied with the last of them;
+``simulators.world.best_share``) the campaign measured, and how many a random choice of
 as many measured molecules would hit on average (``random_expected``). A failed synthesis gives no measurement
 and so cannot count as found.
 
@@ -126,14 +127,12 @@ def load_pool(path: Path) -> Pool:
 
 
 def true_top(pool: Pool, world_seed: int) -> frozenset[str]:
-    """InChIKeys of the true top ``ceil(2% of the pool)`` by pIC50, as ``CampaignRunner.world_eval`` ranks them
-    (no constraints: every molecule is feasible)."""
-    from simulators.world import SimWorld, WorldConfig
+    """InChIKeys of the true top 2% by pIC50 (ties at the cut included), as ``CampaignRunner.world_eval`` ranks
+    them (no constraints: every molecule is feasible)."""
+    from simulators.world import SimWorld, WorldConfig, best_share
 
     world = SimWorld(WorldConfig(seed=world_seed))
-    truth = sorted(((world.true_value(s, OBJECTIVE), key) for s, key in zip(pool.smiles, pool.keys, strict=True)), reverse=True)
-    total = max(1, math.ceil(TOP_FRACTION * len(pool.smiles)))
-    return frozenset(key for _, key in truth[:total])
+    return best_share(((world.true_value(s, OBJECTIVE), key) for s, key in zip(pool.smiles, pool.keys, strict=True)), TOP_FRACTION)
 
 
 # -- AtomLoop campaigns -----------------------------------------------------------------------------------------
@@ -463,7 +462,7 @@ def run(args: argparse.Namespace) -> str:
         f"Environment: {environment()}",
         f"Protocol: pool = `{pool.path.relative_to(ROOT.parent) if pool.path.is_relative_to(ROOT.parent) else pool.path}`,"
         f" {len(pool.smiles)} molecules (one per InChIKey). Objective pIC50 (maximize) with no constraints, so the"
-        f" true top 2% ({len(next(iter(tops.values())))} molecules, ceil of 2% of the pool) is ranked by the simulated"
+        f" true top 2% ({len(next(iter(tops.values())))} molecules: the ceil of 2% of the pool, and the molecules tied with the last) is ranked by the simulated"
         " world's true pIC50 alone. Each campaign: a fresh data directory and store,"
         f" {args.initial} random molecules, then {iterations} iterations of {args.batch} chosen by the strategy"
         f" ({args.experiments} sent to the simulated lab, potency assay with its noise and synthesis failures);"

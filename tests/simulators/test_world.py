@@ -107,3 +107,28 @@ def world_key(world: SimWorld, smiles: str) -> str:
     from knowledge.chem import canonicalize
 
     return canonicalize(smiles).inchikey
+
+
+def test_the_best_share_keeps_ties_at_the_cut() -> None:
+    from simulators.world import best_share
+
+    scored = [(9.0, "a"), (8.7, "b"), (8.7, "c"), (8.7, "d"), (8.0, "e")] + [(float(i) / 10, f"x{i}") for i in range(45)]
+    assert best_share(scored, 0.02) == {"a"}  # ceil(2% of 50) = 1
+    assert best_share(scored, 0.04) == {"a", "b", "c", "d"}  # the 2nd best is tied with two more
+    assert best_share(scored, 0.08) == {"a", "b", "c", "d"}
+    assert best_share(scored, 0.10) == {"a", "b", "c", "d", "e"}
+    assert best_share([], 0.02) == frozenset() and best_share([(1.0, "only")], 0.02) == {"only"}
+
+
+def test_the_bace_top_two_percent_holds_the_molecules_tied_at_2_nm() -> None:
+    from knowledge.chem import canonicalize
+    from simulators.world import SimWorld, WorldConfig, best_share
+
+    world = SimWorld(WorldConfig(seed=0))
+    with (bundled_dir() / "bace_pic50.csv").open(newline="") as handle:
+        keys = {canonicalize(row["smiles"]).inchikey: row["smiles"] for row in csv.DictReader(handle)}
+    truth = {key: world.true_value(smiles, "pIC50") for key, smiles in keys.items()}
+    top = best_share(((value, key) for key, value in truth.items()), 0.02)
+    assert len(truth) == 1513 and len(top) == 36  # 31 by rank, then 5 more tied at 8.699 (2 nM)
+    assert min(truth[key] for key in top) == pytest.approx(8.69897, abs=1e-4)
+    assert canonicalize("CCO").inchikey not in top
