@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tools.errors import ToolFailed, ToolInputError
+from tools.predict import base
 from tools.predict.base import PredictedValue, PredictionFailure, Predictor, TrainingRows
 from tools.predict.fingerprint import FingerprintParams, FingerprintPredictor
 from tools.predict.registry import PredictorRegistry, split_rows
@@ -286,6 +289,73 @@ def test_importing_the_package_loads_no_heavy_library() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+# -- the plumbing every family shares (tools.predict.base) -----------------------------------------------
+
+
+class _Identity(base.PredictorIdentity):
+    """The least a family sets for PredictorIdentity: its name and the identity attributes."""
+
+    name = "toy"
+
+    def __init__(self, training: TrainingRows, version: str, parent_version: str | None = None) -> None:
+        self._property = training.property
+        self._unit = training.unit
+        self._training = training
+        self._parent_version = parent_version
+        self._version = version
+
+
+def test_predictor_identity_gives_the_shared_properties_checks_and_meta_fields() -> None:
+    rows = TrainingRows(
+        property="logS", unit="log10(mol/L)", smiles=("CCO", "CCCO"), values=(0.5, -0.1), dataset_hash="d"
+    )
+    toy = _Identity(rows, "v1", parent_version="v0")
+    assert (toy.version, toy.property, toy.unit, toy.parent_version) == ("v1", "logS", "log10(mol/L)", "v0")
+    assert toy.dataset_hash == "d" and toy.training_rows is rows
+    assert toy.implemented_properties == frozenset({"logS"})
+    assert repr(toy) == "_Identity(property='logS', version='v1', n_train=2)"
+    assert toy._identity_meta(7) == {
+        "family": "toy", "format": 7, "version": "v1", "property": "logS", "unit": "log10(mol/L)",
+        "parent_version": "v0", "dataset_hash": "d", "n_train": 2,
+    }
+    other = TrainingRows(property="pIC50", unit="-log10(mol/L)", smiles=("C",), values=(1.0,))
+    with pytest.raises(ToolInputError, match=r"^cannot evaluate a logS model on pIC50 rows$"):
+        toy.evaluate(other)
+    with pytest.raises(ToolInputError) as wrong_unit:
+        toy._check_fine_tune_rows(rows.model_copy(update={"unit": "mol/L"}))
+    assert str(wrong_unit.value) == "cannot fine-tune a logS [log10(mol/L)] model on logS [mol/L] rows"
+    toy._check_fine_tune_rows(rows)
+
+
+def test_artifact_files_read_back_exactly_and_only_for_their_family_and_format(tmp_path: Path) -> None:
+    values = (0.1 + 0.2, -1e-300, 1 / 3, 12.0)
+    rows = TrainingRows(property="logS", unit="log10(mol/L)", smiles=("CCO", "C,C", "c1ccccc1", "C"), values=values)
+    meta = {"family": "toy", "format": 2, "version": "abc", "property": "logS", "unit": rows.unit, "dataset_hash": "h"}
+    base.write_artifact_files(tmp_path, rows, meta)
+    lines = (tmp_path / "training.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[:3] == ["smiles,value", f"CCO,{values[0]!r}", f'"C,C",{values[1]!r}']
+    assert (tmp_path / "meta.json").read_text(encoding="utf-8") == json.dumps(meta, indent=2, sort_keys=True) + "\n"
+
+    template = "{directory} holds {family!r}/{format}, wanted {expected_family!r}/{expected_format}"
+    assert base.read_meta(tmp_path, "toy", 2, template) == meta
+    back = base.read_training_csv(tmp_path, meta)
+    assert back.smiles == rows.smiles and back.values == values and back.dataset_hash == "h"
+    with pytest.raises(ToolFailed) as mismatch:
+        base.read_meta(tmp_path, "toy", 3, template)
+    assert str(mismatch.value) == f"{tmp_path} holds 'toy'/2, wanted 'toy'/3"
+    with pytest.raises(ToolFailed, match="cannot read model artifact in"):
+        base.read_meta(tmp_path / "missing", "toy", 2, template)
+    base.check_version(tmp_path, meta, "abc")
+    with pytest.raises(ToolFailed, match="model artifact in .* does not match its version abc"):
+        base.check_version(tmp_path, meta, "abd")
+
+
+def test_content_version_is_a_short_hash_of_compact_sorted_json() -> None:
+    expected = hashlib.sha256(b'{"a":[1,"x"],"b":null}').hexdigest()[:16]
+    assert base.content_version({"b": None, "a": [1, "x"]}) == expected
+    assert base.content_version({"a": [1, "x"], "b": None}) == expected
 
 
 # -- the registry ----------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -339,3 +339,157 @@ def calibration_group(canonical_smiles: str) -> str:
     if scaffold:
         return scaffold
     return "acyclic:" + ".".join(sorted({atom.GetSymbol() for atom in mol.GetAtoms()}))
+
+
+class PredictorIdentity:
+    """What every predictor family shares besides its model: the identity of a version and the checks on rows.
+
+    A mixin: the family's class sets ``name`` (its family) and, in ``__init__``, the attributes annotated below;
+    the mixin turns them into the read-only properties of the ``Predictor`` protocol (``version``, ``property``,
+    ``unit``, ``implemented_properties``) and those every family offers beyond it (``parent_version``,
+    ``training_rows``, ``dataset_hash``), and gives ``evaluate``, the fine-tuning check and the identity fields of
+    ``meta.json``.
+    """
+
+    name: str
+    _property: str
+    _unit: str
+    _training: TrainingRows
+    _parent_version: str | None
+    _version: str
+
+    @property
+    def version(self) -> str:
+        """Content hash of what the model was built from (the family's ``compute_version``)."""
+        return self._version
+
+    @property
+    def unit(self) -> str:
+        """The canonical unit of the property, of the training values and of every prediction."""
+        return self._unit
+
+    @property
+    def implemented_properties(self) -> frozenset[str]:
+        """The one property the model predicts."""
+        return frozenset({self._property})
+
+    @property
+    def parent_version(self) -> str | None:
+        """The version this one was fine-tuned from; None for a model trained from the start."""
+        return self._parent_version
+
+    @property
+    def training_rows(self) -> TrainingRows:
+        """The (valid, canonical) rows this version was trained on."""
+        return self._training
+
+    @property
+    def dataset_hash(self) -> str | None:
+        """Content hash of the snapshot the training rows came from, if they came from one."""
+        return self._training.dataset_hash
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(property={self._property!r}, version={self._version!r}, "
+            f"n_train={len(self._training)})"
+        )
+
+    def evaluate(self, rows: TrainingRows) -> dict[str, Any]:
+        """rmse, mae, spearman, coverage90 (fraction of |error| <= 1.645 sigma), n and n_failed on ``rows``."""
+        if rows.property != self._property:
+            raise ToolInputError(f"cannot evaluate a {self._property} model on {rows.property} rows")
+        return evaluate(cast(Predictor, self), rows)  # the family's class completes the Predictor
+
+    def _check_fine_tune_rows(self, rows: TrainingRows) -> None:
+        """Raise ToolInputError unless ``rows`` are of this model's property and unit."""
+        if rows.property != self._property or rows.unit != self._unit:
+            raise ToolInputError(
+                f"cannot fine-tune a {self._property} [{self._unit}] model on {rows.property} [{rows.unit}] rows"
+            )
+
+    def _identity_meta(self, artifact_format: int) -> dict[str, Any]:
+        """The ``meta.json`` fields every family writes: family, format, version, property, unit,
+        parent_version, dataset_hash and n_train (the family adds its own)."""
+        return {
+            "family": self.name,
+            "format": artifact_format,
+            "version": self._version,
+            "property": self._property,
+            "unit": self._unit,
+            "parent_version": self._parent_version,
+            "dataset_hash": self._training.dataset_hash,
+            "n_train": len(self._training),
+        }
+
+    @property  # defined last: inside the class body the name shadows the builtin
+    def property(self) -> str:
+        """Canonical name of the property predicted (knowledge.properties)."""
+        return self._property
+
+
+# -- model artifacts ---------------------------------------------------------------------------------
+# A saved predictor is a folder holding META_FILE (what it is and how it was built), TRAINING_FILE (the rows it
+# was trained on, read back with TrainingRows.from_snapshot_csv) and the family's own weights.
+
+META_FILE = "meta.json"
+TRAINING_FILE = "training.csv"
+
+
+def content_version(payload: dict[str, Any]) -> str:
+    """A version: sha256 (16 hex characters) of ``payload`` as compact JSON with sorted keys."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def write_artifact_files(directory: Path, training: TrainingRows, meta: dict[str, Any]) -> None:
+    """Write the files every artifact has into ``directory`` (which must exist).
+
+    ``training.csv``: the rows, header ``smiles,value``, values as ``repr(float)`` so they read back exactly.
+    ``meta.json``: ``meta``, indented, keys sorted, one trailing newline.
+    """
+    directory = Path(directory)
+    with (directory / TRAINING_FILE).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["smiles", "value"])
+        for smiles, value in zip(training.smiles, training.values, strict=True):
+            writer.writerow([smiles, repr(float(value))])
+    (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_meta(directory: Path, family: str, artifact_format: int, mismatch: str) -> dict[str, Any]:
+    """The ``meta.json`` of the artifact in ``directory``, which must be of ``family`` and ``artifact_format``.
+
+    ``mismatch`` is the family's message for an artifact of another family or format, a ``str.format`` template
+    with the fields ``directory``, ``family`` and ``format`` (what the artifact records) and ``expected_family``
+    and ``expected_format``.
+
+    Raises:
+        ToolFailed: ``meta.json`` cannot be read or parsed, or records another family or format.
+    """
+    try:
+        meta: dict[str, Any] = json.loads((Path(directory) / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ToolFailed(f"cannot read model artifact in {directory}: {error}") from error
+    if meta.get("family") != family or meta.get("format") != artifact_format:
+        raise ToolFailed(
+            mismatch.format(
+                directory=directory,
+                family=meta.get("family"),
+                format=meta.get("format"),
+                expected_family=family,
+                expected_format=artifact_format,
+            )
+        )
+    return meta
+
+
+def read_training_csv(directory: Path, meta: dict[str, Any]) -> TrainingRows:
+    """The rows of the artifact's ``training.csv``, with the property, unit and dataset hash ``meta`` records."""
+    return TrainingRows.from_snapshot_csv(
+        Path(directory) / TRAINING_FILE, meta["property"], meta["unit"], meta.get("dataset_hash")
+    )
+
+
+def check_version(directory: Path, meta: dict[str, Any], version: str) -> None:
+    """Raise ToolFailed unless ``version``, recomputed from the artifact's content, is the one ``meta`` records."""
+    if version != meta["version"]:
+        raise ToolFailed(f"model artifact in {directory} does not match its version {meta['version']}")

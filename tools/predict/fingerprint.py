@@ -35,9 +35,6 @@ recomputes the version from ``meta.json`` and ``training.csv`` and refuses an ar
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
 import logging
 import math
 import time
@@ -52,9 +49,14 @@ from tools.predict.base import (
     LRUCache,
     PredictedValue,
     PredictionFailure,
+    PredictorIdentity,
     TrainingRows,
     calibration_group,
-    evaluate,
+    check_version,
+    content_version,
+    read_meta,
+    read_training_csv,
+    write_artifact_files,
 )
 
 if TYPE_CHECKING:
@@ -213,7 +215,7 @@ class Featurizer:
         return good, bad
 
 
-class FingerprintPredictor:
+class FingerprintPredictor(PredictorIdentity):
     """An ensemble of forests on Morgan count fingerprints + descriptors (see the module docstring).
 
     Build one with ``FingerprintPredictor.train(rows, seed=...)`` or ``FingerprintPredictor.load(directory)``.
@@ -248,23 +250,7 @@ class FingerprintPredictor:
         self._featurizer = featurizer or Featurizer(params.radius, params.n_bits)
         self._training_bits: np.ndarray | None = None  # built on first prediction
 
-    # -- identity ----------------------------------------------------------------------------------
-
-    @property
-    def version(self) -> str:
-        return self._version
-
-    @property
-    def unit(self) -> str:
-        return self._unit
-
-    @property
-    def implemented_properties(self) -> frozenset[str]:
-        return frozenset({self._property})
-
-    @property
-    def parent_version(self) -> str | None:
-        return self._parent_version
+    # -- identity (version, property, unit, training rows ...: PredictorIdentity) ------------------
 
     @property
     def seed(self) -> int:
@@ -273,15 +259,6 @@ class FingerprintPredictor:
     @property
     def params(self) -> FingerprintParams:
         return self._params
-
-    @property
-    def training_rows(self) -> TrainingRows:
-        """The (valid, canonical) rows this version was trained on."""
-        return self._training
-
-    @property
-    def dataset_hash(self) -> str | None:
-        return self._training.dataset_hash
 
     @property
     def residual_sigma(self) -> float:
@@ -302,13 +279,6 @@ class FingerprintPredictor:
     @property
     def featurizer(self) -> Featurizer:
         return self._featurizer
-
-    @property  # defined last: inside the class body the name shadows the builtin
-    def property(self) -> str:
-        return self._property
-
-    def __repr__(self) -> str:
-        return f"FingerprintPredictor(property={self._property!r}, version={self._version!r}, n_train={len(self._training)})"
 
     # -- training ----------------------------------------------------------------------------------
 
@@ -385,10 +355,7 @@ class FingerprintPredictor:
         For a forest, continuing training is retraining on the union; the child records this version as its
         parent. ``self`` is not changed.
         """
-        if rows.property != self._property or rows.unit != self._unit:
-            raise ToolInputError(
-                f"cannot fine-tune a {self._property} [{self._unit}] model on {rows.property} [{rows.unit}] rows"
-            )
+        self._check_fine_tune_rows(rows)
         return type(self).train(
             self._training.updated_with(rows),
             seed=self._seed,
@@ -434,12 +401,6 @@ class FingerprintPredictor:
         nearest = _nearest_similarity(bits, self._training_bits)
         return mean, np.sqrt(between + self._residual.at(nearest) ** 2)
 
-    def evaluate(self, rows: TrainingRows) -> dict[str, Any]:
-        """rmse, mae, spearman, coverage90 (fraction of |error| <= 1.645 sigma), n and n_failed on ``rows``."""
-        if rows.property != self._property:
-            raise ToolInputError(f"cannot evaluate a {self._property} model on {rows.property} rows")
-        return evaluate(self, rows)
-
     # -- artifacts ---------------------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
@@ -448,28 +409,16 @@ class FingerprintPredictor:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         joblib.dump({"members": list(self._members)}, directory / "model.joblib", compress=3)
-        with (directory / "training.csv").open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(["smiles", "value"])
-            for smiles, value in zip(self._training.smiles, self._training.values, strict=True):
-                writer.writerow([smiles, repr(float(value))])
         meta = {
-            "family": FAMILY,
-            "format": ARTIFACT_FORMAT,
-            "version": self._version,
-            "property": self._property,
-            "unit": self._unit,
+            **self._identity_meta(ARTIFACT_FORMAT),
             "seed": self._seed,
             "params": self._params.model_dump(mode="json"),
-            "parent_version": self._parent_version,
-            "dataset_hash": self._training.dataset_hash,
             "residual": self._residual.model_dump(mode="json"),
             "baseline_used": self.baseline_used,
-            "n_train": len(self._training),
             "descriptors": list(DESCRIPTORS),
             "libraries": _library_versions(),
         }
-        (directory / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_artifact_files(directory, self._training, meta)
 
     @classmethod
     def load(cls, directory: Path, featurizer: Featurizer | None = None) -> FingerprintPredictor:
@@ -481,22 +430,17 @@ class FingerprintPredictor:
         import joblib
 
         directory = Path(directory)
-        try:
-            meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise ToolFailed(f"cannot read model artifact in {directory}: {error}") from error
-        if meta.get("family") != FAMILY or meta.get("format") != ARTIFACT_FORMAT:
-            raise ToolFailed(
-                f"{directory} holds a {meta.get('family')!r} artifact of format {meta.get('format')}, this version "
-                f"reads {FAMILY!r} format {ARTIFACT_FORMAT}: train it again (atomloop models train)"
-            )
-        params = FingerprintParams.model_validate(meta["params"])
-        training = TrainingRows.from_snapshot_csv(
-            directory / "training.csv", meta["property"], meta["unit"], meta.get("dataset_hash")
+        meta = read_meta(
+            directory,
+            FAMILY,
+            ARTIFACT_FORMAT,
+            mismatch="{directory} holds a {family!r} artifact of format {format}, this version reads "
+            "{expected_family!r} format {expected_format}: train it again (atomloop models train)",
         )
+        params = FingerprintParams.model_validate(meta["params"])
+        training = read_training_csv(directory, meta)
         version = compute_version(training, int(meta["seed"]), params, meta.get("parent_version"))
-        if version != meta["version"]:
-            raise ToolFailed(f"model artifact in {directory} does not match its version {meta['version']}")
+        check_version(directory, meta, version)
         if meta.get("libraries", {}).get("sklearn") != _library_versions()["sklearn"]:
             log.warning(
                 "model %s was saved with scikit-learn %s; this is %s",
@@ -535,7 +479,7 @@ def compute_version(rows: TrainingRows, seed: int, params: FingerprintParams, pa
         "data": rows.digest(),
         "parent": parent_version,
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    return content_version(payload)
 
 
 class EnsembleMember:

@@ -19,20 +19,27 @@ them and refuses an artifact whose content does not match its version.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
 import logging
 import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import ToolFailed, ToolInputError
-from tools.predict.base import PredictedValue, PredictionFailure, TrainingRows, evaluate
+from tools.predict.base import (
+    PredictedValue,
+    PredictionFailure,
+    PredictorIdentity,
+    TrainingRows,
+    check_version,
+    content_version,
+    read_meta,
+    read_training_csv,
+    write_artifact_files,
+)
 from tools.predict.fingerprint import Featurizer, bit_matrix, tanimoto
 
 if TYPE_CHECKING:
@@ -69,7 +76,7 @@ class GPHyperparameters(BaseModel):
     log_marginal_likelihood: float
 
 
-class TanimotoGPPredictor:
+class TanimotoGPPredictor(PredictorIdentity):
     """A Tanimoto-kernel Gaussian process (see the module docstring). Immutable: ``fine_tune`` returns a new one."""
 
     name = FAMILY
@@ -98,42 +105,11 @@ class TanimotoGPPredictor:
             _training_bits(self._featurizer, training, params), training, hyper
         )
 
-    # -- identity ----------------------------------------------------------------------------------
-
-    @property
-    def version(self) -> str:
-        return self._version
-
-    @property
-    def unit(self) -> str:
-        return self._unit
-
-    @property
-    def implemented_properties(self) -> frozenset[str]:
-        return frozenset({self._property})
-
-    @property
-    def parent_version(self) -> str | None:
-        return self._parent_version
+    # -- identity (version, property, unit, training rows ...: PredictorIdentity) ------------------
 
     @property
     def hyperparameters(self) -> GPHyperparameters:
         return self._hyper
-
-    @property
-    def training_rows(self) -> TrainingRows:
-        return self._training
-
-    @property
-    def dataset_hash(self) -> str | None:
-        return self._training.dataset_hash
-
-    @property  # defined last: inside the class body the name shadows the builtin
-    def property(self) -> str:
-        return self._property
-
-    def __repr__(self) -> str:
-        return f"TanimotoGPPredictor(property={self._property!r}, version={self._version!r}, n_train={len(self._training)})"
 
     # -- training ----------------------------------------------------------------------------------
 
@@ -186,10 +162,7 @@ class TanimotoGPPredictor:
 
     def fine_tune(self, rows: TrainingRows) -> TanimotoGPPredictor:
         """A new version fitted on this version's rows updated with ``rows``; ``self`` is not changed."""
-        if rows.property != self._property or rows.unit != self._unit:
-            raise ToolInputError(
-                f"cannot fine-tune a {self._property} [{self._unit}] model on {rows.property} [{rows.unit}] rows"
-            )
+        self._check_fine_tune_rows(rows)
         return type(self).train(
             self._training.updated_with(rows), params=self._params, parent_version=self._version, featurizer=self._featurizer
         )
@@ -221,27 +194,17 @@ class TanimotoGPPredictor:
                 )
         return [r for r in results if r is not None]
 
-    def evaluate(self, rows: TrainingRows) -> dict[str, Any]:
-        if rows.property != self._property:
-            raise ToolInputError(f"cannot evaluate a {self._property} model on {rows.property} rows")
-        return evaluate(self, rows)
-
     # -- artifacts ---------------------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        with (directory / "training.csv").open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(["smiles", "value"])
-            for smiles, value in zip(self._training.smiles, self._training.values, strict=True):
-                writer.writerow([smiles, repr(float(value))])
         meta = {
-            "family": FAMILY, "format": ARTIFACT_FORMAT, "version": self._version, "property": self._property,
-            "unit": self._unit, "params": self._params.model_dump(mode="json"), "hyper": self._hyper.model_dump(mode="json"),
-            "parent_version": self._parent_version, "dataset_hash": self._training.dataset_hash, "n_train": len(self._training),
+            **self._identity_meta(ARTIFACT_FORMAT),
+            "params": self._params.model_dump(mode="json"),
+            "hyper": self._hyper.model_dump(mode="json"),
         }
-        (directory / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_artifact_files(directory, self._training, meta)
 
     @classmethod
     def load(cls, directory: Path, featurizer: Featurizer | None = None) -> TanimotoGPPredictor:
@@ -251,17 +214,13 @@ class TanimotoGPPredictor:
             ToolFailed: the artifact is missing, of another family, or does not match its recorded version.
         """
         directory = Path(directory)
-        try:
-            meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise ToolFailed(f"cannot read model artifact in {directory}: {error}") from error
-        if meta.get("family") != FAMILY or meta.get("format") != ARTIFACT_FORMAT:
-            raise ToolFailed(f"{directory} holds a {meta.get('family')!r} artifact of format {meta.get('format')}")
+        meta = read_meta(
+            directory, FAMILY, ARTIFACT_FORMAT, mismatch="{directory} holds a {family!r} artifact of format {format}"
+        )
         params = GPParams.model_validate(meta["params"])
-        training = TrainingRows.from_snapshot_csv(directory / "training.csv", meta["property"], meta["unit"], meta.get("dataset_hash"))
+        training = read_training_csv(directory, meta)
         version = compute_version(training, params, meta.get("parent_version"))
-        if version != meta["version"]:
-            raise ToolFailed(f"model artifact in {directory} does not match its version {meta['version']}")
+        check_version(directory, meta, version)
         if featurizer is not None and (featurizer.radius, featurizer.n_bits) != (params.radius, params.n_bits):
             featurizer = None
         return cls(
@@ -278,7 +237,7 @@ def compute_version(rows: TrainingRows, params: GPParams, parent_version: str | 
         "params": params.model_dump(mode="json"), "grid": [AMPLITUDES, NOISES], "data": rows.digest(),
         "parent": parent_version,
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    return content_version(payload)
 
 
 def _training_bits(featurizer: Featurizer, rows: TrainingRows, params: GPParams) -> np.ndarray:

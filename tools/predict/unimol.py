@@ -94,7 +94,6 @@ Artifacts (``save``/``load``): ``weights.pt`` (the members' state dicts, read ba
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
 import json
@@ -117,9 +116,14 @@ from tools.predict.base import (
     LRUCache,
     PredictedValue,
     PredictionFailure,
+    PredictorIdentity,
     TrainingRows,
     calibration_group,
-    evaluate,
+    check_version,
+    content_version,
+    read_meta,
+    read_training_csv,
+    write_artifact_files,
 )
 
 if TYPE_CHECKING:
@@ -1421,7 +1425,7 @@ def _holdout_position(seed: int, group: str) -> float:
     return int(digest[:13], 16) / 16**13
 
 
-class UniMolPredictor:
+class UniMolPredictor(PredictorIdentity):
     """A deep ensemble of Uni-Mol-style networks with a regression head (see the module docstring).
 
     Build one with ``UniMolPredictor.train(rows, seed=...)`` or ``UniMolPredictor.load(directory)``. Instances are
@@ -1465,23 +1469,7 @@ class UniMolPredictor:
         self._version = version
         self._featurizer = featurizer or UniMolFeaturizer(config)
 
-    # -- identity ----------------------------------------------------------------------------------
-
-    @property
-    def version(self) -> str:
-        return self._version
-
-    @property
-    def unit(self) -> str:
-        return self._unit
-
-    @property
-    def implemented_properties(self) -> frozenset[str]:
-        return frozenset({self._property})
-
-    @property
-    def parent_version(self) -> str | None:
-        return self._parent_version
+    # -- identity (version, property, unit, training rows ...: PredictorIdentity) ------------------
 
     @property
     def seed(self) -> int:
@@ -1500,15 +1488,6 @@ class UniMolPredictor:
         return self._pretrained_hash
 
     @property
-    def training_rows(self) -> TrainingRows:
-        """The (valid, canonical) rows this version was trained on."""
-        return self._training
-
-    @property
-    def dataset_hash(self) -> str | None:
-        return self._training.dataset_hash
-
-    @property
     def residual_sigma(self) -> float:
         return math.sqrt(self._residual_variance)
 
@@ -1519,13 +1498,6 @@ class UniMolPredictor:
     @property
     def networks(self) -> tuple[torch.nn.Module, ...]:
         return self._networks
-
-    @property  # defined last: inside the class body the name shadows the builtin
-    def property(self) -> str:
-        return self._property
-
-    def __repr__(self) -> str:
-        return f"UniMolPredictor(property={self._property!r}, version={self._version!r}, n_train={len(self._training)})"
 
     # -- training ----------------------------------------------------------------------------------
 
@@ -1585,10 +1557,7 @@ class UniMolPredictor:
         Same seed, configuration, parameters and target scaling; ``fine_tune_epochs`` at
         ``fine_tune_learning_rate``; the residual term is recalibrated. ``self`` is not changed.
         """
-        if rows.property != self._property or rows.unit != self._unit:
-            raise ToolInputError(
-                f"cannot fine-tune a {self._property} [{self._unit}] model on {rows.property} [{rows.unit}] rows"
-            )
+        self._check_fine_tune_rows(rows)
         return type(self)._fit(
             self._training.updated_with(rows), seed=self._seed, config=self._config, params=self._params,
             featurizer=self._featurizer, member_states=[n.state_dict() for n in self._networks],
@@ -1718,12 +1687,6 @@ class UniMolPredictor:
         between = predictions.var(axis=1, ddof=1) if predictions.shape[1] > 1 else np.zeros(len(mean))
         return mean, np.sqrt(between + self._residual_variance)
 
-    def evaluate(self, rows: TrainingRows) -> dict[str, Any]:
-        """rmse, mae, spearman, coverage90 (fraction of |error| <= 1.645 sigma), n and n_failed on ``rows``."""
-        if rows.property != self._property:
-            raise ToolInputError(f"cannot evaluate a {self._property} model on {rows.property} rows")
-        return evaluate(self, rows)
-
     # -- artifacts ---------------------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
@@ -1732,34 +1695,22 @@ class UniMolPredictor:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         torch.save({"members": [network.state_dict() for network in self._networks]}, directory / "weights.pt")
-        with (directory / "training.csv").open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(["smiles", "value"])
-            for smiles, value in zip(self._training.smiles, self._training.values, strict=True):
-                writer.writerow([smiles, repr(float(value))])
         meta = {
-            "family": FAMILY,
-            "format": ARTIFACT_FORMAT,
-            "version": self._version,
-            "property": self._property,
-            "unit": self._unit,
+            **self._identity_meta(ARTIFACT_FORMAT),
             "seed": self._seed,
             "config": self._config.model_dump(mode="json"),
             "params": self._params.model_dump(mode="json"),
-            "parent_version": self._parent_version,
             "pretrained_hash": self._pretrained_hash,
-            "dataset_hash": self._training.dataset_hash,
             "target_mean": self._target_mean,
             "target_std": self._target_std,
             "residual_variance": self._residual_variance,
-            "n_train": len(self._training),
             "dictionary": list(self._featurizer.dictionary.symbols),
             "conformer_seed": self._featurizer.conformers.seed,
             "conformer_generator": self._featurizer.conformers.tag,
             "weights_sha256": _file_sha256(directory / "weights.pt"),
             "libraries": _library_versions(),
         }
-        (directory / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_artifact_files(directory, self._training, meta)
 
     @classmethod
     def load(
@@ -1777,12 +1728,9 @@ class UniMolPredictor:
         import torch
 
         directory = Path(directory)
-        try:
-            meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise ToolFailed(f"cannot read model artifact in {directory}: {error}") from error
-        if meta.get("family") != FAMILY or meta.get("format") != ARTIFACT_FORMAT:
-            raise ToolFailed(f"{directory} holds a {meta.get('family')!r} artifact (format {meta.get('format')})")
+        meta = read_meta(
+            directory, FAMILY, ARTIFACT_FORMAT, mismatch="{directory} holds a {family!r} artifact (format {format})"
+        )
         config = UniMolConfig.model_validate(meta["config"])
         params = UniMolTrainParams.model_validate(meta["params"])
         dictionary = AtomDictionary(meta["dictionary"])
@@ -1797,15 +1745,12 @@ class UniMolPredictor:
                 directory_of_conformers = conformers.directory if conformers is not None else None
                 conformers = ConformerCache(directory_of_conformers, seed=seed_of_conformers)
             featurizer = UniMolFeaturizer(config, conformers, dictionary)
-        training = TrainingRows.from_snapshot_csv(
-            directory / "training.csv", meta["property"], meta["unit"], meta.get("dataset_hash")
-        )
+        training = read_training_csv(directory, meta)
         version = compute_version(
             training, int(meta["seed"]), config, params, dictionary, featurizer.conformers.tag,
             meta.get("pretrained_hash"), meta.get("parent_version"),
         )
-        if version != meta["version"]:
-            raise ToolFailed(f"model artifact in {directory} does not match its version {meta['version']}")
+        check_version(directory, meta, version)
         weights = directory / "weights.pt"
         try:
             if _file_sha256(weights) != meta.get("weights_sha256"):
@@ -1854,7 +1799,7 @@ def compute_version(
         "pretrained": pretrained_hash,
         "parent": parent_version,
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    return content_version(payload)
 
 
 def _fit_member(
