@@ -383,6 +383,10 @@ def run(args: argparse.Namespace) -> str:
             label = "unimol, from scratch"
         elif model == "unimol":
             label = "unimol, pretrained (bundled QM9 backbone)"
+        if model == "unimol":
+            from tools.predict.unimol import ConformerCache
+
+            options["conformers"] = ConformerCache()  # one per run: each molecule's conformer is made once, not per seed
         for dataset in datasets:
             seed_results = []
             for seed in args.seeds:

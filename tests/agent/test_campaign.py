@@ -126,7 +126,7 @@ def test_the_demo_completes_and_beats_random(tmp_path: Path) -> None:
     status = _json("demo", "--home", str(tmp_path / "demo"))
     assert status["experiments"] >= 56
     world = status["world_eval"]
-    assert world["top2pct_total"] == 31 and world["pool"] == 1513
+    assert world["top2pct_total"] == 36 and world["pool"] == 1513  # 31 by rank and 5 more tied at 2 nM
     # One campaign's top-2% count swings with the lab's noise (benchmarks/campaign_bench.py averages seeds); the
     # molecules meeting the demo's own target (true pIC50 >= 8 with logS >= -5) are many more, and the loop must find
     # them faster than random choice does.
