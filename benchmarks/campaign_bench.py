@@ -24,7 +24,7 @@ campaigns, same world seed, same noise), with the same budget, and scored with t
 
     .venv/bin/python benchmarks/campaign_bench.py [--seeds 0 1 2 3 4] [--strategies ei ucb greedy random]
         [--models fingerprint gp unimol] [--experiments 96] [--batch 8] [--initial 16] [--data ../shared/data]
-        [--baybe-seeds 0 1 2 3 4] [--results FILE.jsonl] [--diversity 0.7]
+        [--baybe-seeds 0 1 2 3 4] [--results FILE.jsonl] [--diversity 0.7] [--kappa 1.0]
 
 Greedy and random run with the first model family only. ``--results`` appends every finished campaign to a JSON-lines
 file and skips campaigns already in it, so a long run can be resumed and runs of different families (one process
@@ -42,7 +42,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import math
 import os
 import statistics
 import sys
@@ -147,7 +146,11 @@ def campaign_spec(strategy: str, model: str, seed: int, pool: Pool, args: argpar
         budget=BudgetSpec(experiments=args.experiments, iterations=(args.experiments - args.initial) // args.batch),
         batch_size=args.batch,
         initial=InitialSpec(random=args.initial),
-        acquisition=AcquisitionSpec(kind=strategy, **({} if args.diversity is None else {"diversity": args.diversity})),
+        acquisition=AcquisitionSpec(
+            kind=strategy,
+            **({} if args.diversity is None else {"diversity": args.diversity}),
+            **({} if args.kappa is None else {"kappa": args.kappa}),
+        ),
         models=ModelSpec(kind=model, seed=seed),
         seed=seed,
     )
@@ -369,6 +372,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="append each finished campaign to this JSON-lines file, and skip the campaigns already in it",
     )
     parser.add_argument("--diversity", type=float, default=None, help="max Tanimoto similarity within a batch (default: the campaign default)")
+    parser.add_argument("--kappa", type=float, default=None, help="UCB's exploration weight (default: the campaign default)")
     parser.add_argument("--baybe-seeds", nargs="*", type=int, default=None, help="seeds for BayBE (default: --seeds; none: skip)")
     args = parser.parse_args(argv)
     if any(seed < 0 for seed in args.seeds):
