@@ -401,7 +401,7 @@ class CampaignRunner:
         # Every measurement trains the model (none is set aside to approve it): the campaign checks each version
         # prospectively, on the batch it chose (prediction RMSE and coverage in the iteration's metrics).
         trained = registry.train(
-            prop, rows, kind=self.spec.models.kind, seed=self.spec.models.seed, parent=parent, hold_out=False
+            prop, rows, kind=self.spec.models.kind, seed=self.spec.models.seed, parent=parent, train_on_all=True
         )
         registry.register(trained)
         return trained.predictor
@@ -662,9 +662,10 @@ class CampaignRunner:
     def world_eval(self) -> dict[str, Any]:
         """After the fact, from the simulated world's ground truth (never shown to the models): how many of the
         true top-2% of the pool (by the objective, among molecules whose true values meet the constraints; ties at
-        the cut included, ``simulators.world.best_share``) the campaign measured, and how many a random choice of the same size would find on average; and, when the
-        objective has a target, the same for every molecule whose true value meets it and the constraints
-        (``target_found``, ``target_total``, ``target_random_expected``): a broader, less noisy measure."""
+        the cut included, ``simulators.world.best_share``) the campaign measured, and how many a random choice of
+        the same size would find on average; and, when the objective has a target, the same for every molecule
+        whose true value meets it and the constraints (``target_found``, ``target_total``,
+        ``target_random_expected``): a broader, less noisy measure."""
         from knowledge.chem import canonicalize
         from simulators.world import SimWorld, WorldConfig, best_share
 

@@ -452,10 +452,10 @@ def test_a_child_is_approved_only_if_not_worse_than_its_parent(
 
     # A campaign's way: every row trains (none held out), so nothing is measured and a child is not approved.
     rows = splits["spare"].subset(range(40, 80))
-    everything = registry.train("logS", rows, hold_out=False)
+    everything = registry.train("logS", rows, train_on_all=True)
     assert everything.record.metrics["n_train"] == 40 and everything.record.metrics["rmse"] is None
     assert everything.record.metrics["split"] == "none: trained on every row" and everything.record.approved
-    child = registry.train("logS", rows, parent=everything.record.id, hold_out=False)
+    child = registry.train("logS", rows, parent=everything.record.id, train_on_all=True)
     assert child.record.metrics["n_train"] == 40  # the parent's rows are not counted twice
     assert not child.record.approved and "cannot compare" in child.record.metrics["approval_note"]
 

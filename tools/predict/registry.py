@@ -221,15 +221,15 @@ class PredictorRegistry:
         parent: str | None = None,
         *,
         holdout: TrainingRows | None = None,
-        hold_out: bool = True,
+        train_on_all: bool = False,
         options: Mapping[str, Any] | None = None,
     ) -> TrainedModel:
         """Train a new version on ``rows`` (fine-tune ``parent`` on them if given), measure it on a held-out
         split of ``rows`` (or on ``holdout``), decide its approval and save its artifact. Writes no store row.
 
-        ``hold_out=False`` trains on every row and measures nothing here: for a campaign, whose few measurements
-        are too precious to set a fifth aside and whose models are judged prospectively, on the next batch
-        (``CampaignRunner``). A fine-tuned child trained so is not approved (there is nothing to compare on).
+        ``train_on_all=True`` trains on every row and, without ``holdout``, measures nothing: for a campaign,
+        whose few measurements are too precious to set a fifth aside and whose models are judged prospectively, on
+        the next batch (``CampaignRunner``). A fine-tuned child trained so is not approved (there is nothing to compare on).
 
         A fine-tuned child keeps its parent's seed and hyperparameters (``seed`` applies to new models).
         ``options`` are passed to the family's ``train`` for a new model (e.g. ``pretrained`` and ``config`` for
@@ -248,10 +248,10 @@ class PredictorRegistry:
         started = time.perf_counter()
         if holdout is not None:
             train_rows, test_rows = rows, holdout
-        elif hold_out:
-            train_rows, test_rows = split_rows(rows, self.test_fraction)
-        else:
+        elif train_on_all:
             train_rows, test_rows = rows, rows.subset([])
+        else:
+            train_rows, test_rows = split_rows(rows, self.test_fraction)
         parent_predictor: Predictor | None = None
         if parent is not None:
             parent_predictor = self.get(parent)
@@ -282,10 +282,10 @@ class PredictorRegistry:
         metrics["n_test"] = len(test_rows)
         if holdout is not None:
             metrics["split"] = "holdout rows"
-        elif hold_out:
-            metrics["split"] = f"inchikey hash, test fraction {self.test_fraction}"
-        else:
+        elif train_on_all:
             metrics["split"] = "none: trained on every row"
+        else:
+            metrics["split"] = f"inchikey hash, test fraction {self.test_fraction}"
         if parent_predictor is None:
             approved = True
         else:
