@@ -12,7 +12,8 @@ few hundred measurements (e.g. Griffiths et al., GAUCHE, NeurIPS 2023); for thou
 ``fingerprint`` are cheaper (training is O(n³): about 1 s at 1,000 rows here).
 
 ``fine_tune(rows)`` refits on this version's rows updated with ``rows`` (``TrainingRows.updated_with``, the union
-by molecule); the child records this version as its parent. ``version`` is a sha256 content hash of the family, property, unit, parameters, training rows and parent.
+by molecule); the child records this version as its parent. ``version`` is a sha256 content hash of the family,
+property, unit, parameters, training rows and parent.
 Artifacts: ``training.csv`` and ``meta.json`` (the chosen hyperparameters); ``load`` refits the factorisation from
 them and refuses an artifact whose content does not match its version.
 """

@@ -70,8 +70,8 @@ children.
 
 ``fine_tune(rows)`` continues every member from its current weights, for ``fine_tune_epochs`` at
 ``fine_tune_learning_rate``, on this version's rows updated with ``rows`` (``TrainingRows.updated_with``: the
-union by molecule, so the model does not forget what it was trained on nor counts it twice); the target scaling is kept; the residual term is recalibrated. The child is a
-new version whose parent is this one.
+union by molecule, so the model does not forget what it was trained on nor counts it twice); the target scaling
+is kept; the residual term is recalibrated. The child is a new version whose parent is this one.
 
 Deterministic: the same rows (in the same order), seed, configuration, parameters and pretrained checkpoint
 give identical weights and predictions on CPU: seeded RNGs in a forked torch RNG state, deterministic
@@ -1519,8 +1519,9 @@ class UniMolPredictor(PredictorIdentity):
 
         ``pretrained``: a checkpoint (official Uni-Mol, or from ``pretrain``) to start every member's backbone
         from (``load_unimol_weights``); ``BUNDLED`` (the default) is the QM9-pretrained backbone shipped with
-        AtomLoop (``bundled_backbone``) when it fits ``config``, else none; None trains from scratch. ``epochs`` sets the epochs exactly (``params.epochs``, with no ``min_steps``);
-        by default ``params.training_epochs`` chooses them from the number of rows.
+        AtomLoop (``bundled_backbone``) when it fits ``config``, else none; None trains from scratch. ``epochs``
+        sets the epochs exactly (``params.epochs``, with no ``min_steps``); by default ``params.training_epochs``
+        chooses them from the number of rows.
 
         Raises:
             ToolFailed: fewer than ``MIN_TRAINING_ROWS`` valid rows; an unusable checkpoint (UniMolWeightsError).
