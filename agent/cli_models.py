@@ -152,6 +152,10 @@ def models_pretrain(
     config: Annotated[str, typer.Option(help="small (CPU default) or full (Uni-Mol's size, for GPUs).")] = "small",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     output: Annotated[Path | None, typer.Option(help="Checkpoint to write (default: under the data directory).")] = None,
+    initial: Annotated[
+        Path | None,
+        typer.Option(help="Continue from this checkpoint (ours or Uni-Mol's; 'bundled': the QM9 backbone shipped)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Self-supervised pretraining of a unimol backbone (masked atoms + coordinate denoising) on unlabelled molecules.
@@ -160,10 +164,15 @@ def models_pretrain(
     """
     from agent.app import build_app
     from tools.predict.corpora import CorpusStats, read_qm9
-    from tools.predict.unimol import ConformerCache, pretrain
+    from tools.errors import ToolInputError
+    from tools.predict.unimol import ConformerCache, bundled_backbone, pretrain
 
     app = build_app()
     network = _unimol_config(config)
+    if initial is not None and str(initial) == "bundled":
+        initial = bundled_backbone(network)
+        if initial is None:
+            raise ToolInputError(f"no bundled backbone for the {config} configuration")
     stats = CorpusStats()
     if corpus == "qm9":
         conformers = ConformerCache(capacity=(limit or 140_000) + 1)
@@ -191,7 +200,10 @@ def models_pretrain(
         def on_step(step: int, total: int, losses: dict[str, float]) -> None:
             bar.update(task, completed=step, total=total, loss=f"loss {losses['total']:.3f}")
 
-        result = pretrain(smiles, network, epochs=epochs, seed=seed, output=target, conformers=conformers, on_step=on_step)
+        result = pretrain(
+            smiles, network, epochs=epochs, seed=seed, output=target, conformers=conformers, initial=initial,
+            on_step=on_step,
+        )
     payload = {
         "path": str(result.path), "sha256": result.sha256, "corpus": corpus, "n_molecules": result.n_molecules,
         "n_failed": result.n_failed, "skipped_in_corpus": stats.skipped, "steps": result.steps,

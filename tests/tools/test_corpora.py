@@ -78,6 +78,15 @@ def test_pretrain_then_train_from_the_checkpoint_through_the_cli(tmp_path: Path,
     assert (pretrained["n_molecules"], pretrained["n_failed"], pretrained["steps"]) == (5, 1, 1)
     checkpoint = Path(pretrained["path"])
     assert checkpoint.is_file() and checkpoint.parent == tmp_path / "home" / "models" / "pretrained"
+    continued = runner.invoke(
+        cli, ["models", "pretrain", "--corpus", str(corpus), "--initial", str(checkpoint), "--output",
+              str(tmp_path / "continued.pt"), "--json"],
+    )
+    assert continued.exit_code == 0, continued.output
+    assert json.loads(continued.stdout)["sha256"] not in (pretrained["sha256"], None)
+    assert (tmp_path / "continued.pt").is_file()
+    no_bundle = runner.invoke(cli, ["models", "pretrain", "--corpus", str(corpus), "--config", "full", "--initial", "bundled"])
+    assert no_bundle.exit_code != 0 and "no bundled backbone for the full configuration" in no_bundle.stderr
 
     bad = runner.invoke(cli, ["models", "train", "--property", "logS", "--model", "fingerprint", "--weights", str(checkpoint)])
     assert bad.exit_code != 0 and "--weights apply to unimol models, not fingerprint" in bad.stderr
