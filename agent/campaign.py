@@ -4,7 +4,8 @@ A campaign is a YAML file validated by ``CampaignSpec``. Each iteration:
 
     snapshot of the campaign's own measurements -> fine-tune (a new model version per property, parent = the
     previous one) -> predict with uncertainty over the pool -> acquisition (EI, UCB, Thompson, greedy or random,
-    times the probability that the constraints hold) -> a diverse batch (Tanimoto) -> the lab, through the
+    times the probability that the constraints hold) -> a diverse batch (Tanimoto; for Thompson sampling over an
+    ensemble, one member drawn per slot of the batch) -> the lab, through the
     scheduler -> record every measurement with the prediction that motivated it -> metrics -> report.
 
 The models learn only from what the campaign measured, never from values already in the store or in the pool
@@ -165,6 +166,12 @@ def _phi(x: float) -> float:
 
 def _pdf(x: float) -> float:
     return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+
+def _infeasibility_penalty(feasible: float) -> float:
+    """What UCB, Thompson and greedy subtract from a score: nothing while the constraints more likely hold than
+    not, then enough to rank the candidate below every likely feasible one."""
+    return 0.0 if feasible >= 0.5 else 1e3 * (0.5 - feasible)
 
 
 class CampaignRunner:
@@ -352,7 +359,9 @@ class CampaignRunner:
         estimates: dict[str, dict[str, tuple[float, float]]] = {s: {} for s in candidates}
         objective = self.spec.objectives[0].property
         fitted_best: dict[str, float] = {}  # InChIKey of a measured feasible molecule -> the model's mean there
+        members: dict[str, tuple[float, ...]] = {}  # SMILES -> each ensemble member's objective (Thompson sampling)
         from tools.errors import ToolFailed
+        from tools.predict.base import EnsemblePredictor
 
         for prop in self.spec.properties():
             try:
@@ -365,6 +374,10 @@ class CampaignRunner:
             for smiles, item in zip(candidates, predictor.predict(candidates), strict=True):
                 if hasattr(item, "value"):
                     estimates[smiles][prop] = (item.value, item.uncertainty)
+            if prop == objective and self.spec.acquisition.kind == "thompson" and isinstance(predictor, EnsemblePredictor):
+                for smiles, drawn in zip(candidates, predictor.member_predictions(candidates), strict=True):
+                    if isinstance(drawn, tuple):
+                        members[smiles] = drawn
             if prop == objective:
                 feasible = self._feasible_measured(measured)
                 for item in predictor.predict(list(feasible.values())):
@@ -372,8 +385,11 @@ class CampaignRunner:
                         fitted_best[item.inchikey] = item.value
         if self.spec.prefilter is not None:
             candidates = self._prefilter(candidates, estimates)
-        scores = self._acquisition(index, candidates, estimates, measured, fitted_best)
-        batch = self._diverse(candidates, scores, size)
+        if members:
+            batch = self._thompson_batch(index, candidates, estimates, members, size)
+        else:
+            scores = self._acquisition(index, candidates, estimates, measured, fitted_best)
+            batch = self._diverse(candidates, scores, size)
         return batch, {s: estimates[s] for s in batch}, versions
 
     def _fine_tune(self, index: int, prop: str, measured: list[tuple[str, Any]]) -> Any:
@@ -450,32 +466,70 @@ class CampaignRunner:
                 value = (mu - reference) * _phi(z) + sigma * _pdf(z)
             elif kind == "ucb":
                 value = mu + self.spec.acquisition.kappa * sigma
-            elif kind == "thompson":
+            elif kind == "thompson":  # marginal draws: only for models without ensemble members (_thompson_batch)
                 value = float(rng.normal(mu, sigma))
             elif kind == "greedy":
                 value = mu
             else:
                 value = float(rng.random())
-            feasible = 1.0
-            if kind != "random":
-                for constraint in self.spec.constraints:
-                    c_mu, c_sigma = own.get(constraint.property, (math.nan, 1.0))
-                    if math.isnan(c_mu):
-                        feasible = 0.0
-                        continue
-                    z = (c_mu - constraint.value) / max(c_sigma, 1e-6)
-                    feasible *= _phi(z) if constraint.op == ">=" else _phi(-z)
-            scores[smiles] = value * feasible if kind in ("ei",) else (value if feasible >= 0.5 else value - 1e3 * (0.5 - feasible))
+            feasible = self._feasibility(own) if kind != "random" else 1.0
+            scores[smiles] = value * feasible if kind == "ei" else value - _infeasibility_penalty(feasible)
         return scores
 
-    def _diverse(self, candidates: list[str], scores: dict[str, float], size: int) -> list[str]:
+    def _feasibility(self, own: dict[str, tuple[float, float]]) -> float:
+        """The probability that every constraint holds, from the predicted (mean, sigma) of each (0 if one is
+        not predicted)."""
+        feasible = 1.0
+        for constraint in self.spec.constraints:
+            c_mu, c_sigma = own.get(constraint.property, (math.nan, 1.0))
+            if math.isnan(c_mu):
+                return 0.0
+            z = (c_mu - constraint.value) / max(c_sigma, 1e-6)
+            feasible *= _phi(z) if constraint.op == ">=" else _phi(-z)
+        return feasible
+
+    def _thompson_batch(
+        self,
+        index: int,
+        candidates: list[str],
+        estimates: dict[str, dict[str, tuple[float, float]]],
+        members: dict[str, tuple[float, ...]],
+        size: int,
+    ) -> list[str]:
+        """Thompson sampling over an ensemble: each slot of the batch goes to the best candidate under one member
+        (a joint draw from the model's posterior, drawn anew for every slot), skipping candidates too similar to
+        those already chosen. Constraints weigh in as they do for UCB and greedy."""
+        import numpy as np
+
+        sign = 1.0 if self.spec.objectives[0].direction == "maximize" else -1.0
+        rng = self._rng(index)
+        eligible = [s for s in candidates if s in members]
+        if not eligible:
+            return []
+        draws = sign * np.array([members[s] for s in eligible], dtype=float)
+        penalty = np.array([_infeasibility_penalty(self._feasibility(estimates[s])) for s in eligible])
+        chosen: list[str] = []
+        while len(chosen) < min(size, len(eligible)):
+            column = draws[:, rng.integers(draws.shape[1])] - penalty
+            scores = {s: float(v) for s, v in zip(eligible, column, strict=True) if s not in chosen}
+            picked = self._diverse(list(scores), scores, 1, already=chosen)
+            if not picked:
+                break
+            chosen.extend(picked)
+        return chosen
+
+    def _diverse(
+        self, candidates: list[str], scores: dict[str, float], size: int, already: list[str] | None = None
+    ) -> list[str]:
+        """Up to ``size`` candidates by descending score, each at most ``acquisition.diversity`` Tanimoto-similar
+        to those chosen before it and to ``already`` (molecules already in the batch)."""
         from rdkit import Chem, DataStructs
         from rdkit.Chem import rdFingerprintGenerator
 
         generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
         ranked = sorted((s for s in candidates if s in scores), key=lambda s: (-scores[s], s))
         chosen: list[str] = []
-        fingerprints: list[Any] = []
+        fingerprints: list[Any] = [generator.GetFingerprint(Chem.MolFromSmiles(s)) for s in already or ()]
         for smiles in ranked:
             fingerprint = generator.GetFingerprint(Chem.MolFromSmiles(smiles))
             if fingerprints and max(DataStructs.BulkTanimotoSimilarity(fingerprint, fingerprints)) > self.spec.acquisition.diversity:

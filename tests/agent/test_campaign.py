@@ -187,3 +187,62 @@ def test_too_few_measurements_for_a_model_means_a_random_batch_not_a_crash(tmp_p
     assert status["status"] == "done"
     assert status["iterations"][1]["model_versions"] == {}  # no model could be trained: chosen at random
     assert sum(it["measured"] + it["failed"] for it in status["iterations"]) == 12
+
+
+def test_thompson_sampling_fills_each_slot_from_one_member_and_keeps_the_batch_diverse(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from agent.campaign import CampaignRunner, CampaignSpec
+
+    spec = CampaignSpec.model_validate(
+        yaml.safe_load(_campaign_file(tmp_path, acquisition={"kind": "thompson", "diversity": 0.7}).read_text())
+    )
+    runner = CampaignRunner(SimpleNamespace(store=None), spec, "cmp-test")  # type: ignore[arg-type]
+    # Two members that disagree: member 0 ranks the phenols first, member 1 the amide, which is infeasible. No two
+    # of these small molecules share more than 0.7 of their Morgan bits; all share more than 0.1.
+    members = {
+        "Oc1ccccc1": (9.0, 5.0),
+        "Cc1ccc(O)cc1": (8.9, 5.0),
+        "CC(=O)NC1CCCCC1": (5.0, 9.5),
+        "CCCCCCCCO": (6.0, 6.0),
+    }
+    feasible = (0.0, 0.1)  # logS mean far above -5: constraint holds
+    estimates = {s: {"pIC50": (sum(m) / 2, 1.0), "logS": feasible} for s, m in members.items()}
+    estimates["CC(=O)NC1CCCCC1"]["logS"] = (-9.0, 0.1)  # certainly insoluble: ranks below every feasible one
+    batch = runner._thompson_batch(3, list(members), estimates, members, size=4)
+    assert sorted(batch) == sorted(members)  # everything once, nothing twice
+    assert batch[-1] == "CC(=O)NC1CCCCC1"  # the infeasible one only when nothing else is left
+    assert batch[0] in ("Oc1ccccc1", "CCCCCCCCO")  # member 0's best or, under member 1 without the amide, the octanol
+    again = runner._thompson_batch(3, list(members), estimates, members, size=4)
+    assert again == batch  # the draws depend on the campaign's seed and the iteration only
+    runner_strict = CampaignRunner(
+        SimpleNamespace(store=None),  # type: ignore[arg-type]
+        spec.model_copy(update={"acquisition": spec.acquisition.model_copy(update={"diversity": 0.1})}),
+        "cmp-test",
+    )
+    assert len(runner_strict._thompson_batch(3, list(members), estimates, members, size=4)) < 4  # all too alike
+
+
+def test_a_thompson_campaign_draws_from_the_fingerprint_ensemble(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools.predict.fingerprint import FingerprintPredictor
+
+    asked: list[int] = []
+    members = FingerprintPredictor.member_predictions
+
+    def counted(self: FingerprintPredictor, smiles: list[str]) -> object:
+        asked.append(len(smiles))
+        return members(self, smiles)
+
+    monkeypatch.setattr(FingerprintPredictor, "member_predictions", counted)  # a spy: the real method still runs
+    _json("db", "init")
+    status = _json("campaign", "run", str(_campaign_file(tmp_path, acquisition={"kind": "thompson"})))
+    assert asked == [303 - 8, 303 - 12]  # the objective's members over the untried pool, at iterations 1 and 2
+    assert status["status"] == "done"
+    assert [it["measured"] + it["failed"] for it in status["iterations"]] == [8, 4, 4]
+    assert all(set(it["model_versions"]) == {"pIC50", "logS"} for it in status["iterations"][1:])
+    from agent.app import build_app
+    from knowledge.models import Iteration
+
+    with build_app().store.session() as session:
+        batches = [it.metrics["batch"] for it in session.exec(select(Iteration).where(Iteration.campaign_id == status["id"]))]
+    assert sum(len(b) for b in batches) == len(set().union(*map(set, batches))) == 16  # nothing sent twice

@@ -119,6 +119,15 @@ def test_an_invalid_smiles_fails_only_its_own_molecule(model: UniMolPredictor) -
         model.predict("CCO")  # type: ignore[arg-type]
 
 
+def test_the_members_predictions_average_to_the_mean(model: UniMolPredictor) -> None:
+    members = model.member_predictions(["CCO", "not a smiles", "c1ccccc1"])
+    assert [type(m).__name__ for m in members] == ["tuple", "PredictionFailure", "tuple"]
+    for drawn, predicted in zip((members[0], members[2]), model.predict(["CCO", "c1ccccc1"]), strict=True):
+        assert isinstance(drawn, tuple) and isinstance(predicted, PredictedValue)
+        assert len(drawn) == PARAMS.n_members
+        assert sum(drawn) / len(drawn) == pytest.approx(predicted.value, abs=1e-5)
+
+
 # -- the network -----------------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ import json
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 V = TypeVar("V")
+Prepared = TypeVar("Prepared")
+Result = TypeVar("Result")
 
 
 class PredictedValue(BaseModel):
@@ -231,6 +233,43 @@ class Predictor(Protocol):
     def save(self, directory: Path) -> None:
         """Write the artifact into ``directory`` (created if needed)."""
         ...
+
+
+@runtime_checkable
+class EnsemblePredictor(Protocol):
+    """A predictor whose mean is the average of its members' predictions.
+
+    Each member is one plausible function of the molecule, so its predictions over a pool are a joint draw from
+    the model's posterior: what Thompson sampling needs (independent per-molecule draws from the marginals are
+    not). The uncertainty's residual term, which no member carries, is left out.
+    """
+
+    def member_predictions(self, smiles: Sequence[str]) -> list[tuple[float, ...] | PredictionFailure]:
+        """One result per input, in order: every member's prediction (canonical unit), or the input's failure."""
+        ...
+
+
+def per_input(
+    smiles: Sequence[str],
+    prepare: Callable[[Sequence[str]], tuple[list[tuple[int, Any, Prepared]], list[tuple[int, PredictionFailure]]]],
+    compute: Callable[[list[Prepared]], Sequence[Result]],
+) -> list[Result | PredictionFailure]:
+    """One result per input, in order: ``compute`` over the inputs ``prepare`` accepted (in one call), the
+    failure ``prepare`` gave for each other.
+
+    ``prepare`` is a featurizer's: (index, structure, prepared input) of each valid input, (index, failure) of
+    each other.
+    """
+    if isinstance(smiles, str):
+        raise ToolInputError("a sequence of SMILES is expected, not one string")
+    good, bad = prepare(smiles)
+    results: list[Result | PredictionFailure | None] = [None] * len(smiles)
+    for index, failure in bad:
+        results[index] = failure
+    if good:
+        for (index, _, _), result in zip(good, compute([prepared for _, _, prepared in good]), strict=True):
+            results[index] = result
+    return [r for r in results if r is not None]
 
 
 class LRUCache(Generic[K, V]):

@@ -54,6 +54,7 @@ from tools.predict.base import (
     calibration_group,
     check_version,
     content_version,
+    per_input,
     read_meta,
     read_training_csv,
     write_artifact_files,
@@ -388,10 +389,24 @@ class FingerprintPredictor(PredictorIdentity):
                 )
         return [r for r in results if r is not None]
 
+    def member_predictions(self, smiles: Sequence[str]) -> list[tuple[float, ...] | PredictionFailure]:
+        """Every member's prediction for each input (``EnsemblePredictor``), or the input's failure."""
+        return per_input(
+            smiles,
+            self._featurizer.prepare,
+            lambda prepared: [tuple(float(v) for v in row) for row in self._member_matrix(self._featurizer.matrix(prepared))],
+        )
+
+    def _member_matrix(self, X: np.ndarray) -> np.ndarray:
+        """(molecules, members) predictions."""
+        import numpy as np
+
+        return np.column_stack([member.predict(X) for member in self._members])
+
     def _mean_sigma(self, X: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import numpy as np
 
-        predictions = np.column_stack([member.predict(X) for member in self._members])
+        predictions = self._member_matrix(X)
         mean = predictions.mean(axis=1)
         between = predictions.var(axis=1, ddof=1)
         if self._training_bits is None:

@@ -121,6 +121,7 @@ from tools.predict.base import (
     calibration_group,
     check_version,
     content_version,
+    per_input,
     read_meta,
     read_training_csv,
     write_artifact_files,
@@ -1678,12 +1679,26 @@ class UniMolPredictor(PredictorIdentity):
         mean, sigma = self._mean_sigma([molecule])
         return float(mean[0]), float(sigma[0])
 
-    def _mean_sigma(self, molecules: Sequence[EncodedMolecule]) -> tuple[np.ndarray, np.ndarray]:
+    def member_predictions(self, smiles: Sequence[str]) -> list[tuple[float, ...] | PredictionFailure]:
+        """Every ensemble member's prediction for each input (``EnsemblePredictor``), or the input's failure."""
+        return per_input(
+            smiles,
+            self._featurizer.prepare,
+            lambda prepared: [tuple(float(v) for v in row) for row in self._member_matrix(prepared)],
+        )
+
+    def _member_matrix(self, molecules: Sequence[EncodedMolecule]) -> np.ndarray:
+        """(molecules, members) predictions in the property's unit."""
         import numpy as np
 
         predictions = _predict_members(self._networks, molecules, self._params.batch_size_predict,
                                        self._featurizer.dictionary.pad, self._params.threads)
-        predictions = predictions.astype(np.float64) * self._target_std + self._target_mean
+        return predictions.astype(np.float64) * self._target_std + self._target_mean
+
+    def _mean_sigma(self, molecules: Sequence[EncodedMolecule]) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+
+        predictions = self._member_matrix(molecules)
         mean = predictions.mean(axis=1)
         between = predictions.var(axis=1, ddof=1) if predictions.shape[1] > 1 else np.zeros(len(mean))
         return mean, np.sqrt(between + self._residual_variance)
