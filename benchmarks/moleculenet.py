@@ -19,7 +19,8 @@ Datasets are read from ``--data`` (default ``../shared/data`` relative to the pr
 there is read from the bundled copy in ``knowledge/bundled/`` of the same name.
 
     .venv/bin/python benchmarks/moleculenet.py [--data ../shared/data] [--models fingerprint [unimol]] [--seeds 0 1 2]
-        [--datasets ESOL FreeSolv Lipophilicity "BACE pIC50"]
+        [--datasets ESOL FreeSolv Lipophilicity "BACE pIC50"] [--unimol-weights PATH | --unimol-from-scratch]
+        [--unimol-params '{"learning_rate": 3e-4}']
 
 Markdown goes to stdout, progress lines to stderr.
 """
@@ -31,6 +32,7 @@ import reporting  # benchmarks/reporting.py (this folder is on sys.path)
 import argparse
 import csv
 import hashlib
+import json
 import logging
 import math
 import random
@@ -349,6 +351,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--unimol-from-scratch", action="store_true", help="unimol without a pretrained backbone")
     parser.add_argument(
+        "--unimol-params", type=json.loads, default=None, metavar="JSON",
+        help="unimol training parameters that differ from the defaults, as JSON (fields of UniMolTrainParams)",
+    )
+    parser.add_argument(
         "--datasets", nargs="+", default=[spec.name for spec in DATASETS], choices=[spec.name for spec in DATASETS],
         metavar="NAME", help="datasets to run (default: all of " + ", ".join(spec.name for spec in DATASETS) + ")",
     )
@@ -357,6 +363,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--unimol-weights and --unimol-from-scratch exclude each other")
     if any(seed < 0 for seed in args.seeds):
         parser.error("seeds must not be negative")
+    if args.unimol_params is not None:
+        from pydantic import ValidationError
+
+        from tools.predict.unimol import UniMolTrainParams
+
+        unknown = set(args.unimol_params) - set(UniMolTrainParams.model_fields)
+        if unknown:
+            parser.error(f"--unimol-params: no such training parameter {', '.join(sorted(unknown))}")
+        try:
+            args.unimol_params = UniMolTrainParams(**args.unimol_params)
+        except (TypeError, ValidationError) as error:
+            parser.error(f"--unimol-params: {error}")
     return args
 
 
@@ -383,6 +401,10 @@ def run(args: argparse.Namespace) -> str:
             label = "unimol, from scratch"
         elif model == "unimol":
             label = "unimol, pretrained (bundled QM9 backbone)"
+        if model == "unimol" and args.unimol_params is not None:
+            options["params"] = args.unimol_params
+            changed = args.unimol_params.model_dump(exclude_defaults=True, exclude={"threads", "batch_size_predict"})
+            label += ", " + ", ".join(f"{name} {value}" for name, value in changed.items())
         if model == "unimol":
             from tools.predict.unimol import ConformerCache
 
