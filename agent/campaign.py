@@ -374,7 +374,8 @@ class CampaignRunner:
             for smiles, item in zip(candidates, predictor.predict(candidates), strict=True):
                 if hasattr(item, "value"):
                     estimates[smiles][prop] = (item.value, item.uncertainty)
-            if prop == objective and self.spec.acquisition.kind == "thompson" and isinstance(predictor, EnsemblePredictor):
+            thompson = self.spec.acquisition.kind == "thompson"
+            if prop == objective and thompson and isinstance(predictor, EnsemblePredictor):
                 for smiles, drawn in zip(candidates, predictor.member_predictions(candidates), strict=True):
                     if isinstance(drawn, tuple):
                         members[smiles] = drawn

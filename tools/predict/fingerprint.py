@@ -394,7 +394,9 @@ class FingerprintPredictor(PredictorIdentity):
         return per_input(
             smiles,
             self._featurizer.prepare,
-            lambda prepared: [tuple(float(v) for v in row) for row in self._member_matrix(self._featurizer.matrix(prepared))],
+            lambda prepared: [
+                tuple(float(v) for v in row) for row in self._member_matrix(self._featurizer.matrix(prepared))
+            ],
         )
 
     def _member_matrix(self, X: np.ndarray) -> np.ndarray:
