@@ -250,24 +250,26 @@ class EnsemblePredictor(Protocol):
 
 
 def per_input(
+    caller: str,
     smiles: Sequence[str],
     prepare: Callable[[Sequence[str]], tuple[list[tuple[int, Any, Prepared]], list[tuple[int, PredictionFailure]]]],
-    compute: Callable[[list[Prepared]], Sequence[Result]],
+    compute: Callable[[list[tuple[Any, Prepared]]], Sequence[Result]],
 ) -> list[Result | PredictionFailure]:
-    """One result per input, in order: ``compute`` over the inputs ``prepare`` accepted (in one call), the
-    failure ``prepare`` gave for each other.
+    """One result per input, in order: ``compute`` over the (structure, prepared input) of every input ``prepare``
+    accepted (in one call), the failure ``prepare`` gave for each other.
 
     ``prepare`` is a featurizer's: (index, structure, prepared input) of each valid input, (index, failure) of
-    each other.
+    each other. ``caller`` names the method in the error for a lone string.
     """
     if isinstance(smiles, str):
-        raise ToolInputError("a sequence of SMILES is expected, not one string")
+        raise ToolInputError(f"{caller} takes a sequence of SMILES, not one string")
     good, bad = prepare(smiles)
     results: list[Result | PredictionFailure | None] = [None] * len(smiles)
     for index, failure in bad:
         results[index] = failure
     if good:
-        for (index, _, _), result in zip(good, compute([prepared for _, _, prepared in good]), strict=True):
+        computed = compute([(structure, prepared) for _, structure, prepared in good])
+        for (index, _, _), result in zip(good, computed, strict=True):
             results[index] = result
     return [r for r in results if r is not None]
 
@@ -431,6 +433,18 @@ class PredictorIdentity:
         return (
             f"{type(self).__name__}(property={self._property!r}, version={self._version!r}, "
             f"n_train={len(self._training)})"
+        )
+
+    def _prediction(self, structure: Any, value: float, uncertainty: float) -> PredictedValue:
+        """This version's prediction for ``structure`` (a ``CanonicalStructure``)."""
+        return PredictedValue(
+            smiles=structure.smiles,
+            inchikey=structure.inchikey,
+            property=self._property,
+            value=float(value),
+            uncertainty=float(uncertainty),
+            unit=self._unit,
+            model_version=self._version,
         )
 
     def evaluate(self, rows: TrainingRows) -> dict[str, Any]:

@@ -368,36 +368,24 @@ class FingerprintPredictor(PredictorIdentity):
     # -- predicting --------------------------------------------------------------------------------
 
     def predict(self, smiles: Sequence[str]) -> list[PredictedValue | PredictionFailure]:
-        if isinstance(smiles, str):
-            raise ToolInputError("predict takes a sequence of SMILES, not one string")
-        good, bad = self._featurizer.prepare(smiles)
-        results: list[PredictedValue | PredictionFailure | None] = [None] * len(smiles)
-        for index, failure in bad:
-            results[index] = failure
-        if good:
-            features = [features for _, _, features in good]
+        def compute(items: list[tuple[CanonicalStructure, MoleculeFeatures]]) -> list[PredictedValue]:
+            features = [features for _, features in items]
             mean, sigma = self._mean_sigma(self._featurizer.matrix(features), bit_matrix(features, self._params.n_bits))
-            for (index, structure, _), value, uncertainty in zip(good, mean, sigma, strict=True):
-                results[index] = PredictedValue(
-                    smiles=structure.smiles,
-                    inchikey=structure.inchikey,
-                    property=self._property,
-                    value=float(value),
-                    uncertainty=float(uncertainty),
-                    unit=self._unit,
-                    model_version=self._version,
-                )
-        return [r for r in results if r is not None]
+            return [
+                self._prediction(structure, value, uncertainty)
+                for (structure, _), value, uncertainty in zip(items, mean, sigma, strict=True)
+            ]
+
+        return per_input("predict", smiles, self._featurizer.prepare, compute)
 
     def member_predictions(self, smiles: Sequence[str]) -> list[tuple[float, ...] | PredictionFailure]:
         """Every member's prediction for each input (``EnsemblePredictor``), or the input's failure."""
-        return per_input(
-            smiles,
-            self._featurizer.prepare,
-            lambda prepared: [
-                tuple(float(v) for v in row) for row in self._member_matrix(self._featurizer.matrix(prepared))
-            ],
-        )
+
+        def compute(items: list[tuple[CanonicalStructure, MoleculeFeatures]]) -> list[tuple[float, ...]]:
+            matrix = self._member_matrix(self._featurizer.matrix([features for _, features in items]))
+            return [tuple(float(v) for v in row) for row in matrix]
+
+        return per_input("member_predictions", smiles, self._featurizer.prepare, compute)
 
     def _member_matrix(self, X: np.ndarray) -> np.ndarray:
         """(molecules, members) predictions."""

@@ -37,14 +37,17 @@ from tools.predict.base import (
     TrainingRows,
     check_version,
     content_version,
+    per_input,
     read_meta,
     read_training_csv,
     write_artifact_files,
 )
-from tools.predict.fingerprint import Featurizer, bit_matrix, tanimoto
+from tools.predict.fingerprint import Featurizer, MoleculeFeatures, bit_matrix, tanimoto
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from knowledge.chem import CanonicalStructure
 
 log = logging.getLogger(__name__)
 
@@ -171,29 +174,27 @@ class TanimotoGPPredictor(PredictorIdentity):
     # -- predicting --------------------------------------------------------------------------------
 
     def predict(self, smiles: Sequence[str]) -> list[PredictedValue | PredictionFailure]:
+        return per_input("predict", smiles, self._featurizer.prepare, self._predict_prepared)
+
+    def _predict_prepared(self, items: list[tuple[CanonicalStructure, MoleculeFeatures]]) -> list[PredictedValue]:
+        """The posterior mean and sigma (noise included) of each molecule, ``PREDICT_CHUNK`` at a time."""
         import numpy as np
         from scipy.linalg import solve_triangular
 
-        if isinstance(smiles, str):
-            raise ToolInputError("predict takes a sequence of SMILES, not one string")
-        good, bad = self._featurizer.prepare(smiles)
-        results: list[PredictedValue | PredictionFailure | None] = [None] * len(smiles)
-        for index, failure in bad:
-            results[index] = failure
         hyper = self._hyper
-        for start in range(0, len(good), PREDICT_CHUNK):
-            chunk = good[start : start + PREDICT_CHUNK]
-            cross = tanimoto(bit_matrix([f for _, _, f in chunk], self._params.n_bits), self._bits).astype(np.float64)
+        predictions: list[PredictedValue] = []
+        for start in range(0, len(items), PREDICT_CHUNK):
+            chunk = items[start : start + PREDICT_CHUNK]
+            cross = tanimoto(bit_matrix([f for _, f in chunk], self._params.n_bits), self._bits).astype(np.float64)
             cross *= hyper.amplitude**2
             mean = hyper.mean + cross @ self._alpha
             solved = solve_triangular(self._cholesky, cross.T, lower=True)
             variance = np.maximum(hyper.amplitude**2 - np.sum(solved**2, axis=0), 0.0) + hyper.noise**2
-            for (index, structure, _), mu, var in zip(chunk, mean, variance, strict=True):
-                results[index] = PredictedValue(
-                    smiles=structure.smiles, inchikey=structure.inchikey, property=self._property,
-                    value=float(mu), uncertainty=float(math.sqrt(var)), unit=self._unit, model_version=self._version,
-                )
-        return [r for r in results if r is not None]
+            predictions.extend(
+                self._prediction(structure, mu, math.sqrt(var))
+                for (structure, _), mu, var in zip(chunk, mean, variance, strict=True)
+            )
+        return predictions
 
     # -- artifacts ---------------------------------------------------------------------------------
 

@@ -1653,25 +1653,14 @@ class UniMolPredictor(PredictorIdentity):
     # -- predicting --------------------------------------------------------------------------------
 
     def predict(self, smiles: Sequence[str]) -> list[PredictedValue | PredictionFailure]:
-        if isinstance(smiles, str):
-            raise ToolInputError("predict takes a sequence of SMILES, not one string")
-        good, bad = self._featurizer.prepare(smiles)
-        results: list[PredictedValue | PredictionFailure | None] = [None] * len(smiles)
-        for index, failure in bad:
-            results[index] = failure
-        if good:
-            mean, sigma = self._mean_sigma([molecule for _, _, molecule in good])
-            for (index, structure, _), value, uncertainty in zip(good, mean, sigma, strict=True):
-                results[index] = PredictedValue(
-                    smiles=structure.smiles,
-                    inchikey=structure.inchikey,
-                    property=self._property,
-                    value=float(value),
-                    uncertainty=float(uncertainty),
-                    unit=self._unit,
-                    model_version=self._version,
-                )
-        return [r for r in results if r is not None]
+        def compute(items: list[tuple[CanonicalStructure, EncodedMolecule]]) -> list[PredictedValue]:
+            mean, sigma = self._mean_sigma([molecule for _, molecule in items])
+            return [
+                self._prediction(structure, value, uncertainty)
+                for (structure, _), value, uncertainty in zip(items, mean, sigma, strict=True)
+            ]
+
+        return per_input("predict", smiles, self._featurizer.prepare, compute)
 
     def predict_geometry(self, symbols: Sequence[str], coordinates: Any) -> tuple[float, float]:
         """(value, sigma) for a given geometry (symbols with hydrogens or not, coordinates in Angstrom)."""
@@ -1681,11 +1670,11 @@ class UniMolPredictor(PredictorIdentity):
 
     def member_predictions(self, smiles: Sequence[str]) -> list[tuple[float, ...] | PredictionFailure]:
         """Every ensemble member's prediction for each input (``EnsemblePredictor``), or the input's failure."""
-        return per_input(
-            smiles,
-            self._featurizer.prepare,
-            lambda prepared: [tuple(float(v) for v in row) for row in self._member_matrix(prepared)],
-        )
+
+        def compute(items: list[tuple[CanonicalStructure, EncodedMolecule]]) -> list[tuple[float, ...]]:
+            return [tuple(float(v) for v in row) for row in self._member_matrix([molecule for _, molecule in items])]
+
+        return per_input("member_predictions", smiles, self._featurizer.prepare, compute)
 
     def _member_matrix(self, molecules: Sequence[EncodedMolecule]) -> np.ndarray:
         """(molecules, members) predictions in the property's unit."""
