@@ -371,14 +371,16 @@ class CampaignRunner:
                 self.on_progress(f"iteration {index}: no {prop} model yet ({error}); choosing at random")
                 return self._random_batch(size, measured), {}, {}
             versions[prop] = predictor.version
-            for smiles, item in zip(candidates, predictor.predict(candidates), strict=True):
-                if hasattr(item, "value"):
-                    estimates[smiles][prop] = (item.value, item.uncertainty)
             thompson = self.spec.acquisition.kind == "thompson"
             if prop == objective and thompson and isinstance(predictor, EnsemblePredictor):
-                for smiles, drawn in zip(candidates, predictor.member_predictions(candidates), strict=True):
-                    if isinstance(drawn, tuple):
-                        members[smiles] = drawn
+                results: list[Any] = predictor.predict_with_members(candidates)
+            else:
+                results = predictor.predict(candidates)
+            for smiles, item in zip(candidates, results, strict=True):
+                if isinstance(item, tuple):
+                    item, members[smiles] = item
+                if hasattr(item, "value"):
+                    estimates[smiles][prop] = (item.value, item.uncertainty)
             if prop == objective:
                 feasible = self._feasible_measured(measured)
                 for item in predictor.predict(list(feasible.values())):

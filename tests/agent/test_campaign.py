@@ -227,13 +227,13 @@ def test_a_thompson_campaign_draws_from_the_fingerprint_ensemble(tmp_path: Path,
     from tools.predict.fingerprint import FingerprintPredictor
 
     asked: list[int] = []
-    members = FingerprintPredictor.member_predictions
+    with_members = FingerprintPredictor.predict_with_members
 
     def counted(self: FingerprintPredictor, smiles: list[str]) -> object:
         asked.append(len(smiles))
-        return members(self, smiles)
+        return with_members(self, smiles)
 
-    monkeypatch.setattr(FingerprintPredictor, "member_predictions", counted)  # a spy: the real method still runs
+    monkeypatch.setattr(FingerprintPredictor, "predict_with_members", counted)  # a spy: the real method still runs
     _json("db", "init")
     status = _json("campaign", "run", str(_campaign_file(tmp_path, acquisition={"kind": "thompson"})))
     assert asked == [303 - 8, 303 - 12]  # the objective's members over the untried pool, at iterations 1 and 2

@@ -210,15 +210,18 @@ def test_the_members_predictions_average_to_the_mean_and_fail_per_molecule(model
     from tools.predict.base import EnsemblePredictor
 
     assert isinstance(model, EnsemblePredictor)
-    members = model.member_predictions(["CCO", "not a smiles", "c1ccccc1"])
-    assert isinstance(members[1], PredictionFailure) and members[1].error_type == "InvalidStructure"
-    means = values_of(model.predict(["CCO", "c1ccccc1"]))
-    for drawn, (mean, _sigma) in zip((members[0], members[2]), means, strict=True):
-        assert isinstance(drawn, tuple) and len(drawn) == model.params.n_members
-        assert sum(drawn) / len(drawn) == pytest.approx(mean, abs=1e-6)
+    results = model.predict_with_members(["CCO", "not a smiles", "c1ccccc1"])
+    assert isinstance(results[1], PredictionFailure) and results[1].error_type == "InvalidStructure"
+    alone = model.predict(["CCO", "c1ccccc1"])
+    for result, predicted in zip((results[0], results[2]), alone, strict=True):
+        assert isinstance(result, tuple)
+        prediction, drawn = result
+        assert prediction == predicted  # the same prediction as predict gives
+        assert len(drawn) == model.params.n_members
+        assert sum(drawn) / len(drawn) == pytest.approx(prediction.value, abs=1e-6)
         assert max(drawn) - min(drawn) > 0  # the members disagree: their spread is the between-member variance
     with pytest.raises(ToolInputError):
-        model.member_predictions("CCO")
+        model.predict_with_members("CCO")
 
 
 def test_save_and_load_give_identical_predictions(

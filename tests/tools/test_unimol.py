@@ -120,10 +120,13 @@ def test_an_invalid_smiles_fails_only_its_own_molecule(model: UniMolPredictor) -
 
 
 def test_the_members_predictions_average_to_the_mean(model: UniMolPredictor) -> None:
-    members = model.member_predictions(["CCO", "not a smiles", "c1ccccc1"])
-    assert [type(m).__name__ for m in members] == ["tuple", "PredictionFailure", "tuple"]
-    for drawn, predicted in zip((members[0], members[2]), model.predict(["CCO", "c1ccccc1"]), strict=True):
-        assert isinstance(drawn, tuple) and isinstance(predicted, PredictedValue)
+    results = model.predict_with_members(["CCO", "not a smiles", "c1ccccc1"])
+    assert [type(r).__name__ for r in results] == ["tuple", "PredictionFailure", "tuple"]
+    for result, predicted in zip((results[0], results[2]), model.predict(["CCO", "c1ccccc1"]), strict=True):
+        assert isinstance(result, tuple) and isinstance(predicted, PredictedValue)
+        prediction, drawn = result
+        assert prediction.value == pytest.approx(predicted.value, abs=1e-5)
+        assert prediction.uncertainty == pytest.approx(predicted.uncertainty, abs=1e-5)
         assert len(drawn) == PARAMS.n_members
         assert sum(drawn) / len(drawn) == pytest.approx(predicted.value, abs=1e-5)
 

@@ -241,11 +241,14 @@ class EnsemblePredictor(Protocol):
 
     Each member is one plausible function of the molecule, so its predictions over a pool are a joint draw from
     the model's posterior: what Thompson sampling needs (independent per-molecule draws from the marginals are
-    not). The uncertainty's residual term, which no member carries, is left out.
+    not). The uncertainty's residual term, which no member carries, is left out of the members' values.
     """
 
-    def member_predictions(self, smiles: Sequence[str]) -> list[tuple[float, ...] | PredictionFailure]:
-        """One result per input, in order: every member's prediction (canonical unit), or the input's failure."""
+    def predict_with_members(
+        self, smiles: Sequence[str]
+    ) -> list[tuple[PredictedValue, tuple[float, ...]] | PredictionFailure]:
+        """One result per input, in order: what ``predict`` gives with every member's prediction (canonical unit)
+        from the same pass, or the input's failure."""
         ...
 
 
@@ -272,6 +275,29 @@ def per_input(
         for (index, _, _), result in zip(good, computed, strict=True):
             results[index] = result
     return [r for r in results if r is not None]
+
+
+class EnsemblePredictions:
+    """``predict`` and ``predict_with_members`` (``EnsemblePredictor``) for a family whose ``_featurizer.prepare``
+    featurizes a batch and whose ``_predict_prepared`` turns the valid (structure, prepared input) pairs into
+    (prediction, member values) pairs in one pass."""
+
+    _featurizer: Any
+
+    def _predict_prepared(self, items: list[tuple[Any, Any]]) -> list[tuple[PredictedValue, tuple[float, ...]]]:
+        raise NotImplementedError
+
+    def predict(self, smiles: Sequence[str]) -> list[PredictedValue | PredictionFailure]:
+        return per_input(
+            "predict", smiles, self._featurizer.prepare,
+            lambda items: [prediction for prediction, _ in self._predict_prepared(items)],
+        )
+
+    def predict_with_members(
+        self, smiles: Sequence[str]
+    ) -> list[tuple[PredictedValue, tuple[float, ...]] | PredictionFailure]:
+        """``predict`` with every member's prediction beside it, from the same pass."""
+        return per_input("predict_with_members", smiles, self._featurizer.prepare, self._predict_prepared)
 
 
 class LRUCache(Generic[K, V]):

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import ToolFailed, ToolInputError
 from tools.predict.base import (
+    EnsemblePredictions,
     LRUCache,
     PredictedValue,
     PredictionFailure,
@@ -54,7 +55,6 @@ from tools.predict.base import (
     calibration_group,
     check_version,
     content_version,
-    per_input,
     read_meta,
     read_training_csv,
     write_artifact_files,
@@ -216,7 +216,7 @@ class Featurizer:
         return good, bad
 
 
-class FingerprintPredictor(PredictorIdentity):
+class FingerprintPredictor(PredictorIdentity, EnsemblePredictions):
     """An ensemble of forests on Morgan count fingerprints + descriptors (see the module docstring).
 
     Build one with ``FingerprintPredictor.train(rows, seed=...)`` or ``FingerprintPredictor.load(directory)``.
@@ -367,36 +367,25 @@ class FingerprintPredictor(PredictorIdentity):
 
     # -- predicting --------------------------------------------------------------------------------
 
-    def predict(self, smiles: Sequence[str]) -> list[PredictedValue | PredictionFailure]:
-        def compute(items: list[tuple[CanonicalStructure, MoleculeFeatures]]) -> list[PredictedValue]:
-            features = [features for _, features in items]
-            mean, sigma = self._mean_sigma(self._featurizer.matrix(features), bit_matrix(features, self._params.n_bits))
-            return [
-                self._prediction(structure, value, uncertainty)
-                for (structure, _), value, uncertainty in zip(items, mean, sigma, strict=True)
-            ]
-
-        return per_input("predict", smiles, self._featurizer.prepare, compute)
-
-    def member_predictions(self, smiles: Sequence[str]) -> list[tuple[float, ...] | PredictionFailure]:
-        """Every member's prediction for each input (``EnsemblePredictor``), or the input's failure."""
-
-        def compute(items: list[tuple[CanonicalStructure, MoleculeFeatures]]) -> list[tuple[float, ...]]:
-            matrix = self._member_matrix(self._featurizer.matrix([features for _, features in items]))
-            return [tuple(float(v) for v in row) for row in matrix]
-
-        return per_input("member_predictions", smiles, self._featurizer.prepare, compute)
-
-    def _member_matrix(self, X: np.ndarray) -> np.ndarray:
-        """(molecules, members) predictions."""
+    def _predict_prepared(
+        self, items: list[tuple[CanonicalStructure, MoleculeFeatures]]
+    ) -> list[tuple[PredictedValue, tuple[float, ...]]]:
+        """Each featurized molecule's prediction and every forest's value (``EnsemblePredictions``)."""
         import numpy as np
 
-        return np.column_stack([member.predict(X) for member in self._members])
+        features = [features for _, features in items]
+        X = self._featurizer.matrix(features)
+        members = np.column_stack([member.predict(X) for member in self._members])
+        mean, sigma = self._mean_sigma(members, bit_matrix(features, self._params.n_bits))
+        return [
+            (self._prediction(structure, value, uncertainty), tuple(float(v) for v in row))
+            for (structure, _), value, uncertainty, row in zip(items, mean, sigma, members, strict=True)
+        ]
 
-    def _mean_sigma(self, X: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _mean_sigma(self, predictions: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and sigma from the (molecules, members) predictions and the molecules' fingerprint bits."""
         import numpy as np
 
-        predictions = self._member_matrix(X)
         mean = predictions.mean(axis=1)
         between = predictions.var(axis=1, ddof=1)
         if self._training_bits is None:

@@ -174,9 +174,9 @@ class TanimotoGPPredictor(PredictorIdentity):
     # -- predicting --------------------------------------------------------------------------------
 
     def predict(self, smiles: Sequence[str]) -> list[PredictedValue | PredictionFailure]:
-        return per_input("predict", smiles, self._featurizer.prepare, self._predict_prepared)
+        return per_input("predict", smiles, self._featurizer.prepare, self._posterior_predictions)
 
-    def _predict_prepared(self, items: list[tuple[CanonicalStructure, MoleculeFeatures]]) -> list[PredictedValue]:
+    def _posterior_predictions(self, items: list[tuple[CanonicalStructure, MoleculeFeatures]]) -> list[PredictedValue]:
         """The posterior mean and sigma (noise included) of each molecule, ``PREDICT_CHUNK`` at a time."""
         import numpy as np
         from scipy.linalg import solve_triangular

@@ -113,6 +113,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.errors import ToolFailed, ToolInputError
 from tools.predict.base import (
+    EnsemblePredictions,
     LRUCache,
     PredictedValue,
     PredictionFailure,
@@ -121,7 +122,6 @@ from tools.predict.base import (
     calibration_group,
     check_version,
     content_version,
-    per_input,
     read_meta,
     read_training_csv,
     write_artifact_files,
@@ -1426,7 +1426,7 @@ def _holdout_position(seed: int, group: str) -> float:
     return int(digest[:13], 16) / 16**13
 
 
-class UniMolPredictor(PredictorIdentity):
+class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
     """A deep ensemble of Uni-Mol-style networks with a regression head (see the module docstring).
 
     Build one with ``UniMolPredictor.train(rows, seed=...)`` or ``UniMolPredictor.load(directory)``. Instances are
@@ -1652,29 +1652,22 @@ class UniMolPredictor(PredictorIdentity):
 
     # -- predicting --------------------------------------------------------------------------------
 
-    def predict(self, smiles: Sequence[str]) -> list[PredictedValue | PredictionFailure]:
-        def compute(items: list[tuple[CanonicalStructure, EncodedMolecule]]) -> list[PredictedValue]:
-            mean, sigma = self._mean_sigma([molecule for _, molecule in items])
-            return [
-                self._prediction(structure, value, uncertainty)
-                for (structure, _), value, uncertainty in zip(items, mean, sigma, strict=True)
-            ]
-
-        return per_input("predict", smiles, self._featurizer.prepare, compute)
+    def _predict_prepared(
+        self, items: list[tuple[CanonicalStructure, EncodedMolecule]]
+    ) -> list[tuple[PredictedValue, tuple[float, ...]]]:
+        """Each encoded molecule's prediction and every member's value (``EnsemblePredictions``)."""
+        members = self._member_matrix([molecule for _, molecule in items])
+        mean, sigma = self._mean_sigma(members)
+        return [
+            (self._prediction(structure, value, uncertainty), tuple(float(v) for v in row))
+            for (structure, _), value, uncertainty, row in zip(items, mean, sigma, members, strict=True)
+        ]
 
     def predict_geometry(self, symbols: Sequence[str], coordinates: Any) -> tuple[float, float]:
         """(value, sigma) for a given geometry (symbols with hydrogens or not, coordinates in Angstrom)."""
         molecule = encode_geometry(symbols, coordinates, self._config, self._featurizer.dictionary)
-        mean, sigma = self._mean_sigma([molecule])
+        mean, sigma = self._mean_sigma(self._member_matrix([molecule]))
         return float(mean[0]), float(sigma[0])
-
-    def member_predictions(self, smiles: Sequence[str]) -> list[tuple[float, ...] | PredictionFailure]:
-        """Every ensemble member's prediction for each input (``EnsemblePredictor``), or the input's failure."""
-
-        def compute(items: list[tuple[CanonicalStructure, EncodedMolecule]]) -> list[tuple[float, ...]]:
-            return [tuple(float(v) for v in row) for row in self._member_matrix([molecule for _, molecule in items])]
-
-        return per_input("member_predictions", smiles, self._featurizer.prepare, compute)
 
     def _member_matrix(self, molecules: Sequence[EncodedMolecule]) -> np.ndarray:
         """(molecules, members) predictions in the property's unit."""
@@ -1684,10 +1677,10 @@ class UniMolPredictor(PredictorIdentity):
                                        self._featurizer.dictionary.pad, self._params.threads)
         return predictions.astype(np.float64) * self._target_std + self._target_mean
 
-    def _mean_sigma(self, molecules: Sequence[EncodedMolecule]) -> tuple[np.ndarray, np.ndarray]:
+    def _mean_sigma(self, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and sigma from the (molecules, members) predictions."""
         import numpy as np
 
-        predictions = self._member_matrix(molecules)
         mean = predictions.mean(axis=1)
         between = predictions.var(axis=1, ddof=1) if predictions.shape[1] > 1 else np.zeros(len(mean))
         return mean, np.sqrt(between + self._residual_variance)
