@@ -229,7 +229,8 @@ class PredictorRegistry:
 
         ``train_on_all=True`` trains on every row and, without ``holdout``, measures nothing: for a campaign,
         whose few measurements are too precious to set a fifth aside and whose models are judged prospectively, on
-        the next batch (``CampaignRunner``). A fine-tuned child trained so is not approved (there is nothing to compare on).
+        the next batch (``CampaignRunner``). A fine-tuned child trained so is not approved (there is nothing to
+        compare on).
 
         A fine-tuned child keeps its parent's seed and hyperparameters (``seed`` applies to new models).
         ``options`` are passed to the family's ``train`` for a new model (e.g. ``pretrained`` and ``config`` for
