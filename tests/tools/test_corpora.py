@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib.util
 import json
 from pathlib import Path
@@ -85,6 +86,11 @@ def test_pretrain_then_train_from_the_checkpoint_through_the_cli(tmp_path: Path,
     assert continued.exit_code == 0, continued.output
     assert json.loads(continued.stdout)["sha256"] not in (pretrained["sha256"], None)
     assert (tmp_path / "continued.pt").is_file()
+    import torch
+
+    lineage = torch.load(tmp_path / "continued.pt", weights_only=True)["atomloop"]
+    assert lineage["initial_sha256"] == pretrained["sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert "initial_sha256" not in torch.load(checkpoint, weights_only=True)["atomloop"]
     no_bundle = runner.invoke(cli, ["models", "pretrain", "--corpus", str(corpus), "--config", "full", "--initial", "bundled"])
     assert no_bundle.exit_code != 0 and "no bundled backbone for the full configuration" in no_bundle.stderr
 
@@ -101,8 +107,6 @@ def test_pretrain_then_train_from_the_checkpoint_through_the_cli(tmp_path: Path,
 
 
 def test_the_bundled_backbone_is_the_default_start_of_the_small_configuration() -> None:
-    import hashlib
-
     import torch
 
     from tools.predict.unimol import BUNDLED_BACKBONE, UniMolConfig, bundled_backbone, load_unimol_weights

@@ -1382,7 +1382,10 @@ def pretrain(
                 if on_step is not None:
                     on_step(len(history), total, history[-1])
         corpus = hashlib.sha256("\n".join(smiles).encode()).hexdigest()
-        sha = trainer.save(output, {"epochs": epochs, "n_molecules": len(molecules), "corpus_sha256": corpus})
+        lineage = {"epochs": epochs, "n_molecules": len(molecules), "corpus_sha256": corpus}
+        if initial is not None:  # continued pretraining: name the checkpoint it started from
+            lineage["initial_sha256"] = hashlib.sha256(Path(initial).read_bytes()).hexdigest()
+        sha = trainer.save(output, lineage)
     seconds = time.perf_counter() - started
     log.info("pretrained %s on %d molecules, %d steps in %.1f s: last loss %.3f (token %.3f)",
              output, len(molecules), len(history), seconds, history[-1]["total"], history[-1]["token"])
