@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     from agent.app import App
@@ -67,7 +67,22 @@ class BudgetSpec(Frozen):
 
 
 class InitialSpec(Frozen):
-    random: int = Field(default=16, ge=1, description="Random molecules measured before the first model")
+    """The molecules measured before the first model (``agent.initial_design``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    size: int = Field(
+        default=16, ge=1, validation_alias=AliasChoices("size", "random"),
+        description="How many molecules (``random: N`` is read as ``size: N``, as files written before ``design``)",
+    )
+    design: Literal["random", "clusters"] = Field(
+        default="random", description="random: drawn uniformly from the pool; clusters: one per k-means cluster"
+    )
+
+    def identity(self) -> dict[str, Any]:
+        """What enters the campaign id: a random design as it was written before ``design`` existed, so such a
+        spec keeps its id, its op ids and so its simulated readings."""
+        return {"random": self.size} if self.design == "random" else {"size": self.size, "design": self.design}
 
 
 class AcquisitionSpec(Frozen):
@@ -197,7 +212,7 @@ class CampaignRunner:
         from sqlmodel import col, select
 
         spec_json = spec.model_dump(mode="json")
-        identity = dict(spec_json)
+        identity = dict(spec_json, initial=spec.initial.identity())
         if spec.pool.file and Path(spec.pool.file).is_file():  # the pool by content, not by where it lies
             identity["pool"] = {"file_sha256": hashlib.sha256(Path(spec.pool.file).read_bytes()).hexdigest()}
         prefix = "cmp-" + hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
@@ -281,15 +296,16 @@ class CampaignRunner:
             if self.spec.budget.lab_hours is not None and hours >= self.spec.budget.lab_hours:
                 self.on_progress(f"lab-time budget of {self.spec.budget.lab_hours} h used")
                 break
-            size = min(self.spec.initial.random if index == 0 else self.spec.batch_size, remaining)
+            size = min(self.spec.initial.size if index == 0 else self.spec.batch_size, remaining)
             if index == 0:
-                batch, predictions, versions = self._random_batch(size, measured), {}, {}
+                batch, predictions, versions = self._initial_batch(size, measured), {}, {}
             else:
                 batch, predictions, versions = self._model_batch(index, size, measured)
             if not batch:
                 self.on_progress("no candidates left in the pool")
                 break
-            self.on_progress(f"iteration {index}: measuring {len(batch)} molecules" + (" (random start)" if index == 0 else ""))
+            start = f" ({self.spec.initial.design} start)" if index == 0 else ""
+            self.on_progress(f"iteration {index}: measuring {len(batch)} molecules{start}")
             prediction_ids = self._record_predictions(index, predictions, versions)
             report = asyncio.run(lab.run_assays(batch, self.spec.assays(), f"{self.id}:{index}"))
             self._record_measurements(index, report, prediction_ids)
@@ -340,19 +356,27 @@ class CampaignRunner:
                 tried.update(canonicalize(smiles).inchikey for smiles in row.metrics.get("batch", []))
         return tried
 
-    def _random_batch(self, size: int, measured: list[tuple[str, Any]]) -> list[str]:
+    def _untried(self, measured: list[tuple[str, Any]]) -> list[str]:
         from knowledge.chem import canonicalize
 
         done = self._tried(measured)
-        candidates = [s for s in self.pool() if canonicalize(s).inchikey not in done]
+        return [s for s in self.pool() if canonicalize(s).inchikey not in done]
+
+    def _random_batch(self, size: int, measured: list[tuple[str, Any]]) -> list[str]:
+        candidates = self._untried(measured)
         order = self._rng(0).permutation(len(candidates))
         return [candidates[i] for i in order[:size]]
 
-    def _model_batch(self, index: int, size: int, measured: list[tuple[str, Any]]) -> tuple[list[str], dict[str, dict[str, tuple[float, float]]], dict[str, str]]:
-        from knowledge.chem import canonicalize
+    def _initial_batch(self, size: int, measured: list[tuple[str, Any]]) -> list[str]:
+        """The batch before any model, by ``initial.design``."""
+        if self.spec.initial.design == "random":
+            return self._random_batch(size, measured)
+        from agent.initial_design import cluster_representatives
 
-        done = self._tried(measured)
-        candidates = [s for s in self.pool() if canonicalize(s).inchikey not in done]
+        return cluster_representatives(self._untried(measured), size, seed=int(self._rng(0).integers(2**31 - 1)))
+
+    def _model_batch(self, index: int, size: int, measured: list[tuple[str, Any]]) -> tuple[list[str], dict[str, dict[str, tuple[float, float]]], dict[str, str]]:
+        candidates = self._untried(measured)
         if not candidates:
             return [], {}, {}
         versions: dict[str, str] = {}

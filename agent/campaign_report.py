@@ -39,7 +39,7 @@ def write_campaign_report(reports_dir: Path, runner: CampaignRunner, status: Cam
     curve = _best_so_far(reports_dir / f"{stem}-curve.png", status, objective.property)
     lines += ["", "## Iterations", "", "| iteration | measured | failed | best feasible so far | prediction RMSE | 90% coverage | lab h | model versions |", "|---|---|---|---|---|---|---|---|"]
     for it in status.iterations:
-        versions = ", ".join(f"{p}: {v}" for p, v in it.model_versions.items()) or "(random start)"
+        versions = ", ".join(f"{p}: {v}" for p, v in it.model_versions.items()) or "(initial batch, no model)"
         lines.append(
             f"| {it.index} | {it.measured} | {it.failed} | {_f(it.best_feasible)} | {_f(it.rmse)} | {_f(it.coverage90)} | {it.lab_hours:.1f} | {versions} |"
         )
@@ -86,7 +86,7 @@ def _best_so_far(path: Path, status: CampaignStatus, prop: str) -> Path | None:
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(5, 3.2))
     axis.plot([p[0] for p in points], [p[1] for p in points], marker="o")
-    axis.set_xlabel("iteration (0 = random start)")
+    axis.set_xlabel("iteration (0 = the initial batch)")
     axis.set_ylabel(f"best feasible {prop}")
     axis.grid(alpha=0.3)
     figure.tight_layout()

@@ -29,7 +29,7 @@ def demo_campaign_spec() -> Any:
             "pool": {"file": str(pool)},
             "budget": {"experiments": 64, "iterations": 6},
             "batch_size": 8,
-            "initial": {"random": 16},
+            "initial": {"size": 16, "design": "random"},
             "acquisition": {"kind": "ei"},
             "models": {"kind": "fingerprint"},
             "seed": 0,

@@ -93,6 +93,7 @@ class RunResult:
     random_expected: float
     experiments: int
     wall_s: float
+    initial_design: str = "random"  # results files written before the option existed hold random starts
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def campaign_spec(strategy: str, model: str, seed: int, pool: Pool, args: argpar
         pool=PoolSpec(file=str(pool.path)),
         budget=BudgetSpec(experiments=args.experiments, iterations=(args.experiments - args.initial) // args.batch),
         batch_size=args.batch,
-        initial=InitialSpec(random=args.initial),
+        initial=InitialSpec(size=args.initial, design=args.initial_design),
         acquisition=AcquisitionSpec(
             kind=strategy,
             **({} if args.diversity is None else {"diversity": args.diversity}),
@@ -185,6 +186,7 @@ def run_campaign(strategy: str, model: str, seed: int, pool: Pool, top: frozense
         random_expected=evaluation["random_expected"],
         experiments=evaluation["experiments"],
         wall_s=wall_s,
+        initial_design=args.initial_design,
     )
     progress(f"{label}: found {result.found}/{result.total} of the top 2% in {result.experiments} measured molecules ({wall_s:.0f} s)")
     return result
@@ -366,7 +368,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="+", default=["fingerprint", "unimol"], help="model families for the acquisition strategies")
     parser.add_argument("--experiments", type=int, default=96, help="molecules sent to the lab per campaign, initial batch included")
     parser.add_argument("--batch", type=int, default=8, help="molecules per model-guided iteration")
-    parser.add_argument("--initial", type=int, default=16, help="random molecules before the first model")
+    parser.add_argument("--initial", type=int, default=16, help="molecules measured before the first model")
+    parser.add_argument(
+        "--initial-design", choices=["random", "clusters"], default="random",
+        help="how a campaign picks them: at random, or one per k-means cluster of the pool (BayBE keeps its own random start)",
+    )
     parser.add_argument(
         "--results", type=Path, default=None,
         help="append each finished campaign to this JSON-lines file, and skip the campaigns already in it",
@@ -384,12 +390,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def load_results(path: Path | None) -> dict[tuple[str, str, int], RunResult]:
-    """Finished campaigns from a ``--results`` file, by (strategy, model, seed)."""
+def load_results(path: Path | None, initial_design: str) -> dict[tuple[str, str, int], RunResult]:
+    """Finished campaigns from a ``--results`` file with this initial design (BayBE's: any), by (strategy, model,
+    seed)."""
     if path is None or not path.exists():
         return {}
     results = [RunResult(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {(r.strategy, r.model, r.seed): r for r in results}
+    return {(r.strategy, r.model, r.seed): r for r in results if r.initial_design == initial_design or r.strategy == BAYBE_LABEL}
 
 
 def run(args: argparse.Namespace) -> str:
@@ -408,7 +415,7 @@ def run(args: argparse.Namespace) -> str:
         else:
             notes.append(f"Model family {model!r} is not registered in tools.predict.registry.default_families(): its rows are skipped.")
             progress(notes[-1])
-    done = load_results(args.results)
+    done = load_results(args.results, args.initial_design)
     results: list[RunResult] = []
 
     def finished(strategy: str, model: str, seed: int) -> RunResult | None:
@@ -468,7 +475,8 @@ def run(args: argparse.Namespace) -> str:
         f" {len(pool.smiles)} molecules (one per InChIKey). Objective pIC50 (maximize) with no constraints, so the"
         f" true top 2% ({len(next(iter(tops.values())))} molecules: the ceil of 2% of the pool, and the molecules tied with the last) is ranked by the simulated"
         " world's true pIC50 alone. Each campaign: a fresh data directory and store,"
-        f" {args.initial} random molecules, then {iterations} iterations of {args.batch} chosen by the strategy"
+        f" {args.initial} {'random molecules' if args.initial_design == 'random' else 'molecules, one per k-means cluster of the pool (`initial.design: clusters`)'},"
+        f" then {iterations} iterations of {args.batch} chosen by the strategy"
         f" ({args.experiments} sent to the simulated lab, potency assay with its noise and synthesis failures);"
         " the seed sets the campaign, the model's training and the lab's world (lab seed + seed). Found = true top-2%"
         " molecules that got a measurement (`CampaignRunner.world_eval`); random expectation = measured × top / pool;"

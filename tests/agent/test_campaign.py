@@ -246,3 +246,58 @@ def test_a_thompson_campaign_draws_from_the_fingerprint_ensemble(tmp_path: Path,
     with build_app().store.session() as session:
         batches = [it.metrics["batch"] for it in session.exec(select(Iteration).where(Iteration.campaign_id == status["id"]))]
     assert sum(len(b) for b in batches) == len(set().union(*map(set, batches))) == 16  # nothing sent twice
+
+
+SERIES = {
+    "halobenzenes": ["Fc1ccccc1", "Clc1ccccc1", "Brc1ccccc1", "Ic1ccccc1", "Fc1ccc(F)cc1", "Clc1ccc(Cl)cc1", "Fc1cccc(Cl)c1", "Brc1ccc(F)cc1"],
+    "amino acids": ["NCC(=O)O", "CC(N)C(=O)O", "CC(C)C(N)C(=O)O", "CCC(C)C(N)C(=O)O", "CC(C)CC(N)C(=O)O", "OCC(N)C(=O)O", "CC(O)C(N)C(=O)O", "NC(CS)C(=O)O"],
+    "piperidines": ["C1CCNCC1", "CC1CCNCC1", "OC1CCNCC1", "NC1CCNCC1", "CN1CCCCC1", "CCN1CCCCC1", "CC(=O)N1CCCCC1", "C1CCN(CC1)c1ccccc1"],
+    "polyols": ["OCC(O)CO", "OCC(O)C(O)CO", "OCC(O)C(O)C(O)CO", "OCCO", "OCCCO", "OCC(O)C", "CC(O)C(O)C", "OCC(CO)(CO)CO"],
+}
+
+
+@pytest.mark.parametrize("seed", [0, 3, 5, 8])  # seeds where a single k-means start merged two series
+def test_a_clustered_initial_design_takes_one_molecule_from_each_series(seed: int) -> None:
+    import random
+
+    from agent.initial_design import cluster_representatives
+
+    series_of = {smiles: name for name, members in SERIES.items() for smiles in members}
+    pool = list(series_of)
+    random.Random(seed).shuffle(pool)
+    chosen = cluster_representatives([*pool, "not-a-smiles"], 4, seed=seed)
+    assert sorted(series_of[s] for s in chosen) == sorted(SERIES)
+    assert cluster_representatives(pool, 4, seed=seed) == chosen  # the same seed, the same design
+    assert cluster_representatives(["CCO", "bad(", "c1ccccc1"], 4, seed=seed) == ["CCO", "c1ccccc1"]
+
+
+def test_the_initial_design_is_part_of_the_spec_and_old_specs_keep_their_ids(tmp_path: Path) -> None:
+    from agent.app import build_app
+    from agent.campaign import CampaignRunner, CampaignSpec, InitialSpec
+
+    assert InitialSpec.model_validate({"random": 8}) == InitialSpec(size=8, design="random")
+    with pytest.raises(ValueError, match="design"):
+        InitialSpec.model_validate({"size": 8, "design": "latin"})
+    _json("db", "init")
+    app = build_app()
+    legacy = CampaignSpec.model_validate(yaml.safe_load(_campaign_file(tmp_path).read_text()))
+    assert CampaignRunner.create(app, legacy).id == "cmp-a70fef71-1"  # the id it had before `design` existed
+    clustered = _campaign_file(tmp_path, initial={"size": 8, "design": "clusters"}, budget={"experiments": 8, "iterations": 0})
+    status = _json("campaign", "run", str(clustered))
+    assert not status["id"].startswith("cmp-a70fef71") and status["iterations"][0]["model_versions"] == {}
+    with app.store.session() as session:
+        from knowledge.models import Iteration
+
+        batch = session.exec(select(Iteration).where(Iteration.campaign_id == status["id"])).one().metrics["batch"]
+    from types import SimpleNamespace
+
+    from agent.initial_design import cluster_representatives
+    from knowledge.chem import canonicalize
+
+    pool = [r["smiles"] for r in csv.DictReader((tmp_path / "pool.csv").open())]
+    spec = CampaignSpec.model_validate(yaml.safe_load(clustered.read_text()))
+    seed = int(CampaignRunner(SimpleNamespace(store=None), spec, "x")._rng(0).integers(2**31 - 1))  # type: ignore[arg-type]
+    design = cluster_representatives(pool, 8, seed=seed)
+    assert {canonicalize(s).inchikey for s in batch} == {canonicalize(s).inchikey for s in design}
+    random_start = CampaignRunner(app, spec, "cmp-none")._random_batch(8, [])
+    assert {canonicalize(s).inchikey for s in random_start} != {canonicalize(s).inchikey for s in design}
