@@ -1,6 +1,8 @@
 """Closed-loop campaigns: predict, choose, experiment, record, fine-tune, repeat, with no human in the loop.
 
-A campaign is a YAML file validated by ``CampaignSpec``. Each iteration:
+A campaign is a YAML file validated by ``CampaignSpec``. The first batch comes before any model, by the spec's
+initial design (``agent.initial_design``: by default one molecule per k-means cluster of the pool, or at random).
+Each later iteration:
 
     snapshot of the campaign's own measurements -> fine-tune (a new model version per property, parent = the
     previous one) -> predict with uncertainty over the pool -> acquisition (EI, UCB, Thompson, greedy or random,
@@ -73,11 +75,19 @@ class InitialSpec(Frozen):
 
     size: int = Field(
         default=16, ge=1, validation_alias=AliasChoices("size", "random"),
-        description="How many molecules (``random: N`` is read as ``size: N``, as files written before ``design``)",
+        description="How many molecules (``random: N`` is read as ``size: N, design: random``)",
     )
     design: Literal["random", "clusters"] = Field(
-        default="random", description="random: drawn uniformly from the pool; clusters: one per k-means cluster"
+        default="clusters", description="random: drawn uniformly from the pool; clusters: one per k-means cluster"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _random_count_means_a_random_design(cls, data: Any) -> Any:
+        """``random: N`` (how initial batches were written before ``design``) still asks for N random molecules."""
+        if isinstance(data, dict) and "random" in data and "design" not in data:
+            return {**data, "design": "random"}
+        return data
 
     def identity(self) -> dict[str, Any]:
         """What enters the campaign id: a random design as it was written before ``design`` existed, so such a
