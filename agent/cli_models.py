@@ -94,7 +94,7 @@ def models_train(
         Path | None,
         typer.Option(
             help="unimol: start from this checkpoint (official Uni-Mol, or from `atomloop models pretrain`); default:"
-            " the bundled QM9-pretrained backbone (small configuration)."
+            " the bundled pretrained backbone (small configuration: QM9, then drug-like molecules)."
         ),
     ] = None,
     from_scratch: Annotated[bool, typer.Option("--from-scratch", help="unimol: no pretrained backbone.")] = False,
@@ -154,7 +154,7 @@ def models_pretrain(
     output: Annotated[Path | None, typer.Option(help="Checkpoint to write (default: under the data directory).")] = None,
     initial: Annotated[
         Path | None,
-        typer.Option(help="Continue from this checkpoint (ours or Uni-Mol's; 'bundled': the QM9 backbone shipped)."),
+        typer.Option(help="Continue from this checkpoint (ours or Uni-Mol's; 'bundled': the backbone shipped)."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -347,7 +347,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--unimol-weights", type=Path, default=None,
         help="start unimol from this pretrained checkpoint (e.g. from `atomloop models pretrain --corpus qm9`);"
-        " default: the bundled QM9-pretrained backbone",
+        " default: the bundled pretrained backbone (QM9, then drug-like molecules)",
     )
     parser.add_argument("--unimol-from-scratch", action="store_true", help="unimol without a pretrained backbone")
     parser.add_argument(
@@ -400,7 +400,7 @@ def run(args: argparse.Namespace) -> str:
             options["pretrained"] = None
             label = "unimol, from scratch"
         elif model == "unimol":
-            label = "unimol, pretrained (bundled QM9 backbone)"
+            label = "unimol, pretrained (bundled QM9 + drug-like backbone)"
         if model == "unimol" and args.unimol_params is not None:
             options["params"] = args.unimol_params
             changed = args.unimol_params.model_dump(exclude_defaults=True, exclude={"threads", "batch_size_predict"})

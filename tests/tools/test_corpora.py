@@ -119,7 +119,14 @@ def test_the_bundled_backbone_is_the_default_start_of_the_small_configuration() 
     assert bundled_backbone(UniMolConfig(layers=2)) is None
     network = load_unimol_weights(BUNDLED_BACKBONE, UniMolConfig.small())
     saved = torch.load(BUNDLED_BACKBONE, weights_only=True)
-    assert saved["atomloop"]["n_molecules"] == 130_831 and saved["atomloop"]["epochs"] == 5
+    assert (saved["atomloop"]["n_molecules"], saved["atomloop"]["epochs"]) == (provenance["n_molecules"], 10) == (8784, 10)
+    assert saved["atomloop"]["corpus_sha256"] == provenance["corpus_sha256"]
+    parent = BUNDLED_BACKBONE.with_name(provenance["initial"])  # the QM9 backbone it continued from, kept beside it
+    parent_provenance = json.loads(parent.with_suffix(".json").read_text())
+    assert hashlib.sha256(parent.read_bytes()).hexdigest() == provenance["initial_sha256"] == parent_provenance["sha256"]
+    parent_saved = torch.load(parent, weights_only=True)
+    assert (parent_saved["atomloop"]["n_molecules"], parent_saved["atomloop"]["epochs"]) == (130_831, 5)
+    assert not torch.equal(parent_saved["model"]["encoder.layers.3.fc2.weight"], saved["model"]["encoder.layers.3.fc2.weight"])
     assert torch.equal(network.state_dict()["encoder.layers.3.fc2.weight"], saved["model"]["encoder.layers.3.fc2.weight"])
 
 

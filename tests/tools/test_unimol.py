@@ -250,14 +250,14 @@ def test_accuracy_and_calibrated_uncertainty_on_held_out_molecules(
     assert metrics["spearman"] > 0.6  # measured ~0.9; a tiny model trained for seconds
     assert metrics["coverage90"] >= 0.7  # the 90% interval is not badly over-confident (measured ~0.9)
     assert model.residual_sigma > 0
-    # The small configuration starts from the bundled QM9-pretrained backbone unless told otherwise.
+    # The small configuration starts from the bundled pretrained backbone unless told otherwise.
     bundled = json.loads(BUNDLED_BACKBONE.with_suffix(".json").read_text())
     assert model.pretrained_hash == bundled["sha256"]
 
 
 def test_small_sets_train_more_epochs_up_to_a_cap() -> None:
-    params = UniMolTrainParams()  # 40 epochs at least, 1600 steps of 32 at least, 200 epochs at most
-    assert params.training_epochs(3000) == 40  # 94 steps an epoch: 40 epochs are 3760 steps
+    params = UniMolTrainParams()  # 80 epochs at least, 1600 steps of 32 at least, 200 epochs at most
+    assert params.training_epochs(3000) == 80  # 94 steps an epoch: 80 epochs are 7520 steps
     assert params.training_epochs(436) == 115  # FreeSolv's training split less a member's held-out slice
     assert params.training_epochs(20) == 200  # one step an epoch: capped
     assert UniMolTrainParams(min_steps=0, epochs=7).training_epochs(20) == 7

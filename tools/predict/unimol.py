@@ -45,15 +45,17 @@ the optional PyPI package ``qm9pack``) or any SMILES file. The checkpoint it wri
 Uni-Mol's naming, "config": ..., ...}``) is what ``UniMolPredictor.train(pretrained=...)`` and
 ``load_unimol_weights`` read, as they read an official one.
 
-The bundled backbone (``BUNDLED_BACKBONE``, ``weights/unimol-small-qm9.pt``, 2.3 MB, provenance and command in
-the ``.json`` beside it): the small configuration pretrained this way on all 130,831 QM9 molecules for 5 epochs
-(12 min on one CPU thread). ``UniMolPredictor.train`` starts from it by default when the configuration is the
-small one; ``pretrained=None`` trains from scratch. On FreeSolv (scaffold split) it took the small model from
-3.34 to 1.62 RMSE together with the atom readout and ``min_steps`` (seed 0; benchmarks/RESULTS.md has the table).
+The bundled backbone (``BUNDLED_BACKBONE``, ``weights/unimol-small-qm9-druglike.pt``, 2.3 MB, provenance and
+commands in the ``.json`` beside it): the small configuration pretrained this way on all 130,831 QM9 molecules for
+5 epochs (``weights/unimol-small-qm9.pt``, 12 min on one CPU thread), then for 10 epochs on 8,784 drug-sized
+molecules (the MoleculeNet and BACE structures, 15 min). ``UniMolPredictor.train`` starts from it by default when
+the configuration is the small one; ``pretrained=None`` trains from scratch. The QM9 backbone took the small model
+on FreeSolv (scaffold split) from 3.34 to 1.62 RMSE together with the atom readout and ``min_steps`` (seed 0); the
+drug-like pretraining and 80 epochs took Lipophilicity from 0.732 to 0.693 (three seeds; benchmarks/RESULTS.md).
 
 Fine-tuning per property (``UniMolPredictor.train``): targets are standardised (training mean and standard
 deviation); the loss is MSE; AdamW with a linear warm-up and linear decay, gradient clipping at 1. Epochs:
-``epochs`` (40), raised for small sets so that each member takes at least ``min_steps`` (1600) optimiser steps,
+``epochs`` (80), raised for small sets so that each member takes at least ``min_steps`` (1600) optimiser steps,
 up to ``max_epochs`` (200): a few hundred molecules need more passes than a few thousand.
 
 Uncertainty: a deep ensemble of ``n_members`` (default 3) networks that differ by seed (initialisation of the
@@ -142,7 +144,7 @@ Z90 = 1.645  # two-sided 90% interval of a normal distribution: mean +- 1.645 si
 MIN_TRAINING_ROWS = 10
 MIN_CALIBRATION_ROWS = 5
 DICTIONARY_PATH = Path(__file__).with_name("unimol_dict.txt")
-BUNDLED_BACKBONE = Path(__file__).with_name("weights") / "unimol-small-qm9.pt"
+BUNDLED_BACKBONE = Path(__file__).with_name("weights") / "unimol-small-qm9-druglike.pt"
 BUNDLED = "bundled"  # ``UniMolPredictor.train(pretrained=BUNDLED)``: the shipped backbone where it fits
 PAD, CLS, SEP, UNK, MASK = "[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"
 CONFORMER_SEED = 0x5EED
@@ -203,7 +205,7 @@ class UniMolTrainParams(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    epochs: int = Field(default=40, ge=1, le=10_000, description="Training epochs (at least; see min_steps)")
+    epochs: int = Field(default=80, ge=1, le=10_000, description="Training epochs (at least; see min_steps)")
     min_steps: int = Field(
         default=1600, ge=0, le=1_000_000,
         description="Optimiser steps each member takes at least: small sets get more epochs, up to max_epochs",
@@ -1396,7 +1398,7 @@ def pretrain(
 
 
 def bundled_backbone(config: UniMolConfig) -> Path | None:
-    """The QM9-pretrained backbone shipped with AtomLoop (``weights/unimol-small-qm9.pt``, provenance in the
+    """The backbone shipped with AtomLoop (``weights/unimol-small-qm9-druglike.pt``, provenance in the
     ``.json`` beside it), when its shape is that of ``config``; None otherwise (a full-size model, or a
     checkout without the file), with a log line."""
     small = UniMolConfig.small()
@@ -1522,7 +1524,7 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
         """Fit a new ensemble on ``rows`` (rows whose SMILES do not parse are skipped with a warning).
 
         ``pretrained``: a checkpoint (official Uni-Mol, or from ``pretrain``) to start every member's backbone
-        from (``load_unimol_weights``); ``BUNDLED`` (the default) is the QM9-pretrained backbone shipped with
+        from (``load_unimol_weights``); ``BUNDLED`` (the default) is the pretrained backbone shipped with
         AtomLoop (``bundled_backbone``) when it fits ``config``, else none; None trains from scratch. ``epochs``
         sets the epochs exactly (``params.epochs``, with no ``min_steps``); by default ``params.training_epochs``
         chooses them from the number of rows.
