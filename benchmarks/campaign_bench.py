@@ -371,7 +371,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--initial", type=int, default=16, help="molecules measured before the first model")
     parser.add_argument(
         "--initial-design", choices=["random", "clusters"], default="random",
-        help="how a campaign picks them: at random, or one per k-means cluster of the pool (BayBE keeps its own random start)",
+        help="how a campaign picks them: at random (the default here, as in the earlier tables of RESULTS.md), or one per"
+        " k-means cluster of the pool (the default of campaign files); BayBE keeps its own random start",
     )
     parser.add_argument(
         "--results", type=Path, default=None,
