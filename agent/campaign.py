@@ -561,9 +561,10 @@ class CampaignRunner:
         """Up to ``size`` candidates by descending score, each at most ``acquisition.diversity`` Tanimoto-similar
         to those chosen before it and to ``already`` (molecules already in the batch)."""
         from rdkit import Chem, DataStructs
-        from rdkit.Chem import rdFingerprintGenerator
 
-        generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+        from agent.initial_design import similarity_fingerprint_generator
+
+        generator = similarity_fingerprint_generator()
         ranked = sorted((s for s in candidates if s in scores), key=lambda s: (-scores[s], s))
         chosen: list[str] = []
         fingerprints: list[Any] = [generator.GetFingerprint(Chem.MolFromSmiles(s)) for s in already or ()]

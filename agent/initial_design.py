@@ -14,22 +14,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+def similarity_fingerprint_generator() -> Any:
+    """The fingerprint generator a campaign compares molecules by (Morgan, radius 2, 2048 bits): its batches' Tanimoto
+    diversity limit and the clustered initial design both use it."""
+    from rdkit.Chem import rdFingerprintGenerator
+
+    return rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+
 
 MAX_FIT = 20_000  # k-means is fitted on at most this many molecules of a larger pool, drawn at random
 N_INIT = 10  # k-means restarts (the best of them is kept): one restart often merges two series and splits another
 
 
 def cluster_representatives(smiles: Sequence[str], count: int, seed: int, max_fit: int = MAX_FIT) -> list[str]:
-    """``count`` molecules of ``smiles``, one per k-means cluster of their Morgan fingerprints (radius 2, 2048
-    bits): each the member nearest its cluster's centre, in cluster order. Deterministic for a fixed ``seed``.
+    """``count`` molecules of ``smiles``, one per k-means cluster of their fingerprints (those of
+    ``similarity_fingerprint_generator``): each the member nearest its cluster's centre, in cluster order. Deterministic for a fixed ``seed``.
 
     All of ``smiles`` when there are no more than ``count``. SMILES that RDKit cannot parse are never chosen.
     """
     import numpy as np
     from rdkit import Chem
-    from rdkit.Chem import rdFingerprintGenerator
 
     if count <= 0:
         return []
@@ -40,7 +49,7 @@ def cluster_representatives(smiles: Sequence[str], count: int, seed: int, max_fi
     rng = np.random.default_rng(seed)
     fitted = sorted(rng.choice(len(valid), max_fit, replace=False)) if len(valid) > max_fit else range(len(valid))
     molecules = {s: mol for s, mol in parsed if mol is not None}
-    generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    generator = similarity_fingerprint_generator()
     names = [valid[i] for i in fitted]
     bits = np.array([generator.GetFingerprintAsNumPy(molecules[s]) for s in names], dtype=np.float32)
 
