@@ -33,7 +33,8 @@ N_INIT = 10  # k-means restarts (the best of them is kept): one restart often me
 
 def cluster_representatives(smiles: Sequence[str], count: int, seed: int, max_fit: int = MAX_FIT) -> list[str]:
     """``count`` molecules of ``smiles``, one per k-means cluster of their fingerprints (those of
-    ``similarity_fingerprint_generator``): each the member nearest its cluster's centre, in cluster order. Deterministic for a fixed ``seed``.
+    ``similarity_fingerprint_generator``): each the member nearest its cluster's centre, in cluster order.
+    Deterministic for a fixed ``seed``.
 
     All of ``smiles`` when there are no more than ``count``. SMILES that RDKit cannot parse are never chosen.
     """
