@@ -88,7 +88,7 @@ def _report_trained(trained: Any, source: str, as_json: bool) -> None:
 @handles_errors
 def models_train(
     property: Annotated[str, typer.Option("--property", "-p", help="Property to model, e.g. logS.")],
-    model: Annotated[str, typer.Option("--model", help="fingerprint (default), gp (Tanimoto Gaussian process) or unimol.")] = "fingerprint",
+    model: Annotated[str, typer.Option("--model", help="fingerprint (default), gp (Gaussian process on Morgan and atom-pair counts) or unimol.")] = "fingerprint",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     weights: Annotated[
         Path | None,

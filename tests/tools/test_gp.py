@@ -1,7 +1,8 @@
-"""The Tanimoto-kernel Gaussian process: fit, uncertainty that grows away from the data, artifacts, lineage."""
+"""The fingerprint Gaussian process: its kernel, fit, uncertainty that grows away from the data, artifacts, lineage."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from tools.errors import ToolFailed
 from tools.predict.base import PredictedValue, PredictionFailure, Predictor, TrainingRows
-from tools.predict.gp import TanimotoGPPredictor
+from tools.predict.gp import FingerprintGPPredictor, GPParams, minmax_similarity
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +24,29 @@ def splits(bace: TrainingRows) -> dict[str, TrainingRows]:
     return {"train": bace.subset(order[:150]), "test": bace.subset(order[150:350]), "more": bace.subset(order[350:380])}
 
 
+LEGACY = GPParams(kernel="tanimoto", atom_pairs=False)
+
+
+def test_minmax_similarity_is_sum_of_minima_over_sum_of_maxima_and_tanimoto_on_bits() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 6, size=(7, 40)).astype(np.float32) * (rng.random((7, 40)) < 0.4)
+    b = rng.integers(0, 9, size=(5, 40)).astype(np.float32) * (rng.random((5, 40)) < 0.4)
+    expected = np.array([[np.minimum(x, y).sum() / np.maximum(x, y).sum() for y in b] for x in a])
+    assert np.allclose(minmax_similarity(a, b), expected)
+    bits_a, bits_b = (a > 0).astype(np.float32), (b > 0).astype(np.float32)
+    common = bits_a @ bits_b.T
+    tanimoto = common / (bits_a.sum(1)[:, None] + bits_b.sum(1)[None, :] - common)
+    assert np.allclose(minmax_similarity(bits_a, bits_b), tanimoto)
+    assert minmax_similarity(np.zeros((1, 40)), np.zeros((1, 40)))[0, 0] == 0.0
+    assert np.allclose(np.diag(minmax_similarity(a[:4], a[:4])), 1.0)
+
+
 @pytest.fixture(scope="module")
-def model(splits: dict[str, TrainingRows]) -> TanimotoGPPredictor:
-    return TanimotoGPPredictor.train(splits["train"])
+def model(splits: dict[str, TrainingRows]) -> FingerprintGPPredictor:
+    return FingerprintGPPredictor.train(splits["train"])
 
 
-def test_fits_bace_potency_from_150_molecules_with_honest_intervals(model: TanimotoGPPredictor, splits: dict[str, TrainingRows]) -> None:
+def test_fits_bace_potency_from_150_molecules_with_honest_intervals(model: FingerprintGPPredictor, splits: dict[str, TrainingRows]) -> None:
     assert isinstance(model, Predictor) and model.name == "gp" and model.property == "pIC50"
     metrics = model.evaluate(splits["test"])
     assert metrics["n"] == 200 and metrics["rmse"] < 1.0 and metrics["spearman"] > 0.6
@@ -38,7 +56,7 @@ def test_fits_bace_potency_from_150_molecules_with_honest_intervals(model: Tanim
     assert 0 < hyper.noise < hyper.amplitude
 
 
-def test_uncertainty_is_smallest_at_training_molecules_and_grows_away_from_them(model: TanimotoGPPredictor, splits: dict[str, TrainingRows]) -> None:
+def test_uncertainty_is_smallest_at_training_molecules_and_grows_away_from_them(model: FingerprintGPPredictor, splits: dict[str, TrainingRows]) -> None:
     seen = [r for r in model.predict(splits["train"].smiles[:10]) if isinstance(r, PredictedValue)]
     stranger = model.predict(["CCCCCCCCCCCCCCCC(=O)O"])[0]  # a fatty acid among BACE inhibitors
     assert isinstance(stranger, PredictedValue)
@@ -48,14 +66,14 @@ def test_uncertainty_is_smallest_at_training_molecules_and_grows_away_from_them(
 
 
 def test_deterministic_artifacts_lineage_and_per_molecule_failures(
-    model: TanimotoGPPredictor, splits: dict[str, TrainingRows], tmp_path: Path
+    model: FingerprintGPPredictor, splits: dict[str, TrainingRows], tmp_path: Path
 ) -> None:
-    again = TanimotoGPPredictor.train(splits["train"])
+    again = FingerprintGPPredictor.train(splits["train"])
     probe = list(splits["test"].smiles[:20])
     assert again.version == model.version
     assert [(r.value, r.uncertainty) for r in again.predict(probe)] == [(r.value, r.uncertainty) for r in model.predict(probe)]  # type: ignore[union-attr]
     model.save(tmp_path / "gp")
-    loaded = TanimotoGPPredictor.load(tmp_path / "gp")
+    loaded = FingerprintGPPredictor.load(tmp_path / "gp")
     assert loaded.version == model.version
     assert np.allclose([r.value for r in loaded.predict(probe)], [r.value for r in model.predict(probe)])  # type: ignore[union-attr]
     child = model.fine_tune(splits["more"])
@@ -64,7 +82,7 @@ def test_deterministic_artifacts_lineage_and_per_molecule_failures(
     mixed = model.predict(["not a smiles", probe[0]])
     assert isinstance(mixed[0], PredictionFailure) and isinstance(mixed[1], PredictedValue)
     with pytest.raises(ToolFailed, match="need 3"):
-        TanimotoGPPredictor.train(splits["train"].subset([0, 1]))
+        FingerprintGPPredictor.train(splits["train"].subset([0, 1]))
 
 
 def test_the_registry_trains_and_reloads_gp_versions(store, splits: dict[str, TrainingRows], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -76,3 +94,24 @@ def test_the_registry_trains_and_reloads_gp_versions(store, splits: dict[str, Tr
     assert trained.record.kind == "gp" and trained.record.approved
     fresh = PredictorRegistry(store, tmp_path / "models")
     assert fresh.get(trained.record.id).version == trained.record.id
+
+
+def test_atom_pairs_and_counts_beat_morgan_bits_alone_on_the_same_molecules(model: FingerprintGPPredictor, splits: dict[str, TrainingRows]) -> None:
+    legacy = FingerprintGPPredictor.train(splits["train"], params=LEGACY)
+    assert model.params == GPParams() and model.params.kernel == "minmax" and model.params.atom_pairs
+    default_rmse = model.evaluate(splits["test"])["rmse"]
+    legacy_rmse = legacy.evaluate(splits["test"])["rmse"]
+    assert default_rmse < legacy_rmse - 0.03  # 0.925 against 0.978 when written
+
+
+def test_gps_fitted_before_the_kernel_options_keep_their_versions_and_load_as_they_were(splits: dict[str, TrainingRows], tmp_path: Path) -> None:
+    legacy = FingerprintGPPredictor.train(splits["train"], params=LEGACY)
+    assert legacy.version == "5637fec7ecd751db"  # the version this model had before the options existed
+    legacy.save(tmp_path / "old")
+    meta_path = tmp_path / "old" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    for name in ("kernel", "atom_pairs"):  # an artifact written before the options existed has neither
+        del meta["params"][name]
+    meta_path.write_text(json.dumps(meta))
+    loaded = FingerprintGPPredictor.load(tmp_path / "old")
+    assert loaded.version == legacy.version and loaded.params == LEGACY

@@ -1,15 +1,24 @@
-"""A Gaussian process on Tanimoto similarities of Morgan fingerprints: the low-data model for campaigns.
+"""A Gaussian process on fingerprint similarities: the low-data model for campaigns.
 
 Model: ``y = m + f(x) + ε`` with a constant mean ``m`` (the training mean), ``f ~ GP(0, a² T(x, x'))`` where ``T`` is
-the Tanimoto similarity of the molecules' Morgan fingerprint bits (radius 2, 2048 bits; a valid kernel on binary
-vectors), and Gaussian noise ``ε ~ N(0, s²)``. ``a`` and ``s`` are chosen by the log marginal likelihood over a
-fixed grid (``AMPLITUDES`` × ``NOISES``, in units of the training standard deviation), so training is a few
-Cholesky factorisations and fully deterministic. The prediction is the posterior mean; its uncertainty (one
-standard deviation) is that of a new measurement, ``sqrt(posterior variance of f + s²)``: it grows towards
-``sqrt(a² + s²)`` away from every training molecule and shrinks next to them, which is what expected improvement
-needs. Tanimoto-kernel GPs are the usual strong baseline for Bayesian optimisation over molecules with tens to a
-few hundred measurements (e.g. Griffiths et al., GAUCHE, NeurIPS 2023); for thousands of rows the forests of
-``fingerprint`` are cheaper (training is O(n³): about 1 s at 1,000 rows here).
+a similarity of the molecules' fingerprints, and Gaussian noise ``ε ~ N(0, s²)``. ``a`` and ``s`` are chosen by the
+log marginal likelihood over a fixed grid (``AMPLITUDES`` × ``NOISES``, in units of the training standard
+deviation), so training is a few Cholesky factorisations and fully deterministic. The prediction is the posterior
+mean; its uncertainty (one standard deviation) is that of a new measurement, ``sqrt(posterior variance of f + s²)``:
+it grows towards ``sqrt(a² + s²)`` away from every training molecule and shrinks next to them, which is what
+expected improvement needs.
+
+Fingerprints and kernel (``GPParams``): by default the Morgan count fingerprint (radius 2, 2048 bits) next to the
+RDKit atom-pair count fingerprint (2048 more), compared by the MinMax kernel ``Σ min(x, x') / Σ max(x, x')`` (the
+Tanimoto similarity generalised to counts; both are valid kernels, Ralaivola et al., Neural Networks 2005). With
+``kernel="tanimoto"`` and ``atom_pairs=False`` it is the Tanimoto kernel on Morgan bits alone, the model before
+these options existed (its versions keep their hashes). Why the default: in an offline active-learning
+simulation on BACE (scratch, 20 seeds) expected improvement found 9.3 of the 36 most potent compounds in 96 with
+the default and 6.75 with Morgan bits alone; atom pairs describe how far apart the groups of a series sit, which a
+series' potency depends on and radius-2 environments miss. Tanimoto-kernel GPs are the usual strong baseline for
+Bayesian optimisation over molecules with tens to a few hundred measurements (e.g. Griffiths et al., GAUCHE,
+NeurIPS 2023); for thousands of rows the forests of ``fingerprint`` are cheaper (training is O(n³): about 1 s at
+1,000 rows here).
 
 ``fine_tune(rows)`` refits on this version's rows updated with ``rows`` (``TrainingRows.updated_with``, the union
 by molecule); the child records this version as its parent. ``version`` is a sha256 content hash of the family,
@@ -25,12 +34,13 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import ToolFailed, ToolInputError
 from tools.predict.base import (
+    LRUCache,
     PredictedValue,
     PredictionFailure,
     PredictorIdentity,
@@ -42,7 +52,7 @@ from tools.predict.base import (
     read_training_csv,
     write_artifact_files,
 )
-from tools.predict.fingerprint import Featurizer, MoleculeFeatures, bit_matrix, tanimoto
+from tools.predict.fingerprint import Featurizer, MoleculeFeatures
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,13 +70,35 @@ JITTER = 1e-8
 PREDICT_CHUNK = 2048
 
 
+ATOM_PAIR_CACHE_CAPACITY = 50_000
+# The settings every GP had before ``kernel`` and ``atom_pairs`` existed; their hashes leave the two fields out.
+LEGACY_SETTINGS: dict[str, Any] = {"kernel": "tanimoto", "atom_pairs": False}
+
+
 class GPParams(BaseModel):
-    """Fingerprint settings of the GP (its hyperparameters are fitted)."""
+    """Fingerprint and kernel settings of the GP (its hyperparameters are fitted)."""
 
     model_config = ConfigDict(frozen=True)
 
-    radius: int = Field(default=2, ge=1, le=4)
-    n_bits: int = Field(default=2048, ge=64, le=16384)
+    radius: int = Field(default=2, ge=1, le=4, description="Morgan radius")
+    n_bits: int = Field(default=2048, ge=64, le=16384, description="Width of each fingerprint")
+    kernel: Literal["minmax", "tanimoto"] = Field(
+        default="minmax", description="minmax: sum(min)/sum(max) of counts; tanimoto: the same on bits (set or not)"
+    )
+    atom_pairs: bool = Field(default=True, description="Append RDKit atom-pair counts to the Morgan counts")
+
+    def hashed(self) -> dict[str, Any]:
+        """What enters the version hash: everything, less the new fields when they hold their legacy values."""
+        dumped = self.model_dump(mode="json")
+        if all(dumped[name] == value for name, value in LEGACY_SETTINGS.items()):
+            for name in LEGACY_SETTINGS:
+                dumped.pop(name)
+        return dumped
+
+    @classmethod
+    def from_meta(cls, stored: dict[str, Any]) -> GPParams:
+        """Parameters as an artifact recorded them; artifacts written before the new fields get the legacy ones."""
+        return cls.model_validate({**LEGACY_SETTINGS, **stored})
 
 
 class GPHyperparameters(BaseModel):
@@ -80,8 +112,9 @@ class GPHyperparameters(BaseModel):
     log_marginal_likelihood: float
 
 
-class TanimotoGPPredictor(PredictorIdentity):
-    """A Tanimoto-kernel Gaussian process (see the module docstring). Immutable: ``fine_tune`` returns a new one."""
+class FingerprintGPPredictor(PredictorIdentity):
+    """A Gaussian process on fingerprint similarities (see the module docstring). Immutable: ``fine_tune`` returns a
+    new one."""
 
     name = FAMILY
 
@@ -96,6 +129,7 @@ class TanimotoGPPredictor(PredictorIdentity):
         parent_version: str | None,
         version: str,
         featurizer: Featurizer | None = None,
+        atom_pair_cache: LRUCache[str, dict[int, int]] | None = None,
     ) -> None:
         self._property = property
         self._unit = unit
@@ -105,8 +139,9 @@ class TanimotoGPPredictor(PredictorIdentity):
         self._parent_version = parent_version
         self._version = version
         self._featurizer = featurizer or Featurizer(params.radius, params.n_bits)
-        self._bits, self._cholesky, self._alpha = _factorise(
-            _training_bits(self._featurizer, training, params), training, hyper
+        self._atom_pairs = atom_pair_cache if atom_pair_cache is not None else LRUCache(ATOM_PAIR_CACHE_CAPACITY)
+        self._fingerprints, self._cholesky, self._alpha = _factorise(
+            self._training_matrix(training), training, hyper
         )
 
     # -- identity (version, property, unit, training rows ...: PredictorIdentity) ------------------
@@ -114,6 +149,15 @@ class TanimotoGPPredictor(PredictorIdentity):
     @property
     def hyperparameters(self) -> GPHyperparameters:
         return self._hyper
+
+    @property
+    def params(self) -> GPParams:
+        return self._params
+
+    def _training_matrix(self, training: TrainingRows) -> np.ndarray:
+        """The fingerprints of the training rows (their SMILES are canonical: ``train`` keeps them so)."""
+        molecules = [(smiles, self._featurizer.features(smiles)) for smiles in training.smiles]
+        return fingerprint_matrix(molecules, self._params, self._atom_pairs)
 
     # -- training ----------------------------------------------------------------------------------
 
@@ -126,7 +170,8 @@ class TanimotoGPPredictor(PredictorIdentity):
         *,
         parent_version: str | None = None,
         featurizer: Featurizer | None = None,
-    ) -> TanimotoGPPredictor:
+        atom_pair_cache: LRUCache[str, dict[int, int]] | None = None,
+    ) -> FingerprintGPPredictor:
         """Fit on ``rows`` (invalid SMILES skipped with a warning). ``seed`` is accepted for the registry's
         interface; the fit is deterministic and does not use it.
 
@@ -152,23 +197,29 @@ class TanimotoGPPredictor(PredictorIdentity):
             values=tuple(float(rows.values[index]) for index, _, _ in good),
             dataset_hash=rows.dataset_hash,
         )
-        kernel = tanimoto(*(2 * (bit_matrix([f for _, _, f in good], params.n_bits),))).astype(np.float64)
+        atom_pair_cache = atom_pair_cache if atom_pair_cache is not None else LRUCache(ATOM_PAIR_CACHE_CAPACITY)
+        fingerprints = fingerprint_matrix(
+            [(structure.smiles, features) for _, structure, features in good], params, atom_pair_cache
+        )
+        kernel = minmax_similarity(fingerprints, fingerprints).astype(np.float64)
         hyper = _fit_hyperparameters(kernel, np.asarray(used.values, dtype=np.float64))
         version = compute_version(used, params, parent_version)
         log.info(
-            "fitted %s %s GP %s on %d rows in %.2f s (amplitude %.3f, noise %.3f)",
-            FAMILY, used.property, version, len(used), time.perf_counter() - started, hyper.amplitude, hyper.noise,
+            "fitted %s %s GP %s on %d rows in %.2f s (%s kernel, amplitude %.3f, noise %.3f)",
+            FAMILY, used.property, version, len(used), time.perf_counter() - started, params.kernel,
+            hyper.amplitude, hyper.noise,
         )
         return cls(
             property=used.property, unit=used.unit, params=params, hyper=hyper, training=used,
-            parent_version=parent_version, version=version, featurizer=featurizer,
+            parent_version=parent_version, version=version, featurizer=featurizer, atom_pair_cache=atom_pair_cache,
         )
 
-    def fine_tune(self, rows: TrainingRows) -> TanimotoGPPredictor:
+    def fine_tune(self, rows: TrainingRows) -> FingerprintGPPredictor:
         """A new version fitted on this version's rows updated with ``rows``; ``self`` is not changed."""
         self._check_fine_tune_rows(rows)
         return type(self).train(
-            self._training.updated_with(rows), params=self._params, parent_version=self._version, featurizer=self._featurizer
+            self._training.updated_with(rows), params=self._params, parent_version=self._version,
+            featurizer=self._featurizer, atom_pair_cache=self._atom_pairs,
         )
 
     # -- predicting --------------------------------------------------------------------------------
@@ -185,7 +236,10 @@ class TanimotoGPPredictor(PredictorIdentity):
         predictions: list[PredictedValue] = []
         for start in range(0, len(items), PREDICT_CHUNK):
             chunk = items[start : start + PREDICT_CHUNK]
-            cross = tanimoto(bit_matrix([f for _, f in chunk], self._params.n_bits), self._bits).astype(np.float64)
+            queries = fingerprint_matrix(
+                [(structure.smiles, features) for structure, features in chunk], self._params, self._atom_pairs
+            )
+            cross = minmax_similarity(queries, self._fingerprints).astype(np.float64)
             cross *= hyper.amplitude**2
             mean = hyper.mean + cross @ self._alpha
             solved = solve_triangular(self._cholesky, cross.T, lower=True)
@@ -209,7 +263,7 @@ class TanimotoGPPredictor(PredictorIdentity):
         write_artifact_files(directory, self._training, meta)
 
     @classmethod
-    def load(cls, directory: Path, featurizer: Featurizer | None = None) -> TanimotoGPPredictor:
+    def load(cls, directory: Path, featurizer: Featurizer | None = None) -> FingerprintGPPredictor:
         """Restore a saved GP (refactorised from its training rows).
 
         Raises:
@@ -219,7 +273,7 @@ class TanimotoGPPredictor(PredictorIdentity):
         meta = read_meta(
             directory, FAMILY, ARTIFACT_FORMAT, mismatch="{directory} holds a {family!r} artifact of format {format}"
         )
-        params = GPParams.model_validate(meta["params"])
+        params = GPParams.from_meta(meta["params"])
         training = read_training_csv(directory, meta)
         version = compute_version(training, params, meta.get("parent_version"))
         check_version(directory, meta, version)
@@ -236,14 +290,66 @@ def compute_version(rows: TrainingRows, params: GPParams, parent_version: str | 
     """sha256 (16 hex characters) of everything the fitted model is a function of."""
     payload = {
         "family": FAMILY, "format": ARTIFACT_FORMAT, "property": rows.property, "unit": rows.unit,
-        "params": params.model_dump(mode="json"), "grid": [AMPLITUDES, NOISES], "data": rows.digest(),
+        "params": params.hashed(), "grid": [AMPLITUDES, NOISES], "data": rows.digest(),
         "parent": parent_version,
     }
     return content_version(payload)
 
 
-def _training_bits(featurizer: Featurizer, rows: TrainingRows, params: GPParams) -> np.ndarray:
-    return bit_matrix([featurizer.features(smiles) for smiles in rows.smiles], params.n_bits)
+def fingerprint_matrix(
+    molecules: Sequence[tuple[str, MoleculeFeatures]], params: GPParams, atom_pair_cache: LRUCache[str, dict[int, int]]
+) -> np.ndarray:
+    """Molecules (canonical SMILES, features) × fingerprint positions: Morgan counts, then atom-pair counts when
+    ``params.atom_pairs``; set to 1 where nonzero for the Tanimoto kernel."""
+    import numpy as np
+
+    width = params.n_bits * (2 if params.atom_pairs else 1)
+    matrix = np.zeros((len(molecules), width), dtype=np.float32)
+    for row, (smiles, features) in enumerate(molecules):
+        if features.bits:
+            matrix[row, list(features.bits)] = features.counts
+        if params.atom_pairs:
+            pairs = _atom_pair_counts(smiles, params.n_bits, atom_pair_cache)
+            if pairs:
+                matrix[row, [params.n_bits + bit for bit in pairs]] = list(pairs.values())
+    if params.kernel == "tanimoto":
+        matrix = (matrix > 0).astype(np.float32)
+    return matrix
+
+
+def _atom_pair_counts(smiles: str, n_bits: int, cache: LRUCache[str, dict[int, int]]) -> dict[int, int]:
+    cached = cache.get(smiles)
+    if cached is None:
+        from rdkit import Chem, rdBase
+        from rdkit.Chem import rdFingerprintGenerator
+
+        with rdBase.BlockLogs():
+            mol = Chem.MolFromSmiles(smiles)
+        if mol is None:  # the Featurizer parsed it already; cannot happen for a canonical SMILES
+            raise ToolFailed(f"RDKit could not parse canonical SMILES {smiles!r}")
+        generator = rdFingerprintGenerator.GetAtomPairGenerator(fpSize=n_bits)
+        cached = dict(generator.GetCountFingerprint(mol).GetNonzeroElements())
+        cache.put(smiles, cached)
+    return cached
+
+
+def minmax_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``Σ min / Σ max`` between the rows of two matrices of nonnegative integer counts (the Tanimoto similarity
+    when they hold 0/1). Computed level by level, ``Σ_t (a ≥ t)·(b ≥ t)``, as matrix products; two empty rows
+    have similarity 0."""
+    import numpy as np
+
+    common = np.zeros((len(a), len(b)), dtype=np.float64)
+    level = 1
+    columns = np.arange(a.shape[1])
+    while len(columns):
+        above_a = a[:, columns] >= level
+        above_b = b[:, columns] >= level
+        common += above_a.astype(np.float32) @ above_b.astype(np.float32).T
+        columns = columns[above_a.any(axis=0) & above_b.any(axis=0)]
+        level += 1
+    union = a.sum(axis=1, dtype=np.float64)[:, None] + b.sum(axis=1, dtype=np.float64)[None, :] - common
+    return np.divide(common, union, out=np.zeros_like(common), where=union > 0)
 
 
 def _fit_hyperparameters(kernel: np.ndarray, y: np.ndarray) -> GPHyperparameters:
@@ -278,15 +384,17 @@ def _grid_search(kernel: np.ndarray, y: np.ndarray) -> GPHyperparameters:
     return GPHyperparameters(mean=mean, amplitude=best[1], noise=best[2], log_marginal_likelihood=best[0])
 
 
-def _factorise(bits: np.ndarray, rows: TrainingRows, hyper: GPHyperparameters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(training bits, Cholesky factor of the training covariance, weights of the posterior mean)."""
+def _factorise(
+    fingerprints: np.ndarray, rows: TrainingRows, hyper: GPHyperparameters
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(training fingerprints, Cholesky factor of the training covariance, weights of the posterior mean)."""
     import numpy as np
     from scipy.linalg import cho_solve
     from threadpoolctl import threadpool_limits
 
-    kernel = tanimoto(bits, bits).astype(np.float64)
-    covariance = hyper.amplitude**2 * kernel + (hyper.noise**2 + JITTER) * np.eye(len(bits))
+    kernel = minmax_similarity(fingerprints, fingerprints)
+    covariance = hyper.amplitude**2 * kernel + (hyper.noise**2 + JITTER) * np.eye(len(fingerprints))
     with threadpool_limits(1):
         factor = np.linalg.cholesky(covariance)
         alpha = cho_solve((factor, True), np.asarray(rows.values, dtype=np.float64) - hyper.mean)
-    return bits, factor, alpha
+    return fingerprints, factor, alpha

@@ -91,10 +91,10 @@ class TrainedModel(BaseModel):
 
 def default_families() -> dict[str, PredictorFamily]:
     from tools.predict.fingerprint import FingerprintPredictor
-    from tools.predict.gp import TanimotoGPPredictor
+    from tools.predict.gp import FingerprintGPPredictor
     from tools.predict.unimol import UniMolPredictor
 
-    return {"fingerprint": FingerprintPredictor, "gp": TanimotoGPPredictor, "unimol": UniMolPredictor}
+    return {"fingerprint": FingerprintPredictor, "gp": FingerprintGPPredictor, "unimol": UniMolPredictor}
 
 
 def holdout_fraction(inchikey: str) -> float:
