@@ -74,6 +74,7 @@ def test_a_campaign_can_be_started_from_a_request() -> None:
     assert step["tool"] == "start_campaign"
     assert step["args"]["constraints"] == [{"property": "logS", "op": ">=", "value": -5.0}]
     result = step["result"]
-    assert result["iterations"] == 2 and 20 <= result["experiments"] <= 24
+    # 24 sent; failed syntheses (2-60% each, by synthetic accessibility) give no measurement
+    assert result["iterations"] == 2 and 15 <= result["experiments"] <= 24
     assert result["world_eval"]["top2pct_total"] == 36  # 31 by rank and 5 more tied at 2 nM
     assert f"Campaign {result['campaign_id']}" in payload["answer"]

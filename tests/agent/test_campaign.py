@@ -180,9 +180,12 @@ def test_expected_improvement_is_over_the_models_best_mean_not_the_luckiest_read
 
 
 def test_too_few_measurements_for_a_model_means_a_random_batch_not_a_crash(tmp_path: Path) -> None:
-    """Four random molecules leave three training rows after the registry's held-out split: below the minimum."""
+    """Four random molecules give at most four training rows: below the forests' minimum (five)."""
     _json("db", "init")
-    spec = _campaign_file(tmp_path, budget={"experiments": 12, "iterations": 2}, initial={"random": 4}, constraints=[])
+    spec = _campaign_file(
+        tmp_path, budget={"experiments": 12, "iterations": 2}, initial={"random": 4}, constraints=[],
+        models={"kind": "fingerprint"},
+    )
     status = _json("campaign", "run", str(spec))
     assert status["status"] == "done"
     assert status["iterations"][1]["model_versions"] == {}  # no model could be trained: chosen at random
@@ -235,7 +238,8 @@ def test_a_thompson_campaign_draws_from_the_fingerprint_ensemble(tmp_path: Path,
 
     monkeypatch.setattr(FingerprintPredictor, "predict_with_members", counted)  # a spy: the real method still runs
     _json("db", "init")
-    status = _json("campaign", "run", str(_campaign_file(tmp_path, acquisition={"kind": "thompson"})))
+    thompson_file = _campaign_file(tmp_path, acquisition={"kind": "thompson"}, models={"kind": "fingerprint"})
+    status = _json("campaign", "run", str(thompson_file))
     assert asked == [303 - 8, 303 - 12]  # the objective's members over the untried pool, at iterations 1 and 2
     assert status["status"] == "done"
     assert [it["measured"] + it["failed"] for it in status["iterations"]] == [8, 4, 4]
@@ -281,7 +285,8 @@ def test_the_initial_design_is_part_of_the_spec_and_old_specs_keep_their_ids(tmp
         InitialSpec.model_validate({"size": 8, "design": "latin"})
     _json("db", "init")
     app = build_app()
-    legacy = CampaignSpec.model_validate(yaml.safe_load(_campaign_file(tmp_path).read_text()))
+    legacy_file = _campaign_file(tmp_path, models={"kind": "fingerprint"})  # the model was the default then
+    legacy = CampaignSpec.model_validate(yaml.safe_load(legacy_file.read_text()))
     assert CampaignRunner.create(app, legacy).id == "cmp-a70fef71-1"  # the id it had before `design` existed
     clustered = _campaign_file(tmp_path, initial={"size": 8, "design": "clusters"}, budget={"experiments": 8, "iterations": 0})
     status = _json("campaign", "run", str(clustered))
