@@ -36,13 +36,13 @@ Markdown goes to stdout, progress to stderr.
 from __future__ import annotations
 
 import reporting  # benchmarks/reporting.py (this folder is on sys.path)
+from fresh_store import fresh_app
 
 import argparse
 import asyncio
 import dataclasses
 import json
 import logging
-import os
 import statistics
 import sys
 import tempfile
@@ -53,7 +53,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.app import build_app
 from agent.campaign import (
     AcquisitionSpec,
     BudgetSpec,
@@ -66,7 +65,6 @@ from agent.campaign import (
 )
 from agent.settings import AtomLoopSettings
 from knowledge.chem import canonicalize
-from knowledge.database import make_engine, upgrade
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -159,13 +157,7 @@ def campaign_spec(strategy: str, model: str, seed: int, pool: Pool, args: argpar
 
 def run_campaign(strategy: str, model: str, seed: int, pool: Pool, top: frozenset[str], args: argparse.Namespace) -> RunResult:
     label = f"{strategy}/{model}/seed {seed}"
-    with tempfile.TemporaryDirectory(prefix="atomloop-campaign-bench-") as home:
-        os.environ["ATOMLOOP_HOME"] = home
-        os.environ.pop("ATOMLOOP_DATABASE_URL", None)  # a fresh SQLite store in the temporary home, never another
-        app = build_app()
-        engine = make_engine(app.settings.resolved_database_url)
-        upgrade(engine)
-        engine.dispose()
+    with fresh_app("atomloop-campaign-bench-") as app:
         spec = campaign_spec(strategy, model, seed, pool, args)
         start = time.perf_counter()
         runner = CampaignRunner.create(app, spec, on_progress=lambda message: progress(f"{label}: {message}"))
@@ -173,7 +165,6 @@ def run_campaign(strategy: str, model: str, seed: int, pool: Pool, top: frozense
         wall_s = time.perf_counter() - start
         evaluation = runner.world_eval()
         measured = {m.inchikey for m in app.store.measurements(OBJECTIVE, source="simulated") if m.provenance.get("campaign_id") == runner.id}
-        app.store.engine.dispose()
     # The BayBE rows use ``true_top``: check that it agrees with ``world_eval`` on every campaign.
     if (evaluation["top2pct_total"], evaluation["top2pct_found"]) != (len(top), len(top & measured)):
         raise RuntimeError(f"{label}: the benchmark's top-2% set disagrees with CampaignRunner.world_eval: {evaluation}")

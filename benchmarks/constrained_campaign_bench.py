@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,10 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def run(model: str, seed: int, diversity: float) -> dict[str, object]:
-    from agent.app import build_app
     from agent.campaign import CampaignRunner, CampaignSpec
     from agent.demo import demo_campaign_spec
-    from knowledge.database import make_engine, upgrade
+    from fresh_store import fresh_app
 
     spec = demo_campaign_spec().model_dump(mode="json")
     spec.update(
@@ -38,18 +35,11 @@ def run(model: str, seed: int, diversity: float) -> dict[str, object]:
         models={"kind": model, "seed": seed},
         seed=seed,
     )
-    with tempfile.TemporaryDirectory(prefix="atomloop-constrained-bench-") as home:
-        os.environ["ATOMLOOP_HOME"] = home
-        os.environ.pop("ATOMLOOP_DATABASE_URL", None)  # a fresh SQLite store in the temporary home, never another
-        app = build_app()
-        engine = make_engine(app.settings.resolved_database_url)
-        upgrade(engine)
-        engine.dispose()
+    with fresh_app("atomloop-constrained-bench-") as app:
         started = time.perf_counter()
         runner = CampaignRunner.create(app, CampaignSpec.model_validate(spec))
         runner.run()
         evaluation = runner.world_eval()
-        app.store.engine.dispose()
     return {"model": model, "div": diversity, "seed": seed, "wall": round(time.perf_counter() - started), **evaluation}
 
 
