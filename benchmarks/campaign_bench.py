@@ -23,7 +23,7 @@ project's RDKit. Its molecules are measured by the same simulated lab (``Simulat
 campaigns, same world seed, same noise), with the same budget, and scored with the same top-2% definition.
 
     .venv/bin/python benchmarks/campaign_bench.py [--seeds 0 1 2 3 4] [--strategies ei ucb greedy random]
-        [--models fingerprint gp unimol] [--experiments 96] [--batch 8] [--initial 16] [--data ../shared/data]
+        [--models gp fingerprint unimol] [--experiments 96] [--batch 8] [--initial 16] [--data ../shared/data]
         [--baybe-seeds 0 1 2 3 4] [--results FILE.jsonl] [--diversity 0.7] [--kappa 1.0]
 
 Greedy and random run with the first model family only. ``--results`` appends every finished campaign to a JSON-lines
@@ -356,7 +356,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="shared data directory (BACE at bace/bace_pic50.csv)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4], help="campaign, model and lab seeds")
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=["ei", "ucb", "thompson", "greedy", "random"])
-    parser.add_argument("--models", nargs="+", default=["fingerprint", "unimol"], help="model families for the acquisition strategies")
+    parser.add_argument(
+        "--models", nargs="+", default=["gp", "fingerprint", "unimol"],
+        help="model families for the acquisition strategies (gp first: it is the campaign default)",
+    )
     parser.add_argument("--experiments", type=int, default=96, help="molecules sent to the lab per campaign, initial batch included")
     parser.add_argument("--batch", type=int, default=8, help="molecules per model-guided iteration")
     parser.add_argument("--initial", type=int, default=16, help="molecules measured before the first model")
