@@ -105,7 +105,7 @@ class ModelSpec(Frozen):
     """The predictor family fine-tuned for every objective and constraint. The default, ``gp`` (a Gaussian process
     on Morgan and atom-pair counts), found more of the true top 2% than the ``fingerprint`` forests on the simulated
     lab, with and without the demo's solubility constraint (benchmarks/RESULTS.md); a file that names no model
-    therefore means a different campaign than before session 6, and gets a different id."""
+    therefore means a different campaign than it did when the forests were the default, and gets a different id."""
 
     kind: str = "gp"
     seed: int = 0
