@@ -4,8 +4,8 @@ QM9 (the first pretraining corpus) holds molecules of at most nine heavy atoms. 
 pretraining on drug-sized molecules reads (the bundled backbone is the QM9 one continued on it), as the issue
 suggests ("the MoleculeNet sets add drug-like ones"): the SMILES of ESOL, FreeSolv, Lipophilicity, BBBP and BACE
 from ``--data``, canonicalised by RDKit, duplicates and unparsable rows dropped, in file order. No label is
-written. The test molecules of the MoleculeNet benchmark are in it (as Uni-Mol's 19M-molecule pretraining set contains most of them): pretraining sees their
-structures, never their values.
+written. The test molecules of the MoleculeNet benchmark are in it (as Uni-Mol's 19M-molecule pretraining set
+contains most of them): pretraining sees their structures, never their values.
 
     .venv/bin/python benchmarks/druglike_corpus.py --output druglike.smi [--data ../shared/data]
     atomloop models pretrain --corpus druglike.smi --initial tools/predict/weights/unimol-small-qm9.pt --epochs 10 --seed 0 --output unimol-small-qm9-druglike.pt
