@@ -6,9 +6,11 @@ Each later iteration:
 
     snapshot of the campaign's own measurements -> fine-tune (a new model version per property, parent = the
     previous one) -> predict with uncertainty over the pool -> acquisition (EI, UCB, Thompson, greedy or random,
-    times the probability that the constraints hold) -> a diverse batch (Tanimoto; for Thompson sampling over an
-    ensemble, one member drawn per slot of the batch) -> the lab, through the
-    scheduler -> record every measurement with the prediction that motivated it -> metrics -> report.
+    times the probability that the constraints hold) -> a batch: with EI or UCB and a model that has a joint
+    posterior (the default ``gp``), by the kriging believer (each pick conditions the posterior before the next);
+    otherwise the best scores at most ``diversity`` Tanimoto-similar to each other (for Thompson sampling over an
+    ensemble, one member drawn per slot of the batch) -> the lab, through the scheduler -> record every
+    measurement with the prediction that motivated it -> metrics -> report.
 
 The models learn only from what the campaign measured, never from values already in the store or in the pool
 file. Every iteration is recorded (``Iteration`` rows) and the lab's state is saved after each batch, so a campaign
@@ -28,11 +30,13 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     from agent.app import App
+    from tools.predict.base import JointPosteriorPredictor
 
 log = logging.getLogger(__name__)
 
 ASSAY_FOR = {"pIC50": "potency", "logS": "solubility"}
 Z90 = 1.6448536269514722
+BELIEVER_SHORTLIST_PER_PICK = 32  # the kriging believer's first shortlist: 32 candidates a batch slot (see there)
 
 
 class Frozen(BaseModel):
@@ -98,7 +102,28 @@ class InitialSpec(Frozen):
 class AcquisitionSpec(Frozen):
     kind: Literal["ei", "ucb", "thompson", "greedy", "random"] = "ei"
     kappa: float = Field(default=1.0, ge=0, description="UCB exploration weight")
-    diversity: float = Field(default=0.7, gt=0, le=1, description="Max Tanimoto similarity within a batch")
+    diversity: float = Field(
+        default=0.7, gt=0, le=1, description="Max Tanimoto similarity within a batch filled by the diversity filter"
+    )
+    batch_method: Literal["kriging_believer", "diversity_filter"] = Field(
+        default="kriging_believer",
+        description=(
+            "How EI and UCB fill a batch when the model has a joint posterior (gp): kriging_believer picks one"
+            " molecule at a time and conditions the posterior on it as if measured at its predicted mean, so its"
+            " neighbours lose their uncertainty bonus (no similarity threshold); diversity_filter takes the best"
+            " scores at most `diversity` Tanimoto-similar to each other. Other models, Thompson sampling, greedy"
+            " and random always use the diversity filter."
+        ),
+    )
+
+    def identity(self, conditions_batches: bool) -> dict[str, Any]:
+        """What enters the campaign id: ``batch_method`` only where it changes the campaign (``conditions_batches``:
+        EI or UCB with a model that has a joint posterior), so campaigns it cannot change keep the ids, op ids and
+        simulated readings they had before it existed."""
+        data = self.model_dump(mode="json")
+        if not conditions_batches:
+            data.pop("batch_method")
+        return data
 
 
 class ModelSpec(Frozen):
@@ -227,7 +252,11 @@ class CampaignRunner:
         from sqlmodel import col, select
 
         spec_json = spec.model_dump(mode="json")
-        identity = dict(spec_json, initial=spec.initial.identity())
+        identity = dict(
+            spec_json,
+            initial=spec.initial.identity(),
+            acquisition=spec.acquisition.identity(cls._conditions_batches(app, spec)),
+        )
         if spec.pool.file and Path(spec.pool.file).is_file():  # the pool by content, not by where it lies
             identity["pool"] = {"file_sha256": hashlib.sha256(Path(spec.pool.file).read_bytes()).hexdigest()}
         prefix = "cmp-" + hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
@@ -243,6 +272,19 @@ class CampaignRunner:
             return campaign_id
 
         return cls(app, spec, app.store.write(work), on_progress)
+
+    @staticmethod
+    def _conditions_batches(app: App, spec: CampaignSpec) -> bool:
+        """Whether batches are filled by conditioning the objective model's joint posterior (kriging believer)."""
+        if spec.acquisition.kind not in ("ei", "ucb") or spec.acquisition.batch_method != "kriging_believer":
+            return False
+        from tools.errors import ToolInputError
+
+        try:
+            family = app.predictors.family(spec.models.kind)
+        except ToolInputError:  # an unknown model: the campaign fails where it trains one, with this error
+            return False
+        return callable(getattr(family, "joint_posterior", None))
 
     @classmethod
     def load(cls, app: App, campaign_id: str, on_progress: Callable[[str], None] | None = None) -> CampaignRunner:
@@ -395,6 +437,7 @@ class CampaignRunner:
         if not candidates:
             return [], {}, {}
         versions: dict[str, str] = {}
+        models: dict[str, Any] = {}
         estimates: dict[str, dict[str, tuple[float, float]]] = {s: {} for s in candidates}
         objective = self.spec.objectives[0].property
         fitted_best: dict[str, float] = {}  # InChIKey of a measured feasible molecule -> the model's mean there
@@ -410,6 +453,7 @@ class CampaignRunner:
                 self.on_progress(f"iteration {index}: no {prop} model yet ({error}); choosing at random")
                 return self._random_batch(size, measured), {}, {}
             versions[prop] = predictor.version
+            models[prop] = predictor
             thompson = self.spec.acquisition.kind == "thompson"
             if prop == objective and thompson and isinstance(predictor, EnsemblePredictor):
                 results: list[Any] = predictor.predict_with_members(candidates)
@@ -431,7 +475,11 @@ class CampaignRunner:
             batch = self._thompson_batch(index, candidates, estimates, members, size)
         else:
             scores = self._acquisition(index, candidates, estimates, measured, fitted_best)
-            batch = self._diverse(candidates, scores, size)
+            if self._conditions_batches(self.app, self.spec):
+                incumbent = self._incumbent(measured, fitted_best)
+                batch = self._believer_batch(candidates, scores, estimates, incumbent, models[objective], size)
+            else:
+                batch = self._diverse(candidates, scores, size)
         return batch, {s: estimates[s] for s in batch}, versions
 
     def _fine_tune(self, index: int, prop: str, measured: list[tuple[str, Any]]) -> Any:
@@ -489,34 +537,88 @@ class CampaignRunner:
         objective = self.spec.objectives[0]
         sign = 1.0 if objective.direction == "maximize" else -1.0
         rng = self._rng(index)
-        if fitted_best:
-            incumbent: float | None = max(sign * value for value in fitted_best.values())
-        else:
-            best = self._best_feasible(measured)
-            incumbent = sign * best if best is not None else None
+        incumbent = self._incumbent(measured, fitted_best)
+        kind = self.spec.acquisition.kind
         scores: dict[str, float] = {}
         for smiles in candidates:
             own = estimates[smiles]
             if objective.property not in own:
                 continue
             mu, sigma = own[objective.property]
-            mu, sigma = sign * mu, max(sigma, 1e-6)
-            kind = self.spec.acquisition.kind
-            if kind == "ei":
-                reference = incumbent if incumbent is not None else mu
-                z = (mu - reference) / sigma
-                value = (mu - reference) * _phi(z) + sigma * _pdf(z)
-            elif kind == "ucb":
-                value = mu + self.spec.acquisition.kappa * sigma
-            elif kind == "thompson":  # marginal draws: only for models without ensemble members (_thompson_batch)
-                value = float(rng.normal(mu, sigma))
-            elif kind == "greedy":
-                value = mu
-            else:
-                value = float(rng.random())
-            feasible = self._feasibility(own) if kind != "random" else 1.0
-            scores[smiles] = value * feasible if kind == "ei" else value - _infeasibility_penalty(feasible)
+            if kind == "thompson":  # marginal draws: only for models without ensemble members (_thompson_batch)
+                mu, sigma = sign * float(rng.normal(sign * mu, max(sigma, 1e-6))), 0.0
+            elif kind == "random":
+                scores[smiles] = float(rng.random())
+                continue
+            scores[smiles] = self._score(mu, sigma, incumbent, self._feasibility(own))
         return scores
+
+    def _incumbent(self, measured: list[tuple[str, Any]], fitted_best: dict[str, float] | None) -> float | None:
+        """The best value so far for expected improvement, on the objective's own scale (see ``_acquisition``)."""
+        sign = 1.0 if self.spec.objectives[0].direction == "maximize" else -1.0
+        if fitted_best:
+            return sign * max(sign * value for value in fitted_best.values())
+        return self._best_feasible(measured)
+
+    def _score(self, mu: float, sigma: float, incumbent: float | None, feasible: float) -> float:
+        """The acquisition value of one candidate with predicted ``mu`` and ``sigma`` for the objective (for
+        Thompson sampling: one draw and sigma 0) and the probability ``feasible`` that the constraints hold.
+        Larger is better whatever the objective's direction."""
+        sign = 1.0 if self.spec.objectives[0].direction == "maximize" else -1.0
+        kind = self.spec.acquisition.kind
+        mu, sigma = sign * mu, max(sigma, 1e-6)
+        if kind == "ei":
+            reference = sign * incumbent if incumbent is not None else mu
+            z = (mu - reference) / sigma
+            return ((mu - reference) * _phi(z) + sigma * _pdf(z)) * feasible
+        value = mu + self.spec.acquisition.kappa * sigma if kind == "ucb" else mu
+        return value - _infeasibility_penalty(feasible)
+
+    def _believer_batch(
+        self,
+        candidates: list[str],
+        scores: dict[str, float],
+        estimates: dict[str, dict[str, tuple[float, float]]],
+        incumbent: float | None,
+        model: JointPosteriorPredictor,
+        size: int,
+    ) -> list[str]:
+        """A batch by the kriging believer (Ginsbourger et al., 2010): the best-scoring candidate, then the model's
+        joint posterior conditioned on it as if it had been measured at its predicted mean (the mean stays, the
+        uncertainty of its neighbours shrinks), the scores recomputed, the best of the rest, and so on. A
+        molecule close to one already in the batch keeps a high score only if its own mean earns it.
+
+        The joint posterior is taken over a shortlist of the best ``scores`` (marginal). Conditioning only lowers a
+        score (EI and UCB grow with sigma), so a pick that still scores at least the best score left off the
+        shortlist is the pick over the whole pool; when one does not, the shortlist grows and the batch is
+        chosen again. The incumbent of EI stays that of the real measurements.
+        """
+        import numpy as np
+
+        ranked = sorted((s for s in candidates if s in scores), key=lambda s: (-scores[s], s))
+        width = min(len(ranked), BELIEVER_SHORTLIST_PER_PICK * size)
+        while True:
+            shortlist = ranked[:width]
+            feasible = [self._feasibility(estimates[s]) for s in shortlist]
+            posterior = model.joint_posterior(shortlist)
+            left_off = scores[ranked[width]] if width < len(ranked) else -math.inf
+            chosen: list[int] = []
+            exact = True
+            while len(chosen) < min(size, len(shortlist)):
+                sigma = posterior.sigma()
+                current = np.array([
+                    -math.inf if i in chosen else self._score(float(posterior.mean[i]), float(sigma[i]), incumbent, feasible[i])
+                    for i in range(len(shortlist))
+                ])
+                pick = int(np.argmax(current))  # the first of equals: the shortlist is in (-score, SMILES) order
+                exact = exact and current[pick] >= left_off
+                chosen.append(pick)
+                posterior = posterior.believe(pick)
+            if exact or width == len(ranked):
+                break
+            log.debug("kriging believer: a pick scored below the shortlist's edge; widening it from %d", width)
+            width = min(len(ranked), width * 4)
+        return [shortlist[i] for i in chosen]
 
     def _feasibility(self, own: dict[str, tuple[float, float]]) -> float:
         """The probability that every constraint holds, from the predicted (mean, sigma) of each (0 if one is

@@ -179,6 +179,108 @@ def test_expected_improvement_is_over_the_models_best_mean_not_the_luckiest_read
     assert plug_in["near"] == pytest.approx((8.4 - 8.2) * 0.7475 + 0.3 * 0.3194, abs=1e-3)  # z = 2/3: Φ, φ
 
 
+class _GaussianModel:
+    """A joint posterior given outright: what the kriging believer reads from a GP."""
+
+    def __init__(self, smiles: list[str], mean: list[float], covariance: list[list[float]], noise: float) -> None:
+        self.index = {s: i for i, s in enumerate(smiles)}
+        self.mean, self.covariance, self.noise = mean, covariance, noise
+        self.asked: list[int] = []
+
+    def joint_posterior(self, smiles: list[str]) -> object:
+        import numpy as np
+
+        from tools.predict.base import JointPosterior
+
+        self.asked.append(len(smiles))
+        rows = [self.index[s] for s in smiles]
+        return JointPosterior(
+            tuple(smiles), np.array(self.mean)[rows], np.array(self.covariance)[np.ix_(rows, rows)], self.noise
+        )
+
+
+def test_the_kriging_believer_spends_a_batch_on_one_series_only_when_its_means_earn_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    import agent.campaign as campaign
+    from agent.campaign import CampaignRunner, CampaignSpec
+
+    spec = CampaignSpec.model_validate(
+        yaml.safe_load(_campaign_file(tmp_path, constraints=[], acquisition={"kind": "ei"}).read_text())
+    )
+    assert spec.acquisition.batch_method == "kriging_believer"  # the default
+    runner = CampaignRunner(SimpleNamespace(store=None), spec, "cmp-test")  # type: ignore[arg-type]
+    # A1-A3: one uncertain series (correlation 0.98); B and C: two independent molecules a little less promising.
+    names = ["A1", "A2", "A3", "B", "C", "D"]
+    mean = [7.0, 7.0, 6.99, 6.9, 6.8, 5.0]
+    covariance = np.diag([1.0, 1.0, 1.0, 0.8, 0.8, 0.1])
+    for i in range(3):
+        for j in range(3):
+            if i != j:
+                covariance[i, j] = 0.98
+    model = _GaussianModel(names, mean, covariance.tolist(), noise=0.04)
+    sigma = np.sqrt(np.diag(covariance) + 0.04)
+    estimates = {s: {"pIC50": (m, float(sd))} for s, m, sd in zip(names, mean, sigma, strict=True)}
+    incumbent = 7.2
+    scores = {s: runner._score(*estimates[s]["pIC50"], incumbent, 1.0) for s in names}
+    assert sorted(names, key=lambda s: -scores[s])[:3] == ["A1", "A2", "A3"]  # marginal EI: the series first
+
+    batch = runner._believer_batch(names, scores, estimates, incumbent, model, size=3)
+    assert batch == ["A1", "B", "C"]  # once A1 is believed, A2 and A3 lose their uncertainty, not B and C
+    # The same batch by hand: condition on each pick (rank-one updates), recompute EI, take the best.
+    posterior, expected = model.joint_posterior(names), []
+    for _ in range(3):
+        sd = posterior.sigma()
+        ei = [-np.inf if i in expected else runner._score(mean[i], float(sd[i]), incumbent, 1.0) for i in range(6)]
+        expected.append(int(np.argmax(ei)))
+        posterior = posterior.believe(expected[-1])
+    assert [names[i] for i in expected] == batch
+    # A series whose means are far ahead is still worth two slots: believing A1 leaves A2's mean at 9.
+    ahead = _GaussianModel(names, [9.0, 9.0, 6.99, 6.9, 6.8, 5.0], covariance.tolist(), noise=0.04)
+    ahead_estimates = {s: {"pIC50": (m, float(sd))} for s, m, sd in zip(names, ahead.mean, sigma, strict=True)}
+    ahead_scores = {s: runner._score(*ahead_estimates[s]["pIC50"], incumbent, 1.0) for s in names}
+    assert runner._believer_batch(names, ahead_scores, ahead_estimates, incumbent, ahead, size=2) == ["A1", "A2"]
+
+    # A shortlist of one a slot: alone, A1 is the pick over the pool; in a batch of three the shortlist A1-A3 is
+    # too short (once A1 is believed, A2 scores below B, which was left off), so it grows and gives the batch
+    # over the whole pool.
+    monkeypatch.setattr(campaign, "BELIEVER_SHORTLIST_PER_PICK", 1)
+    model.asked.clear()
+    assert runner._believer_batch(names, scores, estimates, incumbent, model, size=1) == ["A1"]
+    assert model.asked == [1]
+    assert runner._believer_batch(names, scores, estimates, incumbent, model, size=3) == batch
+    assert model.asked == [1, 3, 6]
+
+
+def test_the_batch_method_enters_the_id_only_where_it_changes_the_campaign(tmp_path: Path) -> None:
+    from agent.app import build_app
+    from agent.campaign import CampaignRunner, CampaignSpec
+
+    _json("db", "init")
+    app = build_app()
+
+    def campaign_id(**overrides: object) -> str:
+        spec = CampaignSpec.model_validate(yaml.safe_load(_campaign_file(tmp_path, **overrides).read_text()))
+        return CampaignRunner.create(app, spec).id.rsplit("-", 1)[0]
+
+    gp = campaign_id(acquisition={"kind": "ei"})
+    gp_filter = campaign_id(acquisition={"kind": "ei", "batch_method": "diversity_filter"})
+    assert gp != gp_filter  # a GP campaign's batches depend on it
+    forest = campaign_id(acquisition={"kind": "ei"}, models={"kind": "fingerprint"})
+    forest_filter = campaign_id(acquisition={"kind": "ei", "batch_method": "diversity_filter"}, models={"kind": "fingerprint"})
+    assert forest == forest_filter  # forests have no joint posterior: the diversity filter either way
+    greedy = campaign_id(acquisition={"kind": "greedy"})
+    assert greedy == campaign_id(acquisition={"kind": "greedy", "batch_method": "diversity_filter"})
+    with pytest.raises(ValueError, match="batch_method"):
+        CampaignSpec.model_validate(
+            dict(yaml.safe_load(_campaign_file(tmp_path).read_text()), acquisition={"batch_method": "fastest"})
+        )
+
+
 def test_too_few_measurements_for_a_model_means_a_random_batch_not_a_crash(tmp_path: Path) -> None:
     """Four random molecules give at most four training rows: below the forests' minimum (five)."""
     _json("db", "init")

@@ -115,3 +115,49 @@ def test_gps_fitted_before_the_kernel_options_keep_their_versions_and_load_as_th
     meta_path.write_text(json.dumps(meta))
     loaded = FingerprintGPPredictor.load(tmp_path / "old")
     assert loaded.version == legacy.version and loaded.params == LEGACY
+
+
+def test_the_joint_posterior_matches_predict_and_believing_a_pick_is_refitting_with_its_mean(
+    model: FingerprintGPPredictor, splits: dict[str, TrainingRows]
+) -> None:
+    from tools.predict.base import JointPosterior, JointPosteriorPredictor
+
+    assert isinstance(model, JointPosteriorPredictor)
+    candidates = list(splits["test"].smiles[:25])
+    joint = model.joint_posterior(candidates)
+    assert isinstance(joint, JointPosterior) and joint.smiles == tuple(candidates)
+    marginal = [r for r in model.predict(candidates) if isinstance(r, PredictedValue)]
+    assert np.allclose(joint.mean, [r.value for r in marginal])
+    assert np.allclose(joint.sigma(), [r.uncertainty for r in marginal])
+    assert np.allclose(joint.covariance, joint.covariance.T)
+    assert np.linalg.eigvalsh(joint.covariance).min() > -1e-8
+
+    # Believing pick 3 is exactly the GP with pick 3 measured at its mean (same hyperparameters): the means stay,
+    # and the variances shrink most at pick 3 and its near neighbours.
+    believed = joint.believe(3)
+    refitted_rows = TrainingRows(
+        property=model.property, unit=model.unit,
+        smiles=(*model.training_rows.smiles, candidates[3]),
+        values=(*model.training_rows.values, float(joint.mean[3])), dataset_hash=None,
+    )
+    refitted = FingerprintGPPredictor(
+        property=model.property, unit=model.unit, params=model.params, hyper=model.hyperparameters,
+        training=refitted_rows, parent_version=None, version="check",
+    )
+    again = [r for r in refitted.predict(candidates) if isinstance(r, PredictedValue)]
+    assert np.allclose(believed.mean, [r.value for r in again], atol=1e-6)
+    assert np.allclose(believed.sigma(), [r.uncertainty for r in again], atol=1e-6)
+    shrink = joint.sigma() - believed.sigma()
+    assert shrink.min() >= -1e-9 and int(np.argmax(shrink)) == 3
+    assert believed.sigma()[3] < 0.8 * joint.sigma()[3]
+    # The input is left as it was.
+    assert np.allclose(joint.sigma(), [r.uncertainty for r in marginal])
+
+
+def test_the_joint_posterior_refuses_an_invalid_structure(model: FingerprintGPPredictor) -> None:
+    from tools.errors import ToolInputError
+
+    with pytest.raises(ToolInputError, match="input 1"):
+        model.joint_posterior(["CCO", "not a smiles", "CCN"])
+    with pytest.raises(ToolInputError):
+        model.joint_posterior("CCO")

@@ -17,6 +17,7 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
@@ -249,6 +250,54 @@ class EnsemblePredictor(Protocol):
     ) -> list[tuple[PredictedValue, tuple[float, ...]] | PredictionFailure]:
         """One result per input, in order: what ``predict`` gives with every member's prediction (canonical unit)
         from the same pass, or the input's failure."""
+        ...
+
+
+@dataclass(frozen=True)
+class JointPosterior:
+    """A model's joint Gaussian posterior over some molecules, in the property's canonical unit.
+
+    ``mean`` (n,) and ``covariance`` (n, n) are those of the noise-free function; a new measurement of molecule
+    ``i`` is that plus Gaussian noise of variance ``noise_variance``, so its predictive standard deviation
+    (``sigma``) is what the predictor's ``predict`` reports. Arrays are numpy arrays and are not modified.
+    """
+
+    smiles: tuple[str, ...]
+    mean: Any
+    covariance: Any
+    noise_variance: float
+
+    def sigma(self) -> Any:
+        """Each molecule's predictive standard deviation (noise included)."""
+        import numpy as np
+
+        return np.sqrt(np.maximum(np.diag(self.covariance), 0.0) + self.noise_variance)
+
+    def believe(self, index: int) -> JointPosterior:
+        """The posterior after a measurement of molecule ``index`` that equals its predicted mean (the "kriging
+        believer" of Ginsbourger et al., 2010): the mean stays, and the variance shrinks at ``index`` and at the
+        molecules correlated with it. Exact for a Gaussian process: a rank-one update."""
+        import numpy as np
+
+        column = self.covariance[:, index]
+        denominator = float(column[index]) + self.noise_variance
+        if denominator <= 0:
+            return self
+        covariance = self.covariance - np.outer(column, column) / denominator
+        return JointPosterior(self.smiles, self.mean, covariance, self.noise_variance)
+
+
+@runtime_checkable
+class JointPosteriorPredictor(Protocol):
+    """A predictor that can give its joint posterior over a set of molecules (a Gaussian process): what filling a
+    batch by conditioning on each pick needs, where marginal means and sigmas are not enough."""
+
+    def joint_posterior(self, smiles: Sequence[str]) -> JointPosterior:
+        """The joint posterior over ``smiles``, in order.
+
+        Raises:
+            ToolInputError: an input that is not a valid structure (callers pass molecules ``predict`` accepted).
+        """
         ...
 
 

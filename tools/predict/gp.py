@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import ToolFailed, ToolInputError
 from tools.predict.base import (
+    JointPosterior,
     LRUCache,
     PredictedValue,
     PredictionFailure,
@@ -249,6 +250,37 @@ class FingerprintGPPredictor(PredictorIdentity):
                 for (structure, _), mu, var in zip(chunk, mean, variance, strict=True)
             )
         return predictions
+
+    def joint_posterior(self, smiles: Sequence[str]) -> JointPosterior:
+        """The joint posterior of ``f`` over ``smiles`` (``JointPosteriorPredictor``): the same means as ``predict``,
+        and ``a² T(x, x') - k(x)ᵀ (K + s²I)⁻¹ k(x')`` as covariance, its diagonal ``predict``'s variance before the
+        noise ``s²``. Memory grows with the square of the number of molecules (a few thousand at most).
+
+        Raises:
+            ToolInputError: an input that is not a valid structure.
+        """
+        import numpy as np
+        from scipy.linalg import solve_triangular
+
+        if isinstance(smiles, str):
+            raise ToolInputError("joint_posterior takes a sequence of SMILES, not one string")
+        good, bad = self._featurizer.prepare(smiles)
+        if bad:
+            index, failure = bad[0]
+            raise ToolInputError(f"joint_posterior: input {index} ({failure.smiles!r}) is not a valid structure: {failure.error}")
+        queries = fingerprint_matrix([(structure.smiles, features) for _, structure, features in good], self._params, self._atom_pairs)
+        hyper = self._hyper
+        cross = hyper.amplitude**2 * minmax_similarity(queries, self._fingerprints)
+        solved = solve_triangular(self._cholesky, cross.T, lower=True)
+        prior = minmax_similarity(queries, queries)
+        np.fill_diagonal(prior, 1.0)  # as predict: the prior variance is a², also for a molecule without bits
+        covariance = hyper.amplitude**2 * prior - solved.T @ solved
+        return JointPosterior(
+            smiles=tuple(str(s) for s in smiles),
+            mean=hyper.mean + cross @ self._alpha,
+            covariance=covariance,
+            noise_variance=hyper.noise**2,
+        )
 
     # -- artifacts ---------------------------------------------------------------------------------
 

@@ -200,7 +200,7 @@ class PredictorRegistry:
         cached = self._loaded.get(version)
         if cached is not None:
             return cached
-        family = self._family(kind)
+        family = self.family(kind)
         directory = Path(artifact_path) if artifact_path else self.models_dir / version
         if not directory.exists():
             raise ToolFailed(f"the artifact of model version {version} is missing (expected at {directory})")
@@ -242,7 +242,7 @@ class PredictorRegistry:
             ToolFailed: too few rows to train on, or the parent cannot be loaded.
         """
         name = self._property_name(property)
-        family = self._family(kind)
+        family = self.family(kind)
         for given in (rows, holdout):
             if given is not None and self._property_name(given.property) != name:
                 raise ToolInputError(f"rows of {given.property} cannot train a {name} model")
@@ -396,7 +396,8 @@ class PredictorRegistry:
         except UnknownProperty as error:
             raise ToolInputError(str(error)) from error
 
-    def _family(self, kind: str) -> PredictorFamily:
+    def family(self, kind: str) -> PredictorFamily:
+        """The registered family called ``kind`` (raises ToolInputError for an unknown one)."""
         try:
             return self._families[kind]
         except KeyError:
