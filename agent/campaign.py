@@ -607,7 +607,8 @@ class CampaignRunner:
             while len(chosen) < min(size, len(shortlist)):
                 sigma = posterior.sigma()
                 current = np.array([
-                    -math.inf if i in chosen else self._score(float(posterior.mean[i]), float(sigma[i]), incumbent, feasible[i])
+                    -math.inf if i in chosen
+                    else self._score(float(posterior.mean[i]), float(sigma[i]), incumbent, feasible[i])
                     for i in range(len(shortlist))
                 ])
                 pick = int(np.argmax(current))  # the first of equals: the shortlist is in (-score, SMILES) order

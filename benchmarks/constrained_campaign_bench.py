@@ -2,9 +2,10 @@
 
 Each run: the demo campaign (``agent.demo.demo_campaign_spec``: maximize BACE-1 pIC50 with target 8, subject to
 logS >= -5, over the bundled BACE pool) with 96 experiments (16 clustered, then 10 iterations of 8), expected
-improvement, the given model family, batch method and batch diversity, in a fresh data directory. It prints one JSON line per
-campaign (``world_eval``: ``top2pct_found`` counts the true top 2% by pIC50 among the molecules that truly meet the
-constraint; ``target_found`` the molecules that truly meet target and constraint) and appends it to ``--results``.
+improvement, the given model family, batch method and batch diversity, in a fresh data directory. It prints one
+JSON line per campaign (``world_eval``: ``top2pct_found`` counts the true top 2% by pIC50 among the molecules that
+truly meet the constraint; ``target_found`` the molecules that truly meet target and constraint) and appends it to
+``--results``.
 
 Usage: python benchmarks/constrained_campaign_bench.py --models fingerprint gp --seeds 0 1 2 3 4
     [--diversities 0.7 0.8] [--batch-methods kriging_believer diversity_filter] [--results FILE.jsonl]
@@ -40,7 +41,8 @@ def run(model: str, seed: int, diversity: float, batch_method: str) -> dict[str,
         runner = CampaignRunner.create(app, CampaignSpec.model_validate(spec))
         runner.run()
         evaluation = runner.world_eval()
-    return {"model": model, "div": diversity, "batch_method": batch_method, "seed": seed, "wall": round(time.perf_counter() - started), **evaluation}
+    wall = round(time.perf_counter() - started)
+    return {"model": model, "div": diversity, "batch_method": batch_method, "seed": seed, "wall": wall, **evaluation}
 
 
 def main() -> None:
@@ -50,7 +52,7 @@ def main() -> None:
     parser.add_argument("--diversities", nargs="+", type=float, default=[0.7])
     parser.add_argument(
         "--batch-methods", nargs="+", choices=["kriging_believer", "diversity_filter"], default=["kriging_believer"],
-        help="how a batch is filled (the diversity only applies to the filter, and to models without a joint posterior)",
+        help="how a batch is filled (the diversity applies to the filter, and to models without a joint posterior)",
     )
     parser.add_argument("--results", type=Path, default=None, help="append one JSON line per campaign here")
     args = parser.parse_args()

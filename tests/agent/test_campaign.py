@@ -271,7 +271,9 @@ def test_the_batch_method_enters_the_id_only_where_it_changes_the_campaign(tmp_p
     gp_filter = campaign_id(acquisition={"kind": "ei", "batch_method": "diversity_filter"})
     assert gp != gp_filter  # a GP campaign's batches depend on it
     forest = campaign_id(acquisition={"kind": "ei"}, models={"kind": "fingerprint"})
-    forest_filter = campaign_id(acquisition={"kind": "ei", "batch_method": "diversity_filter"}, models={"kind": "fingerprint"})
+    forest_filter = campaign_id(
+        acquisition={"kind": "ei", "batch_method": "diversity_filter"}, models={"kind": "fingerprint"}
+    )
     assert forest == forest_filter  # forests have no joint posterior: the diversity filter either way
     greedy = campaign_id(acquisition={"kind": "greedy"})
     assert greedy == campaign_id(acquisition={"kind": "greedy", "batch_method": "diversity_filter"})

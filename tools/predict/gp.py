@@ -252,9 +252,10 @@ class FingerprintGPPredictor(PredictorIdentity):
         return predictions
 
     def joint_posterior(self, smiles: Sequence[str]) -> JointPosterior:
-        """The joint posterior of ``f`` over ``smiles`` (``JointPosteriorPredictor``): the same means as ``predict``,
-        and ``a² T(x, x') - k(x)ᵀ (K + s²I)⁻¹ k(x')`` as covariance, its diagonal ``predict``'s variance before the
-        noise ``s²``. Memory grows with the square of the number of molecules (a few thousand at most).
+        """The joint posterior of ``f`` over ``smiles`` (``JointPosteriorPredictor``): the same means as
+        ``predict``, and ``a² T(x, x') - k(x)ᵀ (K + s²I)⁻¹ k(x')`` as covariance, whose diagonal is ``predict``'s
+        variance before the noise ``s²``. Memory grows with the square of the number of molecules (a few thousand
+        at most).
 
         Raises:
             ToolInputError: an input that is not a valid structure.
@@ -267,8 +268,12 @@ class FingerprintGPPredictor(PredictorIdentity):
         good, bad = self._featurizer.prepare(smiles)
         if bad:
             index, failure = bad[0]
-            raise ToolInputError(f"joint_posterior: input {index} ({failure.smiles!r}) is not a valid structure: {failure.error}")
-        queries = fingerprint_matrix([(structure.smiles, features) for _, structure, features in good], self._params, self._atom_pairs)
+            raise ToolInputError(
+                f"joint_posterior: input {index} ({failure.smiles!r}) is not a valid structure: {failure.error}"
+            )
+        queries = fingerprint_matrix(
+            [(structure.smiles, features) for _, structure, features in good], self._params, self._atom_pairs
+        )
         hyper = self._hyper
         cross = hyper.amplitude**2 * minmax_similarity(queries, self._fingerprints)
         solved = solve_triangular(self._cholesky, cross.T, lower=True)
