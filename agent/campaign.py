@@ -273,6 +273,10 @@ class CampaignRunner:
 
         return cls(app, spec, app.store.write(work), on_progress)
 
+    def batches_by_believer(self) -> bool:
+        """Whether this campaign fills its batches by the kriging believer (else by the diversity filter)."""
+        return self._conditions_batches(self.app, self.spec)
+
     @staticmethod
     def _conditions_batches(app: App, spec: CampaignSpec) -> bool:
         """Whether batches are filled by conditioning the objective model's joint posterior (kriging believer)."""
@@ -475,7 +479,7 @@ class CampaignRunner:
             batch = self._thompson_batch(index, candidates, estimates, members, size)
         else:
             scores = self._acquisition(index, candidates, estimates, measured, fitted_best)
-            if self._conditions_batches(self.app, self.spec):
+            if self.batches_by_believer():
                 incumbent = self._incumbent(measured, fitted_best)
                 batch = self._believer_batch(candidates, scores, estimates, incumbent, models[objective], size)
             else:

@@ -15,12 +15,16 @@ def write_campaign_report(reports_dir: Path, runner: CampaignRunner, status: Cam
     spec = runner.spec
     objective = spec.objectives[0]
     stem = runner.id
+    filled = (
+        "filled by the kriging believer" if runner.batches_by_believer()
+        else f"with at most {spec.acquisition.diversity:g} Tanimoto similarity between molecules"
+    )
     lines = [
         f"# Campaign `{runner.id}`: {spec.name}",
         "",
         f"Objective: {objective.direction} {objective.property}"
         + "".join(f"; constraint {c.property} {c.op} {c.value:g}" for c in spec.constraints)
-        + f". Acquisition: {spec.acquisition.kind}, batches of {spec.batch_size}, models: {spec.models.kind}.",
+        + f". Acquisition: {spec.acquisition.kind}, batches of {spec.batch_size} {filled}, models: {spec.models.kind}.",
         "",
         f"{status.experiments} molecules measured over {len(status.iterations)} iterations "
         f"({sum(i.lab_hours for i in status.iterations):.1f} h of simulated lab time).",

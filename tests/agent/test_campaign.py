@@ -61,6 +61,7 @@ def test_campaign_runs_records_and_reports(tmp_path: Path) -> None:
     assert world["random_expected"] == pytest.approx(status["experiments"] * 8 / 303, rel=0.2)
     report = Path(status["report_path"])
     assert report.exists() and (report.parent / f"{status['id']}-curve.png").exists()
+    assert "Acquisition: ucb, batches of 4 filled by the kriging believer, models: gp." in report.read_text()
     from agent.app import build_app
     from knowledge.models import Measurement, ModelVersion
 
