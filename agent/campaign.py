@@ -600,6 +600,8 @@ class CampaignRunner:
         import numpy as np
 
         ranked = sorted((s for s in candidates if s in scores), key=lambda s: (-scores[s], s))
+        if not ranked or size < 1:
+            return []
         width = min(len(ranked), BELIEVER_SHORTLIST_PER_PICK * size)
         while True:
             shortlist = ranked[:width]

@@ -255,6 +255,9 @@ def test_the_kriging_believer_spends_a_batch_on_one_series_only_when_its_means_e
     assert model.asked == [1]
     assert runner._believer_batch(names, scores, estimates, incumbent, model, size=3) == batch
     assert model.asked == [1, 3, 6]
+    assert runner._believer_batch(names, {}, estimates, incumbent, model, size=3) == []  # nothing scored
+    assert runner._believer_batch(names[:2], scores, estimates, incumbent, model, size=3) == ["A1", "A2"]
+    assert model.asked == [1, 3, 6, 2]
 
 
 def test_the_batch_method_enters_the_id_only_where_it_changes_the_campaign(tmp_path: Path) -> None:
