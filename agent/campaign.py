@@ -299,7 +299,11 @@ class CampaignRunner:
             row = session.get(Campaign, campaign_id)
         if row is None:
             raise NotFoundError(f"no campaign {campaign_id!r}: see `atomloop campaign list`")
-        return cls(app, CampaignSpec.model_validate(row.spec), campaign_id, on_progress)
+        stored = dict(row.spec)
+        acquisition = dict(stored.get("acquisition") or {})
+        if "batch_method" not in acquisition:  # started before batch_method existed: it resumes as it ran
+            stored["acquisition"] = {**acquisition, "batch_method": "diversity_filter"}
+        return cls(app, CampaignSpec.model_validate(stored), campaign_id, on_progress)
 
     def pool(self) -> list[str]:
         """Canonical SMILES of the candidates, one per InChIKey, in file order."""

@@ -281,6 +281,19 @@ def test_the_batch_method_enters_the_id_only_where_it_changes_the_campaign(tmp_p
     assert forest == forest_filter  # forests have no joint posterior: the diversity filter either way
     greedy = campaign_id(acquisition={"kind": "greedy"})
     assert greedy == campaign_id(acquisition={"kind": "greedy", "batch_method": "diversity_filter"})
+    # A campaign stored before the option existed resumes with the diversity filter it ran with.
+    from knowledge.models import Campaign
+
+    started = CampaignRunner.create(app, CampaignSpec.model_validate(yaml.safe_load(_campaign_file(tmp_path).read_text())))
+    assert CampaignRunner.load(app, started.id).spec.acquisition.batch_method == "kriging_believer"
+
+    def drop_batch_method(writer: object) -> None:
+        row = writer.session.get(Campaign, started.id)  # type: ignore[attr-defined]
+        row.spec = {**row.spec, "acquisition": {k: v for k, v in row.spec["acquisition"].items() if k != "batch_method"}}
+        writer.add(row)  # type: ignore[attr-defined]
+
+    app.store.write(drop_batch_method)
+    assert CampaignRunner.load(app, started.id).spec.acquisition.batch_method == "diversity_filter"
     with pytest.raises(ValueError, match="batch_method"):
         CampaignSpec.model_validate(
             dict(yaml.safe_load(_campaign_file(tmp_path).read_text()), acquisition={"batch_method": "fastest"})
