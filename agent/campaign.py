@@ -273,6 +273,11 @@ class CampaignRunner:
 
         return cls(app, spec, app.store.write(work), on_progress)
 
+    @property
+    def _sign(self) -> float:
+        """+1 when the objective is maximised, -1 when minimised: larger ``sign * value`` is better."""
+        return 1.0 if self.spec.objectives[0].direction == "maximize" else -1.0
+
     def batches_by_believer(self) -> bool:
         """Whether this campaign fills its batches by the kriging believer (else by the diversity filter)."""
         return self._conditions_batches(self.app, self.spec)
@@ -543,7 +548,7 @@ class CampaignRunner:
         uncertainty instead of potency. Without fitted means it falls back to the best reading.
         """
         objective = self.spec.objectives[0]
-        sign = 1.0 if objective.direction == "maximize" else -1.0
+        sign = self._sign
         rng = self._rng(index)
         incumbent = self._incumbent(measured, fitted_best)
         kind = self.spec.acquisition.kind
@@ -563,7 +568,7 @@ class CampaignRunner:
 
     def _incumbent(self, measured: list[tuple[str, Any]], fitted_best: dict[str, float] | None) -> float | None:
         """The best value so far for expected improvement, on the objective's own scale (see ``_acquisition``)."""
-        sign = 1.0 if self.spec.objectives[0].direction == "maximize" else -1.0
+        sign = self._sign
         if fitted_best:
             return sign * max(sign * value for value in fitted_best.values())
         return self._best_feasible(measured)
@@ -572,7 +577,7 @@ class CampaignRunner:
         """The acquisition value of one candidate with predicted ``mu`` and ``sigma`` for the objective (for
         Thompson sampling: one draw and sigma 0) and the probability ``feasible`` that the constraints hold.
         Larger is better whatever the objective's direction."""
-        sign = 1.0 if self.spec.objectives[0].direction == "maximize" else -1.0
+        sign = self._sign
         kind = self.spec.acquisition.kind
         mu, sigma = sign * mu, max(sigma, 1e-6)
         if kind == "ei":
@@ -656,7 +661,7 @@ class CampaignRunner:
         those already chosen. Constraints weigh in as they do for UCB and greedy."""
         import numpy as np
 
-        sign = 1.0 if self.spec.objectives[0].direction == "maximize" else -1.0
+        sign = self._sign
         rng = self._rng(index)
         eligible = [s for s in candidates if s in members]
         if not eligible:
@@ -881,7 +886,7 @@ class CampaignRunner:
 
         world = SimWorld(WorldConfig(seed=self.app.settings.lab.seed + self.spec.seed))
         objective = self.spec.objectives[0]
-        sign = 1.0 if objective.direction == "maximize" else -1.0
+        sign = self._sign
         truth = []
         for smiles in self.pool():
             values = {prop: world.true_value(smiles, prop) for prop in self.spec.properties()}

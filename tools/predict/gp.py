@@ -131,7 +131,10 @@ class FingerprintGPPredictor(PredictorIdentity):
         version: str,
         featurizer: Featurizer | None = None,
         atom_pair_cache: LRUCache[str, dict[int, int]] | None = None,
+        prepared: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
+        """``prepared``: the training rows' (fingerprint matrix, kernel matrix) when the caller has computed them
+        (``train`` has, to fit the hyperparameters); otherwise they are computed here."""
         self._property = property
         self._unit = unit
         self._params = params
@@ -141,9 +144,11 @@ class FingerprintGPPredictor(PredictorIdentity):
         self._version = version
         self._featurizer = featurizer or Featurizer(params.radius, params.n_bits)
         self._atom_pairs = atom_pair_cache if atom_pair_cache is not None else LRUCache(ATOM_PAIR_CACHE_CAPACITY)
-        self._fingerprints, self._cholesky, self._alpha = _factorise(
-            self._training_matrix(training), training, hyper
-        )
+        if prepared is None:
+            fingerprints = self._training_matrix(training)
+            prepared = (fingerprints, minmax_similarity(fingerprints, fingerprints))
+        self._fingerprints = prepared[0]
+        self._cholesky, self._alpha = _factorise(prepared[1], training, hyper)
 
     # -- identity (version, property, unit, training rows ...: PredictorIdentity) ------------------
 
@@ -202,7 +207,7 @@ class FingerprintGPPredictor(PredictorIdentity):
         fingerprints = fingerprint_matrix(
             [(structure.smiles, features) for _, structure, features in good], params, atom_pair_cache
         )
-        kernel = minmax_similarity(fingerprints, fingerprints).astype(np.float64)
+        kernel = minmax_similarity(fingerprints, fingerprints)
         hyper = _fit_hyperparameters(kernel, np.asarray(used.values, dtype=np.float64))
         version = compute_version(used, params, parent_version)
         log.info(
@@ -213,6 +218,7 @@ class FingerprintGPPredictor(PredictorIdentity):
         return cls(
             property=used.property, unit=used.unit, params=params, hyper=hyper, training=used,
             parent_version=parent_version, version=version, featurizer=featurizer, atom_pair_cache=atom_pair_cache,
+            prepared=(fingerprints, kernel),
         )
 
     def fine_tune(self, rows: TrainingRows) -> FingerprintGPPredictor:
@@ -228,22 +234,29 @@ class FingerprintGPPredictor(PredictorIdentity):
     def predict(self, smiles: Sequence[str]) -> list[PredictedValue | PredictionFailure]:
         return per_input("predict", smiles, self._featurizer.prepare, self._posterior_predictions)
 
+    def _against_training(
+        self, molecules: Sequence[tuple[CanonicalStructure, MoleculeFeatures]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the posterior of some molecules is made of: their fingerprint matrix, their posterior means, and
+        ``L⁻¹ k`` (``L`` the training covariance's Cholesky factor, ``k`` their prior covariances with the training
+        molecules), whose column norms are the variance the training data explains."""
+        from scipy.linalg import solve_triangular
+
+        queries = fingerprint_matrix(
+            [(structure.smiles, features) for structure, features in molecules], self._params, self._atom_pairs
+        )
+        cross = self._hyper.amplitude**2 * minmax_similarity(queries, self._fingerprints)
+        return queries, self._hyper.mean + cross @ self._alpha, solve_triangular(self._cholesky, cross.T, lower=True)
+
     def _posterior_predictions(self, items: list[tuple[CanonicalStructure, MoleculeFeatures]]) -> list[PredictedValue]:
         """The posterior mean and sigma (noise included) of each molecule, ``PREDICT_CHUNK`` at a time."""
         import numpy as np
-        from scipy.linalg import solve_triangular
 
         hyper = self._hyper
         predictions: list[PredictedValue] = []
         for start in range(0, len(items), PREDICT_CHUNK):
             chunk = items[start : start + PREDICT_CHUNK]
-            queries = fingerprint_matrix(
-                [(structure.smiles, features) for structure, features in chunk], self._params, self._atom_pairs
-            )
-            cross = minmax_similarity(queries, self._fingerprints).astype(np.float64)
-            cross *= hyper.amplitude**2
-            mean = hyper.mean + cross @ self._alpha
-            solved = solve_triangular(self._cholesky, cross.T, lower=True)
+            _, mean, solved = self._against_training(chunk)
             variance = np.maximum(hyper.amplitude**2 - np.sum(solved**2, axis=0), 0.0) + hyper.noise**2
             predictions.extend(
                 self._prediction(structure, mu, math.sqrt(var))
@@ -261,7 +274,6 @@ class FingerprintGPPredictor(PredictorIdentity):
             ToolInputError: an input that is not a valid structure.
         """
         import numpy as np
-        from scipy.linalg import solve_triangular
 
         if isinstance(smiles, str):
             raise ToolInputError("joint_posterior takes a sequence of SMILES, not one string")
@@ -271,20 +283,14 @@ class FingerprintGPPredictor(PredictorIdentity):
             raise ToolInputError(
                 f"joint_posterior: input {index} ({failure.smiles!r}) is not a valid structure: {failure.error}"
             )
-        queries = fingerprint_matrix(
-            [(structure.smiles, features) for _, structure, features in good], self._params, self._atom_pairs
-        )
-        hyper = self._hyper
-        cross = hyper.amplitude**2 * minmax_similarity(queries, self._fingerprints)
-        solved = solve_triangular(self._cholesky, cross.T, lower=True)
+        queries, mean, solved = self._against_training([(structure, features) for _, structure, features in good])
         prior = minmax_similarity(queries, queries)
         np.fill_diagonal(prior, 1.0)  # as predict: the prior variance is a², also for a molecule without bits
-        covariance = hyper.amplitude**2 * prior - solved.T @ solved
         return JointPosterior(
             smiles=tuple(str(s) for s in smiles),
-            mean=hyper.mean + cross @ self._alpha,
-            covariance=covariance,
-            noise_variance=hyper.noise**2,
+            mean=mean,
+            covariance=self._hyper.amplitude**2 * prior - solved.T @ solved,
+            noise_variance=self._hyper.noise**2,
         )
 
     # -- artifacts ---------------------------------------------------------------------------------
@@ -421,17 +427,14 @@ def _grid_search(kernel: np.ndarray, y: np.ndarray) -> GPHyperparameters:
     return GPHyperparameters(mean=mean, amplitude=best[1], noise=best[2], log_marginal_likelihood=best[0])
 
 
-def _factorise(
-    fingerprints: np.ndarray, rows: TrainingRows, hyper: GPHyperparameters
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(training fingerprints, Cholesky factor of the training covariance, weights of the posterior mean)."""
+def _factorise(kernel: np.ndarray, rows: TrainingRows, hyper: GPHyperparameters) -> tuple[np.ndarray, np.ndarray]:
+    """(Cholesky factor of the training covariance, weights of the posterior mean) from the training kernel."""
     import numpy as np
     from scipy.linalg import cho_solve
     from threadpoolctl import threadpool_limits
 
-    kernel = minmax_similarity(fingerprints, fingerprints)
-    covariance = hyper.amplitude**2 * kernel + (hyper.noise**2 + JITTER) * np.eye(len(fingerprints))
+    covariance = hyper.amplitude**2 * kernel + (hyper.noise**2 + JITTER) * np.eye(len(kernel))
     with threadpool_limits(1):
         factor = np.linalg.cholesky(covariance)
         alpha = cho_solve((factor, True), np.asarray(rows.values, dtype=np.float64) - hyper.mean)
-    return fingerprints, factor, alpha
+    return factor, alpha
