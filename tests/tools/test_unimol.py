@@ -20,6 +20,7 @@ from tools.errors import ToolFailed, ToolInputError
 from tools.predict.base import PredictedValue, PredictionFailure, Predictor, TrainingRows
 from tools.predict.unimol import (
     BUNDLED_BACKBONE,
+    CONFORMER_GENERATOR,
     ConformerCache,
     Pretrainer,
     UniMolConfig,
@@ -275,6 +276,47 @@ def test_same_seed_same_model_other_seed_other_model(esol: TrainingRows, conform
     assert values_of(first.predict(probe)) != values_of(other.predict(probe))
     for a, b in zip(first.networks, second.networks, strict=True):
         assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+def test_several_conformers_train_on_draws_and_predict_the_mean_over_them(
+    esol: TrainingRows, conformers: ConformerCache, tmp_path: Path
+) -> None:
+    rows = esol.subset(range(300, 360))
+    one = UniMolTrainParams(min_steps=0, epochs=2, n_members=2)
+    three = one.model_copy(update={"n_conformers": 3})
+    assert "n_conformers" not in one.hashed() and three.hashed()["n_conformers"] == 3  # old versions keep their hash
+    # The small configuration on the bundled backbone: a network whose output depends on the geometry.
+    single = UniMolPredictor.train(rows, seed=3, params=one, conformers=conformers)
+    several = UniMolPredictor.train(rows, seed=3, params=three, conformers=conformers)
+    assert several.version != single.version
+
+    # Conformer k comes from the generator seeded seed + k, cached in its own folder: other geometries.
+    featurizer = several.featurizer
+    flexible = featurizer.structure("CCCCCCCCO")
+    distances = [featurizer.molecule(flexible, k).distances for k in range(3)]
+    assert not np.allclose(distances[0], distances[1]) or not np.allclose(distances[0], distances[2])
+    folders = {path.name for path in conformers.directory.iterdir()}
+    assert {f"{CONFORMER_GENERATOR}-seed{conformers.seed + k}" for k in range(3)} <= folders
+
+    # A prediction is the mean over the three conformers (each one predicted alone through its geometry).
+    probe = ["CCCCCCCCO", "Oc1ccccc1", "CC(=O)Nc1ccc(O)cc1"]
+    predictions = several.predict(probe)
+    alone_on_first = []
+    for smiles, prediction in zip(probe, predictions, strict=True):
+        assert isinstance(prediction, PredictedValue)
+        structure = featurizer.structure(smiles)
+        per_conformer = []
+        for k in range(3):
+            geometry = featurizer.conformer_cache(k).get(structure)
+            per_conformer.append(several.predict_geometry(geometry.symbols, geometry.coordinates)[0])
+        assert prediction.value == pytest.approx(float(np.mean(per_conformer)), abs=1e-5)
+        alone_on_first.append(per_conformer[0])
+    assert [p.value for p in predictions] != pytest.approx(alone_on_first, abs=1e-3)  # type: ignore[union-attr]
+
+    several.save(tmp_path / "several")
+    loaded = UniMolPredictor.load(tmp_path / "several", conformers=conformers)
+    assert loaded.version == several.version and loaded.params.n_conformers == 3
+    assert values_of(loaded.predict(probe)) == values_of(predictions)
 
 
 def test_save_and_load_give_identical_predictions(

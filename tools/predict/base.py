@@ -333,12 +333,16 @@ class EnsemblePredictions:
 
     _featurizer: Any
 
+    def _prepare(self, smiles: Sequence[str]) -> tuple[list[tuple[int, Any, Any]], list[tuple[int, PredictionFailure]]]:
+        """Featurize a batch: (index, structure, prepared input) of the valid inputs, a failure for each other."""
+        return self._featurizer.prepare(smiles)
+
     def _predict_prepared(self, items: list[tuple[Any, Any]]) -> list[tuple[PredictedValue, tuple[float, ...]]]:
         raise NotImplementedError
 
     def predict(self, smiles: Sequence[str]) -> list[PredictedValue | PredictionFailure]:
         return per_input(
-            "predict", smiles, self._featurizer.prepare,
+            "predict", smiles, self._prepare,
             lambda items: [prediction for prediction, _ in self._predict_prepared(items)],
         )
 
@@ -346,7 +350,7 @@ class EnsemblePredictions:
         self, smiles: Sequence[str]
     ) -> list[tuple[PredictedValue, tuple[float, ...]] | PredictionFailure]:
         """``predict`` with every member's prediction beside it, from the same pass."""
-        return per_input("predict_with_members", smiles, self._featurizer.prepare, self._predict_prepared)
+        return per_input("predict_with_members", smiles, self._prepare, self._predict_prepared)
 
 
 class LRUCache(Generic[K, V]):

@@ -6,6 +6,10 @@ the ``nn.Module`` classes are built on first use by ``_torch_modules()``.
 Input. Each molecule is canonicalised (``knowledge.chem``), given one 3D conformer (RDKit ETKDGv3 with a fixed
 seed, then MMFF94 optimisation, UFF when MMFF has no parameters, 2D coordinates with a warning when embedding
 fails) and cached by InChIKey in a ``ConformerCache`` (in memory, and on disk when it has a directory).
+With ``UniMolTrainParams.n_conformers`` = K above 1 (default 1), a molecule has K conformers, conformer k from the
+generator seeded ``seed + k`` (its own cache folder): every training batch draws one of them per molecule (Uni-Mol
+trains on ten conformers per molecule the same way), and a prediction is the mean over all K. Each new molecule
+then costs K conformers and K forward passes.
 Hydrogens are removed by default (``UniMolConfig.remove_hydrogens``). Atoms become tokens of the Uni-Mol
 molecule dictionary (``unimol_dict.txt``, a copy of Uni-Mol's ``dict.txt``: ``[PAD] [CLS] [SEP] [UNK] C N O
 ...``, with ``[MASK]`` appended as Uni-Mol's task does; an element outside it is ``[UNK]``). The sequence is
@@ -223,6 +227,11 @@ class UniMolTrainParams(BaseModel):
     max_grad_norm: float = Field(default=1.0, gt=0)
     n_members: int = Field(default=5, ge=1, le=20, description="Deep-ensemble members")
     calibration_fraction: float = Field(default=0.15, gt=0, lt=1, description="Rows held out of each member")
+    n_conformers: int = Field(
+        default=1, ge=1, le=20,
+        description="RDKit conformers per molecule (generator seeds s, s+1, ...): each training batch draws one per "
+        "molecule, and a prediction is the mean over all of them",
+    )
     threads: int | None = Field(
         default=1, ge=1, description="torch threads while training and predicting (None: torch's setting)"
     )
@@ -237,7 +246,12 @@ class UniMolTrainParams(BaseModel):
         return self
 
     def hashed(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"threads", "batch_size_predict"})
+        """What enters the version: all but the run-time settings; ``n_conformers`` only when above 1, so the
+        versions trained before it existed keep their hashes."""
+        dumped = self.model_dump(mode="json", exclude={"threads", "batch_size_predict"})
+        if dumped["n_conformers"] == 1:
+            dumped.pop("n_conformers")
+        return dumped
 
     def training_epochs(self, member_rows: int) -> int:
         """Epochs for training from scratch on ``member_rows`` rows: ``epochs``, or more when that is fewer than
@@ -505,7 +519,8 @@ class UniMolFeaturizer:
         self.conformers = conformers if conformers is not None else ConformerCache()
         self.dictionary = dictionary or default_dictionary()
         self.structures: LRUCache[str, CanonicalStructure] = LRUCache(capacity)
-        self.encoded: LRUCache[str, EncodedMolecule] = LRUCache(capacity)
+        self.encoded: LRUCache[tuple[str, int], EncodedMolecule] = LRUCache(capacity)
+        self._further_conformers: dict[int, ConformerCache] = {}
 
     def fits(self, config: UniMolConfig) -> bool:
         return (self.remove_hydrogens, self.max_atoms) == (config.remove_hydrogens, config.max_atoms)
@@ -523,12 +538,24 @@ class UniMolFeaturizer:
             self.structures.put(smiles, cached)
         return cached
 
-    def molecule(self, structure: CanonicalStructure) -> EncodedMolecule:
-        cached = self.encoded.get(structure.inchikey)
+    def conformer_cache(self, index: int) -> ConformerCache:
+        """The cache of conformer ``index``: ``conformers`` for 0, else one with generator seed ``seed + index`` in
+        the same directory (its own folder there)."""
+        if index == 0:
+            return self.conformers
+        cache = self._further_conformers.get(index)
+        if cache is None:
+            cache = ConformerCache(self.conformers.directory, seed=self.conformers.seed + index)
+            self._further_conformers[index] = cache
+        return cache
+
+    def molecule(self, structure: CanonicalStructure, conformer_index: int = 0) -> EncodedMolecule:
+        key = (structure.inchikey, conformer_index)
+        cached = self.encoded.get(key)
         if cached is None:
-            conformer = self.conformers.get(structure)
+            conformer = self.conformer_cache(conformer_index).get(structure)
             cached = encode_geometry(conformer.symbols, conformer.coordinates, self._config, self.dictionary)
-            self.encoded.put(structure.inchikey, cached)
+            self.encoded.put(key, cached)
         return cached
 
     def prepare(
@@ -547,6 +574,24 @@ class UniMolFeaturizer:
                 bad.append(
                     (index, PredictionFailure(smiles=str(text), error=str(error), error_type=type(error).__name__))
                 )
+        return good, bad
+
+    def prepare_conformers(
+        self, smiles: Sequence[str], count: int
+    ) -> tuple[list[tuple[int, CanonicalStructure, tuple[EncodedMolecule, ...]]], list[tuple[int, PredictionFailure]]]:
+        """``prepare`` with ``count`` conformers of each valid input (conformer 0 is ``prepare``'s)."""
+        first, bad = self.prepare(smiles)
+        good: list[tuple[int, CanonicalStructure, tuple[EncodedMolecule, ...]]] = []
+        for index, structure, molecule in first:
+            try:
+                further = tuple(self.molecule(structure, k) for k in range(1, count))
+            except (ValueError, RuntimeError) as error:
+                bad.append(
+                    (index, PredictionFailure(smiles=str(smiles[index]), error=str(error), error_type=type(error).__name__))
+                )
+                continue
+            good.append((index, structure, (molecule, *further)))
+        bad.sort(key=lambda item: item[0])
         return good, bad
 
 
@@ -1597,7 +1642,7 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
         import numpy as np
 
         started = time.perf_counter()
-        good, bad = featurizer.prepare(rows.smiles)
+        good, bad = featurizer.prepare_conformers(rows.smiles, params.n_conformers)
         if bad:
             log.warning(
                 "skipping %d of %d %s training rows with invalid structures (first: %s)",
@@ -1614,7 +1659,7 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
             values=tuple(float(rows.values[index]) for index, _, _ in good),
             dataset_hash=rows.dataset_hash,
         )
-        molecules = [molecule for _, _, molecule in good]
+        molecules = [conformers for _, _, conformers in good]
         y = np.asarray(used.values, dtype=np.float64)
         if scale is None:
             mean, std = float(y.mean()), float(y.std())
@@ -1644,8 +1689,8 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
                 _fit_member(network, molecules, target, indices, params, member_epochs, learning_rate,
                             np.random.default_rng([member_seed % 2**32, m]), featurizer.dictionary.pad)
             networks.append(network)
-        member_predictions = _predict_members(networks, molecules, params.batch_size_predict,
-                                              featurizer.dictionary.pad, params.threads) * scale[1] + scale[0]
+        member_predictions = _predict_over_conformers(networks, molecules, params.batch_size_predict,
+                                                      featurizer.dictionary.pad, params.threads) * scale[1] + scale[0]
         residual_variance = _calibrate_residual_variance(y, member_predictions, holdout_member)
         log.info(
             "trained %s %s model %s on %d rows (%d members, %s epochs) in %.1f s (residual sigma %.3f)",
@@ -1660,11 +1705,17 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
 
     # -- predicting --------------------------------------------------------------------------------
 
+    def _prepare(
+        self, smiles: Sequence[str]
+    ) -> tuple[list[tuple[int, CanonicalStructure, tuple[EncodedMolecule, ...]]], list[tuple[int, PredictionFailure]]]:
+        return self._featurizer.prepare_conformers(smiles, self._params.n_conformers)
+
     def _predict_prepared(
-        self, items: list[tuple[CanonicalStructure, EncodedMolecule]]
+        self, items: list[tuple[CanonicalStructure, tuple[EncodedMolecule, ...]]]
     ) -> list[tuple[PredictedValue, tuple[float, ...]]]:
-        """Each encoded molecule's prediction and every member's value (``EnsemblePredictions``)."""
-        members = self._member_matrix([molecule for _, molecule in items])
+        """Each molecule's prediction (the mean over its conformers) and every member's value
+        (``EnsemblePredictions``)."""
+        members = self._member_matrix([conformers for _, conformers in items])
         mean, sigma = self._mean_sigma(members)
         return [
             (self._prediction(structure, value, uncertainty), tuple(float(v) for v in row))
@@ -1674,15 +1725,15 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
     def predict_geometry(self, symbols: Sequence[str], coordinates: Any) -> tuple[float, float]:
         """(value, sigma) for a given geometry (symbols with hydrogens or not, coordinates in Angstrom)."""
         molecule = encode_geometry(symbols, coordinates, self._config, self._featurizer.dictionary)
-        mean, sigma = self._mean_sigma(self._member_matrix([molecule]))
+        mean, sigma = self._mean_sigma(self._member_matrix([(molecule,)]))
         return float(mean[0]), float(sigma[0])
 
-    def _member_matrix(self, molecules: Sequence[EncodedMolecule]) -> np.ndarray:
-        """(molecules, members) predictions in the property's unit."""
+    def _member_matrix(self, molecules: Sequence[Sequence[EncodedMolecule]]) -> np.ndarray:
+        """(molecules, members) predictions in the property's unit, each the mean over the molecule's conformers."""
         import numpy as np
 
-        predictions = _predict_members(self._networks, molecules, self._params.batch_size_predict,
-                                       self._featurizer.dictionary.pad, self._params.threads)
+        predictions = _predict_over_conformers(self._networks, molecules, self._params.batch_size_predict,
+                                               self._featurizer.dictionary.pad, self._params.threads)
         return predictions.astype(np.float64) * self._target_std + self._target_mean
 
     def _mean_sigma(self, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1810,7 +1861,7 @@ def compute_version(
 
 def _fit_member(
     network: torch.nn.Module,
-    molecules: Sequence[EncodedMolecule],
+    molecules: Sequence[Sequence[EncodedMolecule]],
     target: np.ndarray,
     indices: np.ndarray,
     params: UniMolTrainParams,
@@ -1819,7 +1870,8 @@ def _fit_member(
     rng: np.random.Generator,
     pad: int,
 ) -> None:
-    """Train ``network`` in place on ``molecules[indices]`` (MSE on standardised targets)."""
+    """Train ``network`` in place on ``molecules[indices]`` (MSE on standardised targets). ``molecules[i]`` holds
+    the conformers of molecule ``i``; where there are several, each batch draws one per molecule."""
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -1834,11 +1886,15 @@ def _fit_member(
         optimizer, _schedule(total, int(params.warmup_fraction * total))
     )
     targets = torch.from_numpy(target)
-    lengths = np.array([len(m.tokens) for m in molecules])
+    lengths = np.array([len(m[0].tokens) for m in molecules])
+    counts = np.array([len(m) for m in molecules])
+    several = bool((counts > 1).any())
     network.train()
     for _ in range(epochs):
         for batch in _length_bucketed_batches(indices, lengths, batch_size, rng):
-            tokens, distances = _collate([molecules[i] for i in batch], pad)
+            # One conformer is no draw: a single-conformer model trains exactly as it did before conformers counted.
+            drawn = rng.integers(counts[batch]) if several else np.zeros(len(batch), dtype=int)
+            tokens, distances = _collate([molecules[i][k] for i, k in zip(batch, drawn, strict=True)], pad)
             loss = F.mse_loss(network.regress(tokens, distances), targets[torch.from_numpy(batch)])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -1862,6 +1918,23 @@ def _length_bucketed_batches(
         part = part[np.argsort(lengths[part], kind="stable")]
         batches.extend(part[k:k + batch_size] for k in range(0, len(part), batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _predict_over_conformers(
+    networks: Sequence[torch.nn.Module],
+    molecules: Sequence[Sequence[EncodedMolecule]],
+    batch_size: int,
+    pad: int,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Standardised predictions, (n molecules, n members), each the mean over the molecule's conformers."""
+    count = len(molecules[0]) if molecules else 1
+    if any(len(m) != count for m in molecules):
+        raise ValueError("every molecule needs the same number of conformers")
+    total = _predict_members(networks, [m[0] for m in molecules], batch_size, pad, threads)
+    for k in range(1, count):
+        total += _predict_members(networks, [m[k] for m in molecules], batch_size, pad, threads)
+    return total / count if count > 1 else total
 
 
 def _predict_members(
