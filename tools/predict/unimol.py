@@ -69,8 +69,8 @@ split), and the mean of five took Lipophilicity from 0.693 to 0.681 (benchmarks/
 one more training run.
 Member ``m`` never sees the rows whose hash ``u = sha256(seed, scaffold)`` falls in
 ``[m f, (m+1) f)`` with ``f = calibration_fraction`` (default 0.15; with five members 75% of the rows are held
-out from one member and 25% are seen by all). The residuals of held-out rows against the member that did not see them give
-the residual term ``s``: ``1.645 s`` is their 90th percentile. The hash is of the molecule's Bemis–Murcko
+out from one member and 25% are seen by all). The residuals of held-out rows against the member that did not see
+them give the residual term ``s``: ``1.645 s`` is their 90th percentile. The hash is of the molecule's Bemis–Murcko
 scaffold (``tools.predict.base.calibration_group``; ring-free molecules by their own SMILES), so a member is held
 out from whole chemical series and the residuals are those of new scaffolds, as in a campaign. One standard deviation is
 ``sqrt(between-member variance + s^2)`` (MC dropout is not used). The slices depend only on the seed and the
@@ -586,9 +586,10 @@ class UniMolFeaturizer:
             try:
                 further = tuple(self.molecule(structure, k) for k in range(1, count))
             except (ValueError, RuntimeError) as error:
-                bad.append(
-                    (index, PredictionFailure(smiles=str(smiles[index]), error=str(error), error_type=type(error).__name__))
+                failure = PredictionFailure(
+                    smiles=str(smiles[index]), error=str(error), error_type=type(error).__name__
                 )
+                bad.append((index, failure))
                 continue
             good.append((index, structure, (molecule, *further)))
         bad.sort(key=lambda item: item[0])
