@@ -56,6 +56,11 @@ class PredictionFailure(BaseModel):
     error: str
     error_type: str
 
+    @classmethod
+    def from_error(cls, given: object, error: Exception) -> PredictionFailure:
+        """The failure of input ``given`` (as given, even when not a string) that raised ``error``."""
+        return cls(smiles=str(given), error=str(error), error_type=type(error).__name__)
+
 
 PredictionResult = PredictedValue | PredictionFailure
 

@@ -210,9 +210,7 @@ class Featurizer:
                 structure = self.structure(text)
                 good.append((index, structure, self.features(structure.smiles)))
             except (InvalidStructure, ValueError, RuntimeError, TypeError) as error:
-                bad.append(
-                    (index, PredictionFailure(smiles=str(text), error=str(error), error_type=type(error).__name__))
-                )
+                bad.append((index, PredictionFailure.from_error(text, error)))
         return good, bad
 
 

@@ -116,7 +116,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -143,6 +143,8 @@ if TYPE_CHECKING:
     from knowledge.chem import CanonicalStructure
 
 log = logging.getLogger(__name__)
+
+Encoded = TypeVar("Encoded")  # what a featurizer makes of one structure
 
 FAMILY = "unimol"
 ARTIFACT_FORMAT = 3  # 3: UniMolConfig.readout (the atom-sum term of the head)
@@ -562,37 +564,27 @@ class UniMolFeaturizer:
         self, smiles: Sequence[str]
     ) -> tuple[list[tuple[int, CanonicalStructure, EncodedMolecule]], list[tuple[int, PredictionFailure]]]:
         """Encode a batch: (index, structure, molecule) of each valid input, and a failure for each other."""
-        from knowledge.errors import InvalidStructure
-
-        good: list[tuple[int, CanonicalStructure, EncodedMolecule]] = []
-        bad: list[tuple[int, PredictionFailure]] = []
-        for index, text in enumerate(smiles):
-            try:
-                structure = self.structure(text)
-                good.append((index, structure, self.molecule(structure)))
-            except (InvalidStructure, ValueError, RuntimeError, TypeError) as error:
-                bad.append(
-                    (index, PredictionFailure(smiles=str(text), error=str(error), error_type=type(error).__name__))
-                )
-        return good, bad
+        return self._encode_each(smiles, self.molecule)
 
     def prepare_conformers(
         self, smiles: Sequence[str], count: int
     ) -> tuple[list[tuple[int, CanonicalStructure, tuple[EncodedMolecule, ...]]], list[tuple[int, PredictionFailure]]]:
-        """``prepare`` with ``count`` conformers of each valid input (conformer 0 is ``prepare``'s)."""
-        first, bad = self.prepare(smiles)
-        good: list[tuple[int, CanonicalStructure, tuple[EncodedMolecule, ...]]] = []
-        for index, structure, molecule in first:
+        """``prepare`` with ``count`` conformers of each valid input (the first is ``prepare``'s)."""
+        return self._encode_each(smiles, lambda structure: tuple(self.molecule(structure, k) for k in range(count)))
+
+    def _encode_each(
+        self, smiles: Sequence[str], encode: Callable[[CanonicalStructure], Encoded]
+    ) -> tuple[list[tuple[int, CanonicalStructure, Encoded]], list[tuple[int, PredictionFailure]]]:
+        from knowledge.errors import InvalidStructure
+
+        good: list[tuple[int, CanonicalStructure, Encoded]] = []
+        bad: list[tuple[int, PredictionFailure]] = []
+        for index, text in enumerate(smiles):
             try:
-                further = tuple(self.molecule(structure, k) for k in range(1, count))
-            except (ValueError, RuntimeError) as error:
-                failure = PredictionFailure(
-                    smiles=str(smiles[index]), error=str(error), error_type=type(error).__name__
-                )
-                bad.append((index, failure))
-                continue
-            good.append((index, structure, (molecule, *further)))
-        bad.sort(key=lambda item: item[0])
+                structure = self.structure(text)
+                good.append((index, structure, encode(structure)))
+            except (InvalidStructure, ValueError, RuntimeError, TypeError) as error:
+                bad.append((index, PredictionFailure.from_error(text, error)))
         return good, bad
 
 
