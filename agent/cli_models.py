@@ -101,7 +101,7 @@ def models_train(
     config: Annotated[
         str, typer.Option(help="unimol: network size, small (the CPU default: 4 x 128) or full (15 x 512, Uni-Mol's).")
     ] = "small",
-    epochs: Annotated[int | None, typer.Option(min=1, help="unimol: training epochs, exactly (default: 40, more for small sets so each member takes 1600 steps, at most 200).")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="unimol: training epochs, exactly (default: 80, more for small sets so each member takes 1600 steps, at most 200).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train a new model version on the store's training set (or the bundled data when the store has too few)."""

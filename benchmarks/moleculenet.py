@@ -20,7 +20,7 @@ there is read from the bundled copy in ``knowledge/bundled/`` of the same name.
 
     .venv/bin/python benchmarks/moleculenet.py [--data ../shared/data] [--models fingerprint [unimol]] [--seeds 0 1 2]
         [--datasets ESOL FreeSolv Lipophilicity "BACE pIC50"] [--unimol-weights PATH | --unimol-from-scratch]
-        [--unimol-params '{"learning_rate": 3e-4}']
+        [--unimol-params '{"learning_rate": 3e-4}'] [--conformer-cache DIR]
 
 Markdown goes to stdout, progress lines to stderr.
 """
@@ -355,6 +355,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="unimol training parameters that differ from the defaults, as JSON (fields of UniMolTrainParams)",
     )
     parser.add_argument(
+        "--conformer-cache", type=Path, default=None, metavar="DIR",
+        help="read and write unimol conformers in this directory, so that processes run side by side (e.g. one"
+        " per seed) or one after another make each conformer once; default: in memory, for this run only",
+    )
+    parser.add_argument(
         "--datasets", nargs="+", default=[spec.name for spec in DATASETS], choices=[spec.name for spec in DATASETS],
         metavar="NAME", help="datasets to run (default: all of " + ", ".join(spec.name for spec in DATASETS) + ")",
     )
@@ -408,7 +413,8 @@ def run(args: argparse.Namespace) -> str:
         if model == "unimol":
             from tools.predict.unimol import ConformerCache
 
-            options["conformers"] = ConformerCache()  # one per run: each molecule's conformer is made once, not per seed
+            # one per run: each molecule's conformer is made once, not per seed (and once across runs with a directory)
+            options["conformers"] = ConformerCache(args.conformer_cache)
         for dataset in datasets:
             seed_results = []
             for seed in args.seeds:

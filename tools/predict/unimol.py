@@ -92,7 +92,7 @@ checkpoint hash and parent version.
 
 Cost and accuracy (small config, 2-core CPU, one thread, ESOL with a seeded random split): ~0.5 s per epoch
 per member on 200 molecules. 300 training molecules: 5 epochs x 3 members ~10 s (~5 s with two threads),
-the defaults (40 epochs) ~1 min, held-out RMSE 0.86 log units, Spearman 0.93, 90% interval coverage 0.94
+40 epochs (the default until session 5) ~1 min, held-out RMSE 0.86 log units, Spearman 0.93, 90% interval coverage 0.94
 (the fingerprint forest on the same split: 0.82, 0.95, 0.90). Pretraining on ~1,300 ESOL/FreeSolv molecules
 for 10 epochs (~1.5 min) took a 200-molecule, 12-epoch model from RMSE 1.23 to 1.07.
 
