@@ -38,7 +38,8 @@ from tools.predict.unimol import (
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TINY = UniMolConfig(layers=2, embed_dim=32, ffn_dim=64, heads=4, kernels=16)
-PARAMS = UniMolTrainParams(min_steps=0, epochs=12, fine_tune_epochs=4)
+# One conformer per molecule and three members keep these tests fast; several conformers have their own test.
+PARAMS = UniMolTrainParams(min_steps=0, epochs=12, fine_tune_epochs=4, n_members=3, n_conformers=1)
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +226,7 @@ def test_pretraining_runs_and_the_masked_atom_loss_falls(
 
     # A pretrained checkpoint starts a predictor, and its hash is part of the version.
     rows = esol.subset(range(100, 140))
-    quick = UniMolTrainParams(min_steps=0, epochs=1, n_members=2)
+    quick = UniMolTrainParams(min_steps=0, epochs=1, n_members=2, n_conformers=1)
     with_pretraining = UniMolPredictor.train(
         rows, config=TINY, pretrained=result.path, params=quick, conformers=conformers
     )
@@ -266,7 +267,7 @@ def test_small_sets_train_more_epochs_up_to_a_cap() -> None:
 
 def test_same_seed_same_model_other_seed_other_model(esol: TrainingRows, conformers: ConformerCache) -> None:
     rows = esol.subset(range(300, 360))
-    quick = UniMolTrainParams(min_steps=0, epochs=2, n_members=2)
+    quick = UniMolTrainParams(min_steps=0, epochs=2, n_members=2, n_conformers=1)
     first = UniMolPredictor.train(rows, seed=3, config=TINY, params=quick, conformers=conformers)
     second = UniMolPredictor.train(rows, seed=3, config=TINY, params=quick, conformers=conformers)
     other = UniMolPredictor.train(rows, seed=4, config=TINY, params=quick, conformers=conformers)
@@ -282,7 +283,7 @@ def test_several_conformers_train_on_draws_and_predict_the_mean_over_them(
     esol: TrainingRows, conformers: ConformerCache, tmp_path: Path
 ) -> None:
     rows = esol.subset(range(300, 360))
-    one = UniMolTrainParams(min_steps=0, epochs=2, n_members=2)
+    one = UniMolTrainParams(min_steps=0, epochs=2, n_members=2, n_conformers=1)
     three = one.model_copy(update={"n_conformers": 3})
     assert "n_conformers" not in one.hashed() and three.hashed()["n_conformers"] == 3  # old versions keep their hash
     # The small configuration on the bundled backbone: a network whose output depends on the geometry.
@@ -329,6 +330,13 @@ def test_save_and_load_give_identical_predictions(
     assert loaded.version == model.version and loaded.config == model.config and loaded.params == model.params
     probe = list(splits["test"].smiles[:20])
     assert values_of(loaded.predict(probe)) == values_of(model.predict(probe))
+    # An artifact written before n_conformers existed (one conformer per molecule) loads as what it was trained as,
+    # whatever the default is now.
+    meta["params"].pop("n_conformers")
+    (tmp_path / "artifact" / "meta.json").write_text(json.dumps(meta))
+    older = UniMolPredictor.load(tmp_path / "artifact")
+    assert older.params.n_conformers == 1 and older.version == model.version
+    assert values_of(older.predict(probe)) == values_of(model.predict(probe))
     # A tampered artifact is refused.
     weights = tmp_path / "artifact" / "weights.pt"
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
@@ -360,7 +368,7 @@ def test_fine_tune_returns_a_new_version_and_leaves_the_parent_alone(
 def test_training_skips_invalid_rows_and_refuses_too_few(esol: TrainingRows, conformers: ConformerCache) -> None:
     rows = esol.subset(range(20))
     rows = rows.model_copy(update={"smiles": ("nonsense",) + rows.smiles[1:]})
-    quick = UniMolTrainParams(min_steps=0, epochs=1, n_members=2)
+    quick = UniMolTrainParams(min_steps=0, epochs=1, n_members=2, n_conformers=1)
     small = UniMolPredictor.train(rows, config=TINY, params=quick, conformers=conformers)
     assert len(small.training_rows) == 19 and "nonsense" not in small.training_rows.smiles
     with pytest.raises(ToolFailed, match="cannot train a logS model on 3 valid rows"):
@@ -375,8 +383,8 @@ def test_the_registry_trains_saves_and_loads_unimol_versions(
     class QuickUniMol:
         @staticmethod
         def train(rows: TrainingRows, seed: int = 0) -> UniMolPredictor:
-            return UniMolPredictor.train(rows, seed, TINY, params=UniMolTrainParams(min_steps=0, epochs=2, n_members=2),
-                                         conformers=conformers)
+            params = UniMolTrainParams(min_steps=0, epochs=2, n_members=2, n_conformers=1)
+            return UniMolPredictor.train(rows, seed, TINY, params=params, conformers=conformers)
 
         @staticmethod
         def load(directory: Path) -> UniMolPredictor:
@@ -423,7 +431,8 @@ def test_an_official_checkpoint_loads_into_the_same_architecture(tmp_path: Path)
 
     # A fine-tuned predictor starts from it.
     rows = TrainingRows.from_bundled("logS").subset(range(600, 630))
-    predictor = UniMolPredictor.train(rows, pretrained=path, params=UniMolTrainParams(min_steps=0, epochs=1, n_members=2))
+    quick = UniMolTrainParams(min_steps=0, epochs=1, n_members=2, n_conformers=1)
+    predictor = UniMolPredictor.train(rows, pretrained=path, params=quick)
     assert predictor.pretrained_hash is not None
 
 

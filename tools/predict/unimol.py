@@ -6,10 +6,12 @@ the ``nn.Module`` classes are built on first use by ``_torch_modules()``.
 Input. Each molecule is canonicalised (``knowledge.chem``), given one 3D conformer (RDKit ETKDGv3 with a fixed
 seed, then MMFF94 optimisation, UFF when MMFF has no parameters, 2D coordinates with a warning when embedding
 fails) and cached by InChIKey in a ``ConformerCache`` (in memory, and on disk when it has a directory).
-With ``UniMolTrainParams.n_conformers`` = K above 1 (default 1), a molecule has K conformers, conformer k from the
-generator seeded ``seed + k`` (its own cache folder): every training batch draws one of them per molecule (Uni-Mol
-trains on ten conformers per molecule the same way), and a prediction is the mean over all K. Each new molecule
-then costs K conformers and K forward passes.
+A molecule has ``UniMolTrainParams.n_conformers`` = K conformers (default 5), conformer k from the generator
+seeded ``seed + k`` (its own cache folder): every training batch draws one of them per molecule (Uni-Mol trains on
+ten conformers per molecule the same way), and a prediction is the mean over all K. Each new molecule costs K
+conformers (about 0.05 s each on one core, then cached) and K forward passes per member. Five conformers with three
+members took Lipophilicity (scaffold split, three seeds) from 0.681 (one conformer, five members) to 0.677, the
+worst seed from 0.715 to 0.677, and left ESOL and FreeSolv where they were (benchmarks/RESULTS.md).
 Hydrogens are removed by default (``UniMolConfig.remove_hydrogens``). Atoms become tokens of the Uni-Mol
 molecule dictionary (``unimol_dict.txt``, a copy of Uni-Mol's ``dict.txt``: ``[PAD] [CLS] [SEP] [UNK] C N O
 ...``, with ``[MASK]`` appended as Uni-Mol's task does; an element outside it is ``[UNK]``). The sequence is
@@ -62,14 +64,14 @@ deviation); the loss is MSE; AdamW with a linear warm-up and linear decay, gradi
 ``epochs`` (80), raised for small sets so that each member takes at least ``min_steps`` (1600) optimiser steps,
 up to ``max_epochs`` (200): a few hundred molecules need more passes than a few thousand.
 
-Uncertainty: a deep ensemble of ``n_members`` (default 5) networks that differ by seed (initialisation of the
-head and of the backbone when not pretrained, dropout, batch order) and by a held-out slice of the rows. Five,
-not three: single members trained on the same rows differ a lot (test RMSE 0.755 to 0.880 on one Lipophilicity
-split), and the mean of five took Lipophilicity from 0.693 to 0.681 (benchmarks/RESULTS.md); each member costs
-one more training run.
+Uncertainty: a deep ensemble of ``n_members`` (default 3) networks that differ by seed (initialisation of the
+head and of the backbone when not pretrained, dropout, batch order) and by a held-out slice of the rows. With one
+conformer, single members differ a lot (test RMSE 0.755 to 0.880 on one Lipophilicity split) and five members
+beat three (0.715 against 0.725); trained on five conformers they agree more (0.710 to 0.776) and three do as
+well as five (0.677 against 0.678), so three it is: each member costs one more training run.
 Member ``m`` never sees the rows whose hash ``u = sha256(seed, scaffold)`` falls in
-``[m f, (m+1) f)`` with ``f = calibration_fraction`` (default 0.15; with five members 75% of the rows are held
-out from one member and 25% are seen by all). The residuals of held-out rows against the member that did not see
+``[m f, (m+1) f)`` with ``f = calibration_fraction`` (default 0.15; with three members 45% of the rows are held
+out from one member and 55% are seen by all). The residuals of held-out rows against the member that did not see
 them give the residual term ``s``: ``1.645 s`` is their 90th percentile. The hash is of the molecule's Bemis–Murcko
 scaffold (``tools.predict.base.calibration_group``; ring-free molecules by their own SMILES), so a member is held
 out from whole chemical series and the residuals are those of new scaffolds, as in a campaign. One standard deviation is
@@ -90,7 +92,7 @@ cores, but the last bits may then differ between machines). ``version`` is a sha
 property, unit, seed, configuration, parameters, dictionary, conformer generator, training rows, pretrained
 checkpoint hash and parent version.
 
-Cost and accuracy (small config, 2-core CPU, one thread, ESOL with a seeded random split): ~0.5 s per epoch
+Cost and accuracy (small config, 2-core CPU, one thread, one conformer, ESOL with a seeded random split): ~0.5 s per epoch
 per member on 200 molecules. 300 training molecules: 5 epochs x 3 members ~10 s (~5 s with two threads),
 40 epochs (the default until session 5) ~1 min, held-out RMSE 0.86 log units, Spearman 0.93, 90% interval coverage 0.94
 (the fingerprint forest on the same split: 0.82, 0.95, 0.90). Pretraining on ~1,300 ESOL/FreeSolv molecules
@@ -227,10 +229,10 @@ class UniMolTrainParams(BaseModel):
     weight_decay: float = Field(default=1e-4, ge=0, le=1)
     warmup_fraction: float = Field(default=0.06, ge=0, lt=1)
     max_grad_norm: float = Field(default=1.0, gt=0)
-    n_members: int = Field(default=5, ge=1, le=20, description="Deep-ensemble members")
+    n_members: int = Field(default=3, ge=1, le=20, description="Deep-ensemble members")
     calibration_fraction: float = Field(default=0.15, gt=0, lt=1, description="Rows held out of each member")
     n_conformers: int = Field(
-        default=1, ge=1, le=20,
+        default=5, ge=1, le=20,
         description="RDKit conformers per molecule (generator seeds s, s+1, ...): each training batch draws one per "
         "molecule, and a prediction is the mean over all of them",
     )
@@ -1782,7 +1784,9 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
             directory, FAMILY, ARTIFACT_FORMAT, mismatch="{directory} holds a {family!r} artifact (format {format})"
         )
         config = UniMolConfig.model_validate(meta["config"])
-        params = UniMolTrainParams.model_validate(meta["params"])
+        stored_params = dict(meta["params"])
+        stored_params.setdefault("n_conformers", 1)  # written before the field existed: trained on one conformer
+        params = UniMolTrainParams.model_validate(stored_params)
         dictionary = AtomDictionary(meta["dictionary"])
         seed_of_conformers = int(meta["conformer_seed"])
         if featurizer is not None and (
