@@ -409,7 +409,8 @@ def run(args: argparse.Namespace) -> str:
         if model == "unimol" and args.unimol_params is not None:
             options["params"] = args.unimol_params
             changed = args.unimol_params.model_dump(exclude_defaults=True, exclude={"threads", "batch_size_predict"})
-            label += ", " + ", ".join(f"{name} {value}" for name, value in changed.items())
+            if changed:  # values equal to the defaults name nothing
+                label += ", " + ", ".join(f"{name} {value}" for name, value in changed.items())
         if model == "unimol":
             from tools.predict.unimol import ConformerCache
 
