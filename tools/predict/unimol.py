@@ -3,9 +3,9 @@
 Importing this module is cheap: torch, numpy and RDKit are imported inside the functions that use them, and
 the ``nn.Module`` classes are built on first use by ``_torch_modules()``.
 
-Input. Each molecule is canonicalised (``knowledge.chem``), given one 3D conformer (RDKit ETKDGv3 with a fixed
-seed, then MMFF94 optimisation, UFF when MMFF has no parameters, 2D coordinates with a warning when embedding
-fails) and cached by InChIKey in a ``ConformerCache`` (in memory, and on disk when it has a directory).
+Input. Each molecule is canonicalised (``knowledge.chem``), given 3D conformers (each one RDKit ETKDGv3 with a
+fixed seed, then MMFF94 optimisation, UFF when MMFF has no parameters, 2D coordinates with a warning when embedding
+fails) cached by InChIKey in a ``ConformerCache`` (in memory, and on disk when it has a directory).
 A molecule has ``UniMolTrainParams.n_conformers`` = K conformers (default 5), conformer k from the generator
 seeded ``seed + k`` (its own cache folder): every training batch draws one of them per molecule (Uni-Mol trains on
 ten conformers per molecule the same way), and a prediction is the mean over all K. Each new molecule costs K
@@ -92,11 +92,11 @@ cores, but the last bits may then differ between machines). ``version`` is a sha
 property, unit, seed, configuration, parameters, dictionary, conformer generator, training rows, pretrained
 checkpoint hash and parent version.
 
-Cost and accuracy (small config, 2-core CPU, one thread, one conformer, ESOL with a seeded random split): ~0.5 s per epoch
-per member on 200 molecules. 300 training molecules: 5 epochs x 3 members ~10 s (~5 s with two threads),
-40 epochs (the default until session 5) ~1 min, held-out RMSE 0.86 log units, Spearman 0.93, 90% interval coverage 0.94
-(the fingerprint forest on the same split: 0.82, 0.95, 0.90). Pretraining on ~1,300 ESOL/FreeSolv molecules
-for 10 epochs (~1.5 min) took a 200-molecule, 12-epoch model from RMSE 1.23 to 1.07.
+Cost and accuracy (small config, 2-core CPU, one thread, one conformer, ESOL with a seeded random split):
+~0.5 s per epoch per member on 200 molecules. 300 training molecules: 5 epochs x 3 members ~10 s (~5 s with two
+threads), 40 epochs (the default until session 5) ~1 min, held-out RMSE 0.86 log units, Spearman 0.93, 90%
+interval coverage 0.94 (the fingerprint forest on the same split: 0.82, 0.95, 0.90). Pretraining on ~1,300
+ESOL/FreeSolv molecules for 10 epochs (~1.5 min) took a 200-molecule, 12-epoch model from RMSE 1.23 to 1.07.
 
 Artifacts (``save``/``load``): ``weights.pt`` (the members' state dicts, read back with
 ``torch.load(weights_only=True)``), ``training.csv`` and ``meta.json`` (with the sha256 of ``weights.pt``).
