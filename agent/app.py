@@ -42,9 +42,10 @@ class App:
 
     @cached_property
     def predictors(self) -> Any:
-        from tools.predict.registry import PredictorRegistry
+        from tools.predict.registry import PredictorRegistry, default_families
 
-        return PredictorRegistry(self.store, self.settings.home_dir / "models")
+        families = default_families(conformer_dir=self.settings.conformer_dir)
+        return PredictorRegistry(self.store, self.settings.home_dir / "models", families=families)
 
     @cached_property
     def lab(self) -> LabAccess | None:

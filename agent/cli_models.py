@@ -186,7 +186,7 @@ def models_pretrain(
         from agent.smiles_input import read_smiles_file
 
         smiles = read_smiles_file(Path(corpus))[:limit]
-        conformers = ConformerCache(app.settings.home_dir / "conformers")
+        conformers = ConformerCache(app.settings.conformer_dir)
         label = Path(corpus).stem
     target = output or app.settings.home_dir / "models" / "pretrained" / f"unimol-{config}-{label}-{len(smiles)}-e{epochs}-s{seed}.pt"
     target.parent.mkdir(parents=True, exist_ok=True)

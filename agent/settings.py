@@ -3,6 +3,7 @@
     ATOMLOOP_HOME=/data/atomloop                   data directory (default ~/.atomloop)
     ATOMLOOP_DATABASE_URL=postgresql+psycopg://... database (default sqlite:///$ATOMLOOP_HOME/atomloop.db)
     ATOMLOOP_LLM__BASE_URL=http://localhost:8000/v1 an OpenAI-compatible endpoint (none: offline planner)
+    ATOMLOOP_CONFORMER_CACHE=/data/conformers      3D conformers of unimol models (default $ATOMLOOP_HOME/conformers)
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class AtomLoopSettings(BaseSettings):
 
     home: Path = Field(default=Path("~/.atomloop"), description="Data directory")
     database_url: str | None = Field(default=None, description="Default: sqlite:///<home>/atomloop.db")
+    conformer_cache: Path | None = Field(
+        default=None, description="Directory of the 3D conformers unimol models make (default <home>/conformers)"
+    )
     llm: LLMSettings = LLMSettings()
     lab: LabSettings = LabSettings()
 
@@ -49,6 +53,10 @@ class AtomLoopSettings(BaseSettings):
     @property
     def snapshot_dir(self) -> Path:
         return self.home_dir / "datasets"
+
+    @property
+    def conformer_dir(self) -> Path:
+        return self.conformer_cache.expanduser().resolve() if self.conformer_cache else self.home_dir / "conformers"
 
     @property
     def reports_dir(self) -> Path:

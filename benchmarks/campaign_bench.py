@@ -25,7 +25,7 @@ campaigns, same world seed, same noise), with the same budget, and scored with t
     .venv/bin/python benchmarks/campaign_bench.py [--seeds 0 1 2 3 4] [--strategies ei ucb greedy random]
         [--models gp fingerprint unimol] [--experiments 96] [--batch 8] [--initial 16] [--data ../shared/data]
         [--baybe-seeds 0 1 2 3 4] [--results FILE.jsonl] [--diversity 0.7] [--kappa 1.0]
-        [--batch-method kriging_believer|diversity_filter]
+        [--batch-method kriging_believer|diversity_filter] [--conformer-cache DIR]
 
 Greedy and random run with the first model family only. ``--results`` appends every finished campaign to a JSON-lines
 file and skips campaigns already in it, so a long run can be resumed and runs of different families (one process
@@ -44,6 +44,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -381,6 +382,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="how EI and UCB fill a batch with a gp model (default: the campaign default, kriging_believer)",
     )
     parser.add_argument("--baybe-seeds", nargs="*", type=int, default=None, help="seeds for BayBE (default: --seeds; none: skip)")
+    parser.add_argument(
+        "--conformer-cache", type=Path, default=None, metavar="DIR",
+        help="keep unimol's conformers in this directory (ATOMLOOP_CONFORMER_CACHE), so that campaigns after the first"
+        " and processes side by side make each once; default: each campaign's temporary home",
+    )
     args = parser.parse_args(argv)
     if any(seed < 0 for seed in args.seeds):
         parser.error("seeds must not be negative")
@@ -403,6 +409,8 @@ def load_results(path: Path | None, initial_design: str) -> dict[tuple[str, str,
 def run(args: argparse.Namespace) -> str:
     from tools.predict.registry import default_families
 
+    if args.conformer_cache is not None:  # read by each campaign's fresh app, whose home is temporary
+        os.environ["ATOMLOOP_CONFORMER_CACHE"] = str(args.conformer_cache.expanduser().resolve())
     pool = load_pool(bace_path(args.data))
     lab_seed = AtomLoopSettings().lab.seed
     progress(f"pool: {len(pool.smiles)} molecules from {pool.path}")

@@ -386,7 +386,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> str:
     properties = PropertyRegistry.default()
     datasets = [load_dataset(spec, args.data, properties) for spec in DATASETS if spec.name in args.datasets]
-    families = default_families()
+    # unimol's family holds one conformer cache for the run: each molecule's conformers are made once, not per seed
+    # (and once across runs and processes with --conformer-cache)
+    families = default_families(conformer_dir=args.conformer_cache)
     notes: list[str] = []
     results: list[ModelResult] = []
     for model in args.models:
@@ -411,11 +413,6 @@ def run(args: argparse.Namespace) -> str:
             changed = args.unimol_params.model_dump(exclude_defaults=True, exclude={"threads", "batch_size_predict"})
             if changed:  # values equal to the defaults name nothing
                 label += ", " + ", ".join(f"{name} {value}" for name, value in changed.items())
-        if model == "unimol":
-            from tools.predict.unimol import ConformerCache
-
-            # one per run: each molecule's conformer is made once, not per seed (and once across runs with a directory)
-            options["conformers"] = ConformerCache(args.conformer_cache)
         for dataset in datasets:
             seed_results = []
             for seed in args.seeds:

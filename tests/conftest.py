@@ -33,6 +33,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "atomloop-home"
     monkeypatch.setenv("ATOMLOOP_HOME", str(home))
     monkeypatch.delenv("ATOMLOOP_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ATOMLOOP_CONFORMER_CACHE", raising=False)
     return home
 
 

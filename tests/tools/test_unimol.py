@@ -400,6 +400,35 @@ def test_the_registry_trains_saves_and_loads_unimol_versions(
     assert values_of(again.predict(["CCO", "c1ccccc1O"])) == values_of(trained.predictor.predict(["CCO", "c1ccccc1O"]))
 
 
+def test_the_apps_unimol_models_keep_their_conformers_in_the_conformer_directory(
+    esol: TrainingRows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.app import build_app
+    from knowledge.database import upgrade
+
+    shared = tmp_path / "shared-conformers"
+    monkeypatch.setenv("ATOMLOOP_CONFORMER_CACHE", str(shared))
+    app = build_app()
+    upgrade(app.unchecked_store.engine)
+    assert app.settings.conformer_dir == shared.resolve()
+    rows = esol.subset(range(600, 640))
+    params = UniMolTrainParams(min_steps=0, epochs=1, n_members=2, n_conformers=2)
+    trained = app.predictors.train("logS", rows, kind="unimol", options={"config": TINY, "params": params})
+    app.predictors.register(trained)
+    # two conformers of each of the 40 molecules, one folder per generator seed
+    written = sorted(folder.name for folder in shared.iterdir())
+    assert [len(list((shared / name).glob("*.json"))) for name in written] == [40, 40]
+    assert written[0] == f"{CONFORMER_GENERATOR}-seed{trained.predictor.featurizer.conformers.seed}"
+
+    # Another process (a new app, nothing in memory) loads the version and reads every conformer from disk.
+    later = build_app()
+    loaded = later.predictors.get(trained.record.id)
+    family = later.predictors.family("unimol")
+    probe = list(rows.smiles[:10])
+    assert values_of(loaded.predict(probe)) == values_of(trained.predictor.predict(probe))
+    assert (family.conformers.computed, family.conformers.disk_hits) == (0, 10)
+
+
 # -- official checkpoints --------------------------------------------------------------------------------
 
 

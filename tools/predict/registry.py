@@ -89,12 +89,13 @@ class TrainedModel(BaseModel):
     record: ModelRecord
 
 
-def default_families() -> dict[str, PredictorFamily]:
+def default_families(conformer_dir: Path | None = None) -> dict[str, PredictorFamily]:
+    """The three families; unimol keeps the 3D conformers it makes in ``conformer_dir`` (None: in memory only)."""
     from tools.predict.fingerprint import FingerprintPredictor
     from tools.predict.gp import FingerprintGPPredictor
-    from tools.predict.unimol import UniMolPredictor
+    from tools.predict.unimol import UniMolFamily
 
-    return {"fingerprint": FingerprintPredictor, "gp": FingerprintGPPredictor, "unimol": UniMolPredictor}
+    return {"fingerprint": FingerprintPredictor, "gp": FingerprintGPPredictor, "unimol": UniMolFamily(conformer_dir)}
 
 
 def holdout_fraction(inchikey: str) -> float:
