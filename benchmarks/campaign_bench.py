@@ -25,7 +25,7 @@ campaigns, same world seed, same noise), with the same budget, and scored with t
     .venv/bin/python benchmarks/campaign_bench.py [--seeds 0 1 2 3 4] [--strategies ei ucb greedy random]
         [--models gp fingerprint unimol] [--experiments 96] [--batch 8] [--initial 16] [--data ../shared/data]
         [--baybe-seeds 0 1 2 3 4] [--results FILE.jsonl] [--diversity 0.7] [--kappa 1.0]
-        [--batch-method kriging_believer|diversity_filter] [--conformer-cache DIR]
+        [--batch-method kriging_believer|diversity_filter] [--uncertainty latent|measurement] [--conformer-cache DIR]
 
 Greedy and random run with the first model family only. ``--results`` appends every finished campaign to a JSON-lines
 file and skips campaigns already in it, so a long run can be resumed and runs of different families (one process
@@ -152,6 +152,7 @@ def campaign_spec(strategy: str, model: str, seed: int, pool: Pool, args: argpar
             **({} if args.diversity is None else {"diversity": args.diversity}),
             **({} if args.kappa is None else {"kappa": args.kappa}),
             **({} if args.batch_method is None else {"batch_method": args.batch_method}),
+            **({} if args.uncertainty is None else {"uncertainty": args.uncertainty}),
         ),
         models=ModelSpec(kind=model, seed=seed),
         seed=seed,
@@ -380,6 +381,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-method", choices=["kriging_believer", "diversity_filter"], default=None,
         help="how EI and UCB fill a batch with a gp model (default: the campaign default, kriging_believer)",
+    )
+    parser.add_argument(
+        "--uncertainty", choices=["latent", "measurement"], default=None,
+        help="the sigma EI and UCB score with for a gp model (default: the campaign default, latent; measurement: the"
+        " behaviour before session 10)",
     )
     parser.add_argument("--baybe-seeds", nargs="*", type=int, default=None, help="seeds for BayBE (default: --seeds; none: skip)")
     parser.add_argument(

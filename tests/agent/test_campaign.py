@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -61,7 +62,10 @@ def test_campaign_runs_records_and_reports(tmp_path: Path) -> None:
     assert world["random_expected"] == pytest.approx(status["experiments"] * 8 / 303, rel=0.2)
     report = Path(status["report_path"])
     assert report.exists() and (report.parent / f"{status['id']}-curve.png").exists()
-    assert "Acquisition: ucb, batches of 4 filled by the kriging believer, models: gp." in report.read_text()
+    assert (
+        "Acquisition: ucb, batches of 4 filled by the kriging believer, scored on the uncertainty of the property"
+        " (the assay's noise left out), models: gp." in report.read_text()
+    )
     from agent.app import build_app
     from knowledge.models import Measurement, ModelVersion
 
@@ -180,6 +184,35 @@ def test_expected_improvement_is_over_the_models_best_mean_not_the_luckiest_read
     assert plug_in["near"] == pytest.approx((8.4 - 8.2) * 0.7475 + 0.3 * 0.3194, abs=1e-3)  # z = 2/3: Φ, φ
 
 
+def test_with_a_gp_ei_scores_the_uncertainty_of_the_property_not_of_the_next_reading(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from agent.campaign import CampaignRunner, CampaignSpec
+
+    def runner_for(acquisition: dict[str, object]) -> CampaignRunner:
+        text = _campaign_file(tmp_path, constraints=[], acquisition=acquisition).read_text()
+        return CampaignRunner(SimpleNamespace(store=None), CampaignSpec.model_validate(yaml.safe_load(text)), "cmp-t")  # type: ignore[arg-type]
+
+    gp = SimpleNamespace(noise_variance=0.25)  # the assay's noise, as a GP fits it (sd 0.5)
+    latent = runner_for({"kind": "ei"})
+    assert latent.spec.acquisition.uncertainty == "latent"  # the default
+    assert latent._latent_noise_variance(gp) == 0.25
+    assert latent._latent_noise_variance(SimpleNamespace()) is None  # forests, unimol: one sigma, used as it is
+    assert runner_for({"kind": "ei", "uncertainty": "measurement"})._latent_noise_variance(gp) is None
+    assert runner_for({"kind": "greedy"})._latent_noise_variance(gp) is None
+    # "known": next to a measured molecule, the model is sure of the property (latent sigma 0) and only the
+    # reading's noise is left (sigma 0.5); "unknown": a new molecule, sigma 0.6 latent, 0.78 with the noise.
+    estimates = {"known": {"pIC50": (6.5, 0.5)}, "unknown": {"pIC50": (6.0, math.sqrt(0.36 + 0.25))}}
+    fitted = {"KEY-A": 7.0}
+    measurement = latent._acquisition(1, ["known", "unknown"], estimates, [], fitted_best=fitted)
+    assert measurement["known"] > measurement["unknown"]  # betting on a lucky reading of a known molecule
+    assert measurement["known"] == pytest.approx(-0.5 * 0.1587 + 0.5 * 0.2420, abs=1e-3)  # z = -1
+    scored = latent._acquisition(1, ["known", "unknown"], estimates, [], fitted_best=fitted, noise_variance=0.25)
+    assert scored["known"] == pytest.approx(0.0, abs=1e-9)  # the property cannot improve on 7.0 there
+    assert scored["unknown"] == pytest.approx(-1.0 * 0.0478 + 0.6 * 0.0995, abs=1e-3)  # z = -5/3
+    assert scored["unknown"] > scored["known"]
+
+
 class _GaussianModel:
     """A joint posterior given outright: what the kriging believer reads from a GP."""
 
@@ -281,19 +314,28 @@ def test_the_batch_method_enters_the_id_only_where_it_changes_the_campaign(tmp_p
     assert forest == forest_filter  # forests have no joint posterior: the diversity filter either way
     greedy = campaign_id(acquisition={"kind": "greedy"})
     assert greedy == campaign_id(acquisition={"kind": "greedy", "batch_method": "diversity_filter"})
-    # A campaign stored before the option existed resumes with the diversity filter it ran with.
+    # uncertainty: in the id of GP campaigns scored with the latent sigma (the default) only; the measurement
+    # sigma, the behaviour before the option, keeps the ids campaigns had then.
+    gp_measurement = campaign_id(acquisition={"kind": "ei", "uncertainty": "measurement"})
+    assert len({gp, gp_measurement, gp_filter}) == 3
+    assert forest == campaign_id(acquisition={"kind": "ei", "uncertainty": "measurement"}, models={"kind": "fingerprint"})
+    assert greedy == campaign_id(acquisition={"kind": "greedy", "uncertainty": "measurement"})
+    # A campaign stored before the options existed resumes with the diversity filter and sigma it ran with.
     from knowledge.models import Campaign
 
     started = CampaignRunner.create(app, CampaignSpec.model_validate(yaml.safe_load(_campaign_file(tmp_path).read_text())))
-    assert CampaignRunner.load(app, started.id).spec.acquisition.batch_method == "kriging_believer"
+    loaded = CampaignRunner.load(app, started.id).spec.acquisition
+    assert (loaded.batch_method, loaded.uncertainty) == ("kriging_believer", "latent")
 
-    def drop_batch_method(writer: object) -> None:
+    def drop_new_options(writer: object) -> None:
         row = writer.session.get(Campaign, started.id)  # type: ignore[attr-defined]
-        row.spec = {**row.spec, "acquisition": {k: v for k, v in row.spec["acquisition"].items() if k != "batch_method"}}
+        older = {k: v for k, v in row.spec["acquisition"].items() if k not in ("batch_method", "uncertainty")}
+        row.spec = {**row.spec, "acquisition": older}
         writer.add(row)  # type: ignore[attr-defined]
 
-    app.store.write(drop_batch_method)
-    assert CampaignRunner.load(app, started.id).spec.acquisition.batch_method == "diversity_filter"
+    app.store.write(drop_new_options)
+    loaded = CampaignRunner.load(app, started.id).spec.acquisition
+    assert (loaded.batch_method, loaded.uncertainty) == ("diversity_filter", "measurement")
     with pytest.raises(ValueError, match="batch_method"):
         CampaignSpec.model_validate(
             dict(yaml.safe_load(_campaign_file(tmp_path).read_text()), acquisition={"batch_method": "fastest"})

@@ -129,6 +129,9 @@ def test_the_joint_posterior_matches_predict_and_believing_a_pick_is_refitting_w
     marginal = [r for r in model.predict(candidates) if isinstance(r, PredictedValue)]
     assert np.allclose(joint.mean, [r.value for r in marginal])
     assert np.allclose(joint.sigma(), [r.uncertainty for r in marginal])
+    noise = model.hyperparameters.noise**2
+    assert model.noise_variance == noise and joint.noise_variance == noise
+    assert np.allclose(joint.sigma(latent=True) ** 2, np.array([r.uncertainty for r in marginal]) ** 2 - noise)
     assert np.allclose(joint.covariance, joint.covariance.T)
     assert np.linalg.eigvalsh(joint.covariance).min() > -1e-8
 
@@ -152,6 +155,9 @@ def test_the_joint_posterior_matches_predict_and_believing_a_pick_is_refitting_w
     assert believed.sigma()[3] < 0.8 * joint.sigma()[3]
     # The input is left as it was.
     assert np.allclose(joint.sigma(), [r.uncertainty for r in marginal])
+    noise = model.hyperparameters.noise**2
+    assert model.noise_variance == noise and joint.noise_variance == noise
+    assert np.allclose(joint.sigma(latent=True) ** 2, np.array([r.uncertainty for r in marginal]) ** 2 - noise)
 
 
 def test_the_joint_posterior_refuses_an_invalid_structure(model: FingerprintGPPredictor) -> None:

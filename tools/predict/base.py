@@ -272,11 +272,12 @@ class JointPosterior:
     covariance: Any
     noise_variance: float
 
-    def sigma(self) -> Any:
-        """Each molecule's predictive standard deviation (noise included)."""
+    def sigma(self, *, latent: bool = False) -> Any:
+        """Each molecule's predictive standard deviation (noise included), or with ``latent`` that of the
+        noise-free function."""
         import numpy as np
 
-        return np.sqrt(np.maximum(np.diag(self.covariance), 0.0) + self.noise_variance)
+        return np.sqrt(np.maximum(np.diag(self.covariance), 0.0) + (0.0 if latent else self.noise_variance))
 
     def believe(self, index: int) -> JointPosterior:
         """The posterior after a measurement of molecule ``index`` that equals its predicted mean (the "kriging
@@ -295,7 +296,13 @@ class JointPosterior:
 @runtime_checkable
 class JointPosteriorPredictor(Protocol):
     """A predictor that can give its joint posterior over a set of molecules (a Gaussian process): what filling a
-    batch by conditioning on each pick needs, where marginal means and sigmas are not enough."""
+    batch by conditioning on each pick needs, where marginal means and sigmas are not enough. Its noise is
+    separate from the function's uncertainty: ``predict``'s sigma² is the latent variance plus ``noise_variance``."""
+
+    @property
+    def noise_variance(self) -> float:
+        """The variance of a measurement around the noise-free function, in the property's canonical unit²."""
+        ...
 
     def joint_posterior(self, smiles: Sequence[str]) -> JointPosterior:
         """The joint posterior over ``smiles``, in order.

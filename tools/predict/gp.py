@@ -264,6 +264,11 @@ class FingerprintGPPredictor(PredictorIdentity):
             )
         return predictions
 
+    @property
+    def noise_variance(self) -> float:
+        """``s²``: what ``predict``'s variance adds to that of ``f`` (``JointPosteriorPredictor``)."""
+        return self._hyper.noise**2
+
     def joint_posterior(self, smiles: Sequence[str]) -> JointPosterior:
         """The joint posterior of ``f`` over ``smiles`` (``JointPosteriorPredictor``): the same means as
         ``predict``, and ``a² T(x, x') - k(x)ᵀ (K + s²I)⁻¹ k(x')`` as covariance, whose diagonal is ``predict``'s
@@ -290,7 +295,7 @@ class FingerprintGPPredictor(PredictorIdentity):
             smiles=tuple(str(s) for s in smiles),
             mean=mean,
             covariance=self._hyper.amplitude**2 * prior - solved.T @ solved,
-            noise_variance=self._hyper.noise**2,
+            noise_variance=self.noise_variance,
         )
 
     # -- artifacts ---------------------------------------------------------------------------------
