@@ -384,8 +384,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--uncertainty", choices=["latent", "measurement"], default=None,
-        help="the sigma EI and UCB score with for a gp model (default: the campaign default, latent; measurement: the"
-        " behaviour before session 10)",
+        help="the sigma EI and UCB score with for a gp model (default: the campaign default, measurement, noise"
+        " included; latent: the noise-free property's)",
     )
     parser.add_argument("--baybe-seeds", nargs="*", type=int, default=None, help="seeds for BayBE (default: --seeds; none: skip)")
     parser.add_argument(
