@@ -21,6 +21,12 @@ def write_campaign_report(reports_dir: Path, runner: CampaignRunner, status: Cam
     )
     if runner.scores_latent_sigma():
         filled += ", scored on the uncertainty of the property (the assay's noise left out)"
+    if spec.acquisition.kind == "ei":
+        rank = spec.acquisition.incumbent_rank
+        filled += (
+            ", improvement counted over the best mean measured so far" if rank is None
+            else f", improvement counted over the model's {_ordinal(rank)} best mean in the pool"
+        )
     lines = [
         f"# Campaign `{runner.id}`: {spec.name}",
         "",
@@ -133,3 +139,9 @@ def _predicted_vs_measured(path: Path, runner: CampaignRunner) -> Path | None:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def _ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st, ..."""
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"

@@ -25,7 +25,8 @@ campaigns, same world seed, same noise), with the same budget, and scored with t
     .venv/bin/python benchmarks/campaign_bench.py [--seeds 0 1 2 3 4] [--strategies ei ucb greedy random]
         [--models gp fingerprint unimol] [--experiments 96] [--batch 8] [--initial 16] [--data ../shared/data]
         [--baybe-seeds 0 1 2 3 4] [--results FILE.jsonl] [--diversity 0.7] [--kappa 1.0]
-        [--batch-method kriging_believer|diversity_filter] [--uncertainty latent|measurement] [--conformer-cache DIR]
+        [--batch-method kriging_believer|diversity_filter] [--uncertainty latent|measurement]
+        [--incumbent-rank K|none] [--conformer-cache DIR]
 
 Greedy and random run with the first model family only. ``--results`` appends every finished campaign to a JSON-lines
 file and skips campaigns already in it, so a long run can be resumed and runs of different families (one process
@@ -138,6 +139,25 @@ def true_top(pool: Pool, world_seed: int) -> frozenset[str]:
 # -- AtomLoop campaigns -----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class IncumbentRank:
+    """``--incumbent-rank``: a rank K, or none (``rank`` None: classic EI)."""
+
+    rank: int | None
+
+    @classmethod
+    def parse(cls, text: str) -> IncumbentRank:
+        if text.lower() == "none":
+            return cls(None)
+        try:
+            rank = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number or none, not {text!r}") from None
+        if rank < 1:
+            raise argparse.ArgumentTypeError("the rank must be at least 1")
+        return cls(rank)
+
+
 def campaign_spec(strategy: str, model: str, seed: int, pool: Pool, args: argparse.Namespace) -> CampaignSpec:
     return CampaignSpec(
         name=f"bench-{strategy}-{model}-seed{seed}",
@@ -153,6 +173,7 @@ def campaign_spec(strategy: str, model: str, seed: int, pool: Pool, args: argpar
             **({} if args.kappa is None else {"kappa": args.kappa}),
             **({} if args.batch_method is None else {"batch_method": args.batch_method}),
             **({} if args.uncertainty is None else {"uncertainty": args.uncertainty}),
+            **({} if args.incumbent_rank is None else {"incumbent_rank": args.incumbent_rank.rank}),
         ),
         models=ModelSpec(kind=model, seed=seed),
         seed=seed,
@@ -386,6 +407,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--uncertainty", choices=["latent", "measurement"], default=None,
         help="the sigma EI and UCB score with for a gp model (default: the campaign default, measurement, noise"
         " included; latent: the noise-free property's)",
+    )
+    parser.add_argument(
+        "--incumbent-rank", type=IncumbentRank.parse, default=None, metavar="K|none",
+        help="EI's incumbent: the model's K-th best mean over the pool (default: the campaign default, 8); none:"
+        " the best fitted mean measured so far (classic EI)",
     )
     parser.add_argument("--baybe-seeds", nargs="*", type=int, default=None, help="seeds for BayBE (default: --seeds; none: skip)")
     parser.add_argument(

@@ -181,6 +181,52 @@ def test_expected_improvement_is_over_the_models_best_mean_not_the_luckiest_read
     assert plug_in["near"] == pytest.approx((8.4 - 8.2) * 0.7475 + 0.3 * 0.3194, abs=1e-3)  # z = 2/3: Φ, φ
 
 
+def test_ei_over_the_pools_kth_best_mean_prefers_a_sure_member_of_the_top_to_a_long_shot(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from agent.campaign import CampaignRunner, CampaignSpec
+
+    def runner_for(acquisition: dict[str, object], **overrides: object) -> CampaignRunner:
+        text = _campaign_file(tmp_path, acquisition=acquisition, **overrides).read_text()
+        return CampaignRunner(SimpleNamespace(store=None), CampaignSpec.model_validate(yaml.safe_load(text)), "cmp-t")  # type: ignore[arg-type]
+
+    fitted = {"KEY-A": 9.0}  # the best measured molecule, at the model's mean
+    pool = {"sure": {"pIC50": (8.6, 0.2)}, "long shot": {"pIC50": (7.0, 1.0)}, "other": {"pIC50": (8.0, 0.3)}}
+    ranked = runner_for({"kind": "ei"}, constraints=[])
+    assert ranked.spec.acquisition.incumbent_rank == 8  # the default
+    assert runner_for({"kind": "ei", "incumbent_rank": 3}, constraints=[])._incumbent([], fitted, pool) == 8.0
+    assert runner_for({"kind": "ei", "incumbent_rank": 2}, constraints=[])._incumbent([], fitted, pool) == 8.6
+    assert ranked._incumbent([], fitted, pool) == 7.0  # fewer than 8 count: the last of them
+    assert ranked._incumbent([], fitted) == 9.0  # no pool estimates: the best fitted mean
+    classic = runner_for({"kind": "ei", "incumbent_rank": None}, constraints=[])
+    assert classic._incumbent([], fitted, pool) == 9.0
+    by_best = classic._acquisition(1, list(pool), pool, [], fitted, pool_estimates=pool)
+    assert by_best["long shot"] > by_best["sure"]  # only sigma can beat 9.0: EI bets on the long shot
+    third = runner_for({"kind": "ei", "incumbent_rank": 3}, constraints=[])
+    by_rank = third._acquisition(1, list(pool), pool, [], fitted, pool_estimates=pool)
+    assert by_rank["sure"] == pytest.approx(0.6 * 0.99865 + 0.2 * 0.004432, abs=1e-4)  # z = 3 over 8.0
+    assert by_rank["long shot"] == pytest.approx(-1.0 * 0.1587 + 1.0 * 0.2420, abs=1e-3)  # z = -1
+    assert by_rank["sure"] > by_rank["long shot"]
+    # The rank is taken among the molecules likely to meet the constraints (logS >= -5 in the file), on the
+    # objective's own scale: a potent but insoluble one does not count.
+    constrained = runner_for({"kind": "ei", "incumbent_rank": 1})
+    soluble = {"logS": (-3.0, 0.5)}
+    estimates = {"insoluble": {"pIC50": (9.5, 0.2), "logS": (-7.0, 0.5)}, "soluble": {"pIC50": (8.2, 0.2), **soluble}}
+    assert constrained._incumbent([], {"KEY-A": 8.0}, estimates) == 8.2
+    minimize = runner_for(
+        {"kind": "ei", "incumbent_rank": 2}, constraints=[],
+        objectives=[{"property": "pIC50", "direction": "minimize"}],
+    )
+    assert minimize._incumbent([], fitted, pool) == 8.0  # the second lowest of 9.0, 8.6, 8.0 and 7.0
+    with pytest.raises(ValueError, match="incumbent_rank"):
+        runner_for({"kind": "ei", "incumbent_rank": 0})
+    from agent.campaign_report import _ordinal  # the report says "the model's 8th best mean in the pool"
+
+    assert [_ordinal(n) for n in (1, 2, 3, 4, 8, 11, 12, 13, 21, 22, 111, 123)] == [
+        "1st", "2nd", "3rd", "4th", "8th", "11th", "12th", "13th", "21st", "22nd", "111th", "123rd"
+    ]
+
+
 def test_ei_can_score_a_gps_uncertainty_of_the_property_instead_of_the_next_readings(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
@@ -318,6 +364,13 @@ def test_the_batch_method_enters_the_id_only_where_it_changes_the_campaign(tmp_p
     assert len({gp, gp_latent, gp_filter}) == 3
     assert forest == campaign_id(acquisition={"kind": "ei", "uncertainty": "latent"}, models={"kind": "fingerprint"})
     assert greedy == campaign_id(acquisition={"kind": "greedy", "uncertainty": "latent"})
+    # incumbent_rank: in the id of EI campaigns only, and not when null (classic EI, the behaviour before it).
+    gp_classic = campaign_id(acquisition={"kind": "ei", "incumbent_rank": None})
+    assert len({gp, gp_classic, campaign_id(acquisition={"kind": "ei", "incumbent_rank": 4})}) == 3
+    assert gp == campaign_id(acquisition={"kind": "ei", "incumbent_rank": 8})
+    assert greedy == campaign_id(acquisition={"kind": "greedy", "incumbent_rank": None})
+    ucb = campaign_id(acquisition={"kind": "ucb"})
+    assert ucb == campaign_id(acquisition={"kind": "ucb", "incumbent_rank": None})
     # A campaign stored before the options existed resumes with the diversity filter and sigma it ran with.
     from knowledge.models import Campaign
 
@@ -326,13 +379,15 @@ def test_the_batch_method_enters_the_id_only_where_it_changes_the_campaign(tmp_p
 
     def drop_new_options(writer: object) -> None:
         row = writer.session.get(Campaign, started.id)  # type: ignore[attr-defined]
-        older = {k: v for k, v in row.spec["acquisition"].items() if k not in ("batch_method", "uncertainty")}
+        older = {
+            k: v for k, v in row.spec["acquisition"].items() if k not in ("batch_method", "uncertainty", "incumbent_rank")
+        }
         row.spec = {**row.spec, "acquisition": older}
         writer.add(row)  # type: ignore[attr-defined]
 
     app.store.write(drop_new_options)
     loaded = CampaignRunner.load(app, started.id).spec.acquisition
-    assert (loaded.batch_method, loaded.uncertainty) == ("diversity_filter", "measurement")
+    assert (loaded.batch_method, loaded.uncertainty, loaded.incumbent_rank) == ("diversity_filter", "measurement", None)
     with pytest.raises(ValueError, match="batch_method"):
         CampaignSpec.model_validate(
             dict(yaml.safe_load(_campaign_file(tmp_path).read_text()), acquisition={"batch_method": "fastest"})
