@@ -541,9 +541,7 @@ class CampaignRunner:
             batch = self._thompson_batch(index, candidates, estimates, members, size)
         else:
             noise = self._latent_noise_variance(models[objective])
-            scores = self._acquisition(
-                index, candidates, estimates, measured, fitted_best, noise_variance=noise, pool_estimates=estimates
-            )
+            scores = self._acquisition(index, candidates, estimates, measured, fitted_best, noise_variance=noise)
             if self.batches_by_believer():
                 incumbent = self._incumbent(measured, fitted_best, estimates)
                 batch = self._believer_batch(
@@ -608,7 +606,6 @@ class CampaignRunner:
         fitted_best: dict[str, float] | None = None,
         *,
         noise_variance: float | None = None,
-        pool_estimates: dict[str, dict[str, tuple[float, float]]] | None = None,
     ) -> dict[str, float]:
         """Score each candidate by the campaign's acquisition function, weighted by the chance it is feasible.
 
@@ -621,14 +618,14 @@ class CampaignRunner:
         property, ``sqrt(sigma² - noise_variance)``: the improvement EI and UCB weigh is in the property, not in
         the next reading's noise.
 
-        With ``acquisition.incumbent_rank`` and ``pool_estimates`` (every untried molecule's predictions, not only
-        the ``candidates`` left after a prefilter), the incumbent is the k-th best of the model's means over the
-        pool instead (``_incumbent``).
+        With ``acquisition.incumbent_rank``, the incumbent is the k-th best of the model's means over the pool
+        instead (``_incumbent``): ``estimates`` holds every untried molecule's predictions, not only those of the
+        ``candidates`` left after a prefilter.
         """
         objective = self.spec.objectives[0]
         sign = self._sign
         rng = self._rng(index)
-        incumbent = self._incumbent(measured, fitted_best, pool_estimates)
+        incumbent = self._incumbent(measured, fitted_best, estimates)
         kind = self.spec.acquisition.kind
         scores: dict[str, float] = {}
         for smiles in candidates:

@@ -3,11 +3,11 @@
 What it keeps of a campaign on the simulated lab (``campaign_bench.py``): the pool (the bundled BACE set, one molecule
 per InChIKey), the clustered initial design of 16 (``agent.initial_design``, the same k-means), ten batches of 8
 chosen by expected improvement over the campaign's Gaussian process (the MinMax kernel on Morgan and atom-pair
-counts, amplitude and noise by the same grid of marginal likelihoods as ``tools.predict.gp``), batches filled by the
-kriging believer over a shortlist of the 256 best scores, and the count of the true top-2% molecules measured. What
-it leaves out: the lab's synthesis failures grow with synthetic difficulty there and are a flat 4% here, its
-readings are censored and drift there and are the dataset's value plus Gaussian noise (0.3 pIC50) here. So its
-counts are close to the lab's but not the same (classic EI: 9.7 here against 10.4 there on 25 seeds), and every
+counts, amplitude and noise by the grid of ``tools.predict.gp``), batches filled by the kriging believer over a
+shortlist of the 256 best scores (the campaigns' ``JointPosterior``), and the count of the true top-2% molecules
+measured. What it leaves out: the lab's synthesis failures grow with synthetic difficulty there and are a flat 4%
+here, its readings are censored and drift there and are the dataset's value plus Gaussian noise (0.3 pIC50) here.
+So its counts are close to the lab's but not the same (classic EI: 9.7 here against 10.4 there on 25 seeds), and every
 setting chosen here is run on the lab before it becomes a default.
 
 The pool's kernel matrix is computed once (about 20 s) and the campaigns then take about 3 s each. All settings see
@@ -84,30 +84,6 @@ def load_pool() -> Pool:
     return Pool(smiles, truth, minmax_similarity(matrix, matrix), frozenset(int(i) for i in top))
 
 
-def fit_hyperparameters(kernel: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """(mean, amplitude, noise) by the grid of ``tools.predict.gp``."""
-    import numpy as np
-    from scipy.linalg import solve_triangular
-
-    from tools.predict.gp import AMPLITUDES, JITTER, NOISES
-
-    mean, scale = float(y.mean()), float(y.std()) or 1.0
-    best: tuple[float, float, float] | None = None
-    for amplitude in AMPLITUDES:
-        for noise in NOISES:
-            a, s = amplitude * scale, noise * scale
-            try:
-                factor = np.linalg.cholesky(a * a * kernel + (s * s + JITTER) * np.eye(len(y)))
-            except np.linalg.LinAlgError:
-                continue
-            solved = solve_triangular(factor, y - mean, lower=True)
-            lml = -0.5 * float(solved @ solved) - float(np.log(np.diag(factor)).sum())
-            if best is None or lml > best[0]:
-                best = (lml, a, s)
-    assert best is not None
-    return mean, best[1], best[2]
-
-
 def expected_improvement(mu: np.ndarray, sigma: np.ndarray, incumbent: float) -> np.ndarray:
     import numpy as np
     from scipy.stats import norm
@@ -122,6 +98,9 @@ def run_campaign(pool: Pool, seed: int, incumbent_rank: int | None, initial: lis
     import numpy as np
     from scipy.linalg import cho_solve, solve_triangular
 
+    from tools.predict.base import JointPosterior
+    from tools.predict.gp import JITTER, _fit_hyperparameters
+
     rng = np.random.default_rng(10_000 + seed)
     readings: dict[int, float | None] = {}  # None: the synthesis failed
 
@@ -134,10 +113,10 @@ def run_campaign(pool: Pool, seed: int, incumbent_rank: int | None, initial: lis
     for _ in range(ITERATIONS):
         train = np.array([i for i, v in readings.items() if v is not None])
         y = np.array([readings[i] for i in train], dtype=float)
-        mean, amplitude, noise = fit_hyperparameters(pool.kernel[np.ix_(train, train)], y)
-        a2, s2 = amplitude**2, noise**2
+        hyper = _fit_hyperparameters(pool.kernel[np.ix_(train, train)], y)  # the campaigns' GP grid
+        mean, a2, s2 = hyper.mean, hyper.amplitude**2, hyper.noise**2
         candidates = np.array([i for i in range(len(pool.smiles)) if i not in readings])
-        factor = np.linalg.cholesky(a2 * pool.kernel[np.ix_(train, train)] + (s2 + 1e-8) * np.eye(len(train)))
+        factor = np.linalg.cholesky(a2 * pool.kernel[np.ix_(train, train)] + (s2 + JITTER) * np.eye(len(train)))
         alpha = cho_solve((factor, True), y - mean)
         cross = a2 * pool.kernel[np.ix_(candidates, train)]
         mu = mean + cross @ alpha
@@ -153,14 +132,14 @@ def run_campaign(pool: Pool, seed: int, incumbent_rank: int | None, initial: lis
         covariance = a2 * pool.kernel[np.ix_(candidates[shortlist], candidates[shortlist])]
         np.fill_diagonal(covariance, a2)
         covariance -= solved[:, shortlist].T @ solved[:, shortlist]
+        posterior = JointPosterior(tuple(str(i) for i in shortlist), mu[shortlist], covariance, s2)
         picks: list[int] = []
-        for _ in range(BATCH):  # the kriging believer
-            scores = expected_improvement(mu[shortlist], np.sqrt(np.maximum(np.diag(covariance), 0.0) + s2), incumbent)
+        for _ in range(BATCH):  # the kriging believer, by the campaigns' own JointPosterior
+            scores = expected_improvement(posterior.mean, posterior.sigma(), incumbent)
             scores[picks] = -np.inf
             pick = int(np.argmax(scores))
             picks.append(pick)
-            column = covariance[:, pick].copy()
-            covariance -= np.outer(column, column) / (column[pick] + s2)
+            posterior = posterior.believe(pick)
         for pick in picks:
             measure(int(candidates[shortlist[pick]]))
     return len(pool.top & readings.keys())

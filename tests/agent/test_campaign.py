@@ -170,7 +170,8 @@ def test_expected_improvement_is_over_the_models_best_mean_not_the_luckiest_read
 
     from agent.campaign import CampaignRunner, CampaignSpec
 
-    spec = CampaignSpec.model_validate(yaml.safe_load(_campaign_file(tmp_path, constraints=[], acquisition={"kind": "ei"}).read_text()))
+    classic = {"kind": "ei", "incumbent_rank": None}  # over the best mean, not the pool's k-th (tested below)
+    spec = CampaignSpec.model_validate(yaml.safe_load(_campaign_file(tmp_path, constraints=[], acquisition=classic).read_text()))
     runner = CampaignRunner(SimpleNamespace(store=None), spec, "cmp-test")  # type: ignore[arg-type]
     lucky = [("KEY-A", SimpleNamespace(property="pIC50", value=9.6, smiles="CCO"))]  # a noisy high reading
     estimates = {"near": {"pIC50": (8.4, 0.3)}, "novel": {"pIC50": (7.0, 1.2)}}
@@ -200,10 +201,10 @@ def test_ei_over_the_pools_kth_best_mean_prefers_a_sure_member_of_the_top_to_a_l
     assert ranked._incumbent([], fitted) == 9.0  # no pool estimates: the best fitted mean
     classic = runner_for({"kind": "ei", "incumbent_rank": None}, constraints=[])
     assert classic._incumbent([], fitted, pool) == 9.0
-    by_best = classic._acquisition(1, list(pool), pool, [], fitted, pool_estimates=pool)
+    by_best = classic._acquisition(1, list(pool), pool, [], fitted)
     assert by_best["long shot"] > by_best["sure"]  # only sigma can beat 9.0: EI bets on the long shot
     third = runner_for({"kind": "ei", "incumbent_rank": 3}, constraints=[])
-    by_rank = third._acquisition(1, list(pool), pool, [], fitted, pool_estimates=pool)
+    by_rank = third._acquisition(1, list(pool), pool, [], fitted)
     assert by_rank["sure"] == pytest.approx(0.6 * 0.99865 + 0.2 * 0.004432, abs=1e-4)  # z = 3 over 8.0
     assert by_rank["long shot"] == pytest.approx(-1.0 * 0.1587 + 1.0 * 0.2420, abs=1e-3)  # z = -1
     assert by_rank["sure"] > by_rank["long shot"]
@@ -237,7 +238,7 @@ def test_ei_can_score_a_gps_uncertainty_of_the_property_instead_of_the_next_read
         return CampaignRunner(SimpleNamespace(store=None), CampaignSpec.model_validate(yaml.safe_load(text)), "cmp-t")  # type: ignore[arg-type]
 
     gp = SimpleNamespace(noise_variance=0.25)  # the assay's noise, as a GP fits it (sd 0.5)
-    latent = runner_for({"kind": "ei", "uncertainty": "latent"})
+    latent = runner_for({"kind": "ei", "uncertainty": "latent", "incumbent_rank": None})  # over 7.0, the best mean
     assert latent._latent_noise_variance(gp) == 0.25
     assert latent._latent_noise_variance(SimpleNamespace()) is None  # forests, unimol: one sigma, used as it is
     default = runner_for({"kind": "ei"})
