@@ -28,11 +28,21 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from knowledge.errors import StoreInputError
+from tools.errors import ToolInputError
+
 if TYPE_CHECKING:
     from agent.app import App
+    from knowledge.store import KnowledgeStore
     from tools.predict.base import JointPosteriorPredictor
 
 log = logging.getLogger(__name__)
+
+
+class InvalidCampaign(StoreInputError, ToolInputError):
+    """A campaign that cannot start as given: its file, its pool (missing, unreadable, no valid molecule) or its
+    model kind. Found before the campaign writes anything. On the command line an input error (exit 2); for the
+    ``start_campaign`` tool a call the planner can repair."""
 
 ASSAY_FOR = {"pIC50": "potency", "logS": "solubility"}
 Z90 = 1.6448536269514722
@@ -40,7 +50,11 @@ BELIEVER_SHORTLIST_PER_PICK = 32  # the kriging believer's first shortlist: 32 c
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """A part of a campaign file: immutable, no unknown keys, and every number finite (YAML's ``.nan`` and
+    ``.inf`` are refused: a NaN target or threshold compares false with everything and an infinite one with
+    nothing, so the campaign would run to its budget and say nothing about why)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class ObjectiveSpec(Frozen):
@@ -75,7 +89,7 @@ class BudgetSpec(Frozen):
 class InitialSpec(Frozen):
     """The molecules measured before the first model (``agent.initial_design``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, populate_by_name=True)
 
     size: int = Field(
         default=16, ge=1, validation_alias=AliasChoices("size", "random"),
@@ -163,7 +177,7 @@ class ModelSpec(Frozen):
     therefore means a different campaign than it did when the forests were the default, and gets a different id."""
 
     kind: str = "gp"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)
 
 
 class PrefilterSpec(Frozen):
@@ -175,7 +189,7 @@ class PrefilterSpec(Frozen):
 
 
 class CampaignSpec(Frozen):
-    name: str
+    name: str = Field(min_length=1, max_length=200)
     objectives: list[ObjectiveSpec] = Field(min_length=1)
     constraints: list[ConstraintSpec] = Field(default_factory=list)
     pool: PoolSpec
@@ -185,7 +199,7 @@ class CampaignSpec(Frozen):
     acquisition: AcquisitionSpec = AcquisitionSpec()
     models: ModelSpec = ModelSpec()
     prefilter: PrefilterSpec | None = None
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, description="Seeds the choices and, added to the lab's seed, the simulated world")
 
     @model_validator(mode="after")
     def _measurable(self) -> CampaignSpec:
@@ -204,18 +218,50 @@ class CampaignSpec(Frozen):
 
     @classmethod
     def from_yaml(cls, path: Path) -> CampaignSpec:
+        """The spec in the campaign file ``path``: ``UnreadableFile`` when it cannot be read as text,
+        ``InvalidCampaign`` when it is not a valid campaign."""
+        from knowledge.textfiles import read_text
+
+        text = read_text(path, what="campaign file")  # UnreadableFile: missing, a folder, binary, not UTF-8/16
+        return cls.from_yaml_text(text, str(path))
+
+    @classmethod
+    def from_yaml_text(cls, text: str, source: str) -> CampaignSpec:
+        """The spec in the YAML ``text`` (from ``source``, named in messages), or ``InvalidCampaign``."""
         import yaml
 
-        from knowledge.errors import StoreInputError
-
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as error:
-            raise StoreInputError(f"cannot read campaign file {path}: {error}") from error
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise InvalidCampaign(f"cannot read campaign file {source}: {error}") from None
+        if not isinstance(data, dict):
+            raise InvalidCampaign(
+                f"invalid campaign file {source}: not a YAML mapping of campaign settings (name, objectives, pool, ...)"
+            )
+        return cls.from_data(data, f"campaign file {source}")
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], source: str) -> CampaignSpec:
+        """The spec in ``data`` (from ``source``, named in messages: "campaign file x.yaml"), or ``InvalidCampaign``."""
         try:
             return cls.model_validate(data)
         except ValueError as error:
-            raise StoreInputError(f"invalid campaign file {path}: {error}") from error
+            raise InvalidCampaign(f"invalid {source}: {_problems(error)}") from None
+
+
+def _problems(error: ValueError) -> str:
+    """A validation error as one line per problem, each with where it is in the file ("objectives.0.target:
+    Input should be a finite number"), without pydantic's links."""
+    from pydantic import ValidationError
+
+    if not isinstance(error, ValidationError):
+        return str(error)
+    problems = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        where = ".".join(str(part) for part in item["loc"])
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)
 
 
 class IterationSummary(BaseModel):
@@ -259,8 +305,55 @@ def _infeasibility_penalty(feasible: float) -> float:
     return 0.0 if feasible >= 0.5 else 1e3 * (0.5 - feasible)
 
 
+def read_pool(store: KnowledgeStore, pool: PoolSpec) -> list[str]:
+    """Canonical SMILES of a campaign's candidates, one per InChIKey, in file (or store) order; invalid SMILES
+    are skipped with a warning.
+
+    Raises:
+        InvalidCampaign: the pool file cannot be read (missing, a folder, binary, not UTF-8/16 text), or the pool
+            holds no valid molecule (a campaign over nothing would end "done" having measured nothing).
+    """
+    from knowledge.chem import canonicalize
+    from knowledge.errors import InvalidStructure
+
+    texts: list[str] = []
+    if pool.file:
+        from knowledge.textfiles import UnreadableFile, read_smiles_file
+
+        try:
+            texts = read_smiles_file(Path(pool.file), what="pool file")
+        except UnreadableFile as error:
+            raise InvalidCampaign(f"the campaign's pool: {error}") from error
+    else:
+        from sqlmodel import select
+
+        from knowledge.models import Molecule
+
+        with store.session() as session:
+            texts = list(session.exec(select(Molecule.smiles).order_by(Molecule.id)))
+    seen: dict[str, str] = {}
+    for text in texts:
+        try:
+            structure = canonicalize(text)
+        except InvalidStructure:
+            log.warning("pool: skipping an invalid SMILES %r", text)
+            continue
+        seen.setdefault(structure.inchikey, structure.smiles)
+    if not seen:
+        where = f"the pool file {pool.file}" if pool.file else "the store (the pool is every molecule in it)"
+        found = f"none of its {len(texts)} SMILES is a valid molecule" if texts else "it holds no molecules"
+        raise InvalidCampaign(f"nothing to measure in {where}: {found}")
+    return list(seen.values())
+
+
 class CampaignRunner:
-    """Runs one campaign against the app's store, predictors and (simulated) lab."""
+    """Runs one campaign against the app's store, predictors and (simulated) lab.
+
+    A campaign is run by one process at a time: ``run`` holds the campaign's lease (``agent.leases``) for as long
+    as it runs, so a second ``run`` of the same campaign, here or in another process, gets ``AlreadyRunning``
+    before it touches the lab. A campaign that raises while running is marked "failed" (``failure`` holds the
+    error); one whose process died stays "running" in the store and is shown as "interrupted".
+    """
 
     def __init__(self, app: App, spec: CampaignSpec, campaign_id: str, on_progress: Callable[[str], None] | None = None) -> None:
         self.app = app
@@ -269,18 +362,25 @@ class CampaignRunner:
         self.on_progress = on_progress or (lambda message: None)
         self.store = app.store
         self._pool: list[str] | None = None
+        self.failure: Exception | None = None
 
     # -- set-up ----------------------------------------------------------------------------------------
 
     @classmethod
     def create(cls, app: App, spec: CampaignSpec, on_progress: Callable[[str], None] | None = None) -> CampaignRunner:
-        from knowledge.models import Campaign
+        """A new campaign of ``spec`` in the store (status "running"), ready to ``run``.
 
+        Everything the campaign needs is checked first (``check``), so a campaign that cannot run writes nothing.
+        """
         import hashlib
         import json
 
         from sqlmodel import col, select
 
+        from knowledge.models import Campaign
+        from knowledge.textfiles import read_bytes
+
+        pool = cls.check(app, spec)
         spec_json = spec.model_dump(mode="json")
         identity = dict(
             spec_json,
@@ -289,8 +389,9 @@ class CampaignRunner:
                 cls._conditions_batches(app, spec), cls._family_separates_noise(app, spec)
             ),
         )
-        if spec.pool.file and Path(spec.pool.file).is_file():  # the pool by content, not by where it lies
-            identity["pool"] = {"file_sha256": hashlib.sha256(Path(spec.pool.file).read_bytes()).hexdigest()}
+        if spec.pool.file:  # the pool by content, not by where it lies
+            data = read_bytes(spec.pool.file, what="pool file")
+            identity["pool"] = {"file_sha256": hashlib.sha256(data).hexdigest()}
         prefix = "cmp-" + hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
 
         def work(writer: Any) -> str:
@@ -303,7 +404,24 @@ class CampaignRunner:
             writer.add(Campaign(id=campaign_id, name=spec.name, spec=spec_json, status="running"))
             return campaign_id
 
-        return cls(app, spec, app.store.write(work), on_progress)
+        runner = cls(app, spec, app.store.write(work), on_progress)
+        runner._pool = pool
+        return runner
+
+    @classmethod
+    def check(cls, app: App, spec: CampaignSpec) -> list[str]:
+        """What a campaign needs before it writes anything, checked: a model kind the registry knows and a pool
+        with at least one valid molecule (returned, as ``read_pool`` reads it). The spec's numbers (finite
+        targets and thresholds, budgets, seeds) were checked when it was read.
+
+        Raises:
+            InvalidCampaign: what is wrong, and where.
+        """
+        try:
+            app.predictors.family(spec.models.kind)
+        except ToolInputError as error:
+            raise InvalidCampaign(f"models.kind: {error}") from None
+        return read_pool(app.store, spec.pool)
 
     @property
     def _sign(self) -> float:
@@ -334,10 +452,8 @@ class CampaignRunner:
 
     @staticmethod
     def _family(app: App, spec: CampaignSpec) -> Any:
-        """The class (or family object) of the campaign's models; None for an unknown one (the campaign fails where
-        it trains one, with that error)."""
-        from tools.errors import ToolInputError
-
+        """The class (or family object) of the campaign's models; None for an unknown one (``check`` refuses it
+        before the campaign starts)."""
         try:
             return app.predictors.family(spec.models.kind)
         except ToolInputError:
@@ -361,35 +477,16 @@ class CampaignRunner:
         if "incumbent_rank" not in acquisition:  # started before incumbent_rank existed: classic EI, as it ran
             acquisition["incumbent_rank"] = None
         stored["acquisition"] = acquisition
-        return cls(app, CampaignSpec.model_validate(stored), campaign_id, on_progress)
+        try:
+            spec = CampaignSpec.model_validate(stored)
+        except ValueError as error:  # stored before a rule it breaks (a NaN target, say): it cannot continue
+            raise InvalidCampaign(f"campaign {campaign_id}'s stored spec is not valid now: {_problems(error)}") from None
+        return cls(app, spec, campaign_id, on_progress)
 
     def pool(self) -> list[str]:
-        """Canonical SMILES of the candidates, one per InChIKey, in file order."""
+        """Canonical SMILES of the candidates, one per InChIKey, in file order (``read_pool``; read once)."""
         if self._pool is None:
-            from knowledge.chem import canonicalize
-            from knowledge.errors import InvalidStructure
-
-            texts: list[str] = []
-            if self.spec.pool.file:
-                from agent.smiles_input import read_smiles_file
-
-                texts = read_smiles_file(Path(self.spec.pool.file))
-            else:
-                from sqlmodel import select
-
-                from knowledge.models import Molecule
-
-                with self.store.session() as session:
-                    texts = list(session.exec(select(Molecule.smiles).order_by(Molecule.id)))
-            seen: dict[str, str] = {}
-            for text in texts:
-                try:
-                    structure = canonicalize(text)
-                except InvalidStructure:
-                    log.warning("pool: skipping an invalid SMILES %r", text)
-                    continue
-                seen.setdefault(structure.inchikey, structure.smiles)
-            self._pool = list(seen.values())
+            self._pool = read_pool(self.store, self.spec.pool)
         return self._pool
 
     @property
@@ -400,7 +497,49 @@ class CampaignRunner:
 
     # -- the loop --------------------------------------------------------------------------------------
 
+    @property
+    def locks_dir(self) -> Path:
+        return self.app.settings.home_dir / "locks"
+
     def run(self) -> CampaignStatus:
+        """Run (or continue) the campaign to its budget, holding its lease; the finished campaign's status.
+
+        Raises:
+            AlreadyRunning: another process (or another runner here) is running this campaign; nothing was done.
+            InvalidCampaign: the campaign cannot run (its pool file is gone, its model kind unknown); nothing was
+                written and its stored status is as it was.
+            Any error of the loop itself (the lab, training, the store): the campaign is marked "failed" first.
+        """
+        from agent import leases
+
+        with leases.hold(self.locks_dir, "campaign", self.id):
+            if self._pool is None:  # loaded to resume: checked as ``create`` checks a new one, before any write
+                self._pool = self.check(self.app, self.spec)
+            self._set_status("running")
+            try:
+                self._run_iterations()
+                return self.finish()
+            except Exception as error:
+                self.failure = error
+                log.error("campaign %s failed while running: %s: %s", self.id, type(error).__name__, error)
+                try:
+                    self._set_status("failed")
+                except Exception:  # the store itself may be what failed: the original error is the one to see
+                    log.exception("campaign %s: could not mark it failed", self.id)
+                raise
+
+    def _set_status(self, status: str) -> None:
+        from knowledge.models import Campaign
+
+        def work(writer: Any) -> None:
+            row = writer.session.get(Campaign, self.id)
+            if row is not None and row.status != status:
+                row.status = status
+                writer.session.add(row)
+
+        self.store.write(work)
+
+    def _run_iterations(self) -> None:
         import asyncio
 
         lab = self.lab
@@ -433,7 +572,6 @@ class CampaignRunner:
             report = asyncio.run(lab.run_assays(batch, self.spec.assays(), f"{self.id}:{index}"))
             self._record_measurements(index, report, prediction_ids)
             self._finish_iteration(index, report, versions, predictions)
-        return self.finish()
 
     def _finished_iterations(self) -> set[int]:
         from sqlmodel import select
@@ -916,25 +1054,21 @@ class CampaignRunner:
         )
 
     def finish(self) -> CampaignStatus:
+        """Write the report and mark the campaign done; its status."""
         from agent.campaign_report import write_campaign_report
-        from knowledge.models import Campaign
 
         status = self.status()
         report = write_campaign_report(self.app.settings.reports_dir, self, status)
-
-        def work(writer: Any) -> None:
-            row = writer.session.get(Campaign, self.id)
-            row.status = "done"
-            writer.session.add(row)
-
-        self.store.write(work)
+        self._set_status("done")
         return status.model_copy(update={"status": "done", "report_path": str(report)})
 
     # -- status ------------------------------------------------------------------------------------------
 
     def status(self) -> CampaignStatus:
+        """Where the campaign stands; a stored "running" that no live process holds is shown as "interrupted"."""
         from sqlmodel import select
 
+        from agent.leases import shown_status
         from knowledge.models import Campaign, Iteration
 
         with self.store.session() as session:
@@ -971,7 +1105,7 @@ class CampaignRunner:
         return CampaignStatus(
             id=self.id,
             name=self.spec.name,
-            status=row.status if row else "unknown",
+            status=shown_status(self.locks_dir, "campaign", self.id, row.status) if row else "unknown",
             iterations=summaries,
             experiments=len({m.smiles for _, m in measured}),
             best=best,
@@ -988,11 +1122,12 @@ class CampaignRunner:
         from knowledge.chem import canonicalize
         from simulators.world import SimWorld, WorldConfig, best_share
 
+        pool = self.pool()  # first: a pool file that is gone fails before the world is built
         world = SimWorld(WorldConfig(seed=self.app.settings.lab.seed + self.spec.seed))
         objective = self.spec.objectives[0]
         sign = self._sign
         truth = []
-        for smiles in self.pool():
+        for smiles in pool:
             values = {prop: world.true_value(smiles, prop) for prop in self.spec.properties()}
             if all(values[c.property] >= c.value if c.op == ">=" else values[c.property] <= c.value for c in self.spec.constraints):
                 truth.append((sign * values[objective.property], canonicalize(smiles).inchikey))

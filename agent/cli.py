@@ -188,7 +188,10 @@ def db_export(
 
     if format not in ("csv", "parquet"):
         raise StoreInputError(f"--format must be csv or parquet, not {format!r}")
-    snapshot = _app().store.training_set(property, DatasetSpec(format=format), out_dir=out)  # type: ignore[arg-type]
+    store = _app().store
+    store.properties.get(property)  # an unknown property before any folder is made
+    _writable_folder(out, "--out")
+    snapshot = store.training_set(property, DatasetSpec(format=format), out_dir=out)  # type: ignore[arg-type]
     payload = {
         "property": snapshot.property,
         "rows": snapshot.row_count,
@@ -203,6 +206,23 @@ def db_export(
         f"[green]Exported[/] {snapshot.row_count:,} {snapshot.property} rows to {snapshot.path}\n"
         f"content hash {snapshot.content_hash}"
     )
+
+
+def _writable_folder(path: Path, option: str) -> None:
+    """Make ``path`` a folder we can write into (created with its parents if missing), or say why it cannot be:
+    an existing file, a file where a parent folder should be, no permission. An input error: the user named it."""
+    import os
+
+    from knowledge.errors import StoreInputError
+
+    if path.exists() and not path.is_dir():
+        raise StoreInputError(f"{option} {path} is a file, not a folder: name a folder to write data and manifest.json into")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreInputError(f"{option} {path}: cannot create the folder ({error.strerror or error})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StoreInputError(f"{option} {path}: no permission to write into the folder")
 
 
 @db_cli.command("properties")
@@ -226,6 +246,28 @@ def db_properties(as_json: JsonOption = False) -> None:
 
 # -------------------------------------------------------------------------------------------- demo
 
+DEMO_MARKER = ".atomloop-demo"  # in every folder the demo made: the only folders it deletes to start afresh
+
+
+def _check_demo_home(path: Path, default: Path) -> None:
+    """Refuse a ``--home`` the demo must not wipe: the demo starts afresh by deleting its folder, so the folder must
+    be missing, empty, the default one, or one it made before (``DEMO_MARKER``); never a file, and never a folder
+    of the user's (``--home ~`` would otherwise delete their home directory)."""
+    from knowledge.errors import StoreInputError
+
+    if not path.exists() or path == default:
+        if path.exists() and not path.is_dir():
+            raise StoreInputError(f"--home {path} is a file, not a folder")
+        return
+    if not path.is_dir():
+        raise StoreInputError(f"--home {path} is a file, not a folder: name a new folder for the demo's store")
+    if (path / DEMO_MARKER).is_file() or not any(path.iterdir()):
+        return
+    raise StoreInputError(
+        f"--home {path} is a folder the demo did not make, and the demo starts by deleting its folder: name a new "
+        "(or empty) folder"
+    )
+
 
 @cli.command("demo")
 @handles_errors
@@ -243,11 +285,14 @@ def demo(
     from agent.settings import AtomLoopSettings
 
     settings = AtomLoopSettings()
-    demo_home = (home or settings.home_dir / "demo").expanduser().resolve()
+    default_home = (settings.home_dir / "demo").expanduser().resolve()
+    demo_home = (home or default_home).expanduser().resolve()
+    _check_demo_home(demo_home, default_home)
     if store_walkthrough:
         from agent.demo import run_store_walkthrough
 
         summary = run_store_walkthrough(demo_home, console=None if as_json else console())
+        (demo_home / DEMO_MARKER).touch()
         if as_json:
             emit_json(summary)
         return
@@ -256,6 +301,8 @@ def demo(
 
     if demo_home.exists():
         shutil.rmtree(demo_home)
+    demo_home.mkdir(parents=True)
+    (demo_home / DEMO_MARKER).touch()
     os.environ["ATOMLOOP_HOME"] = str(demo_home)
     os.environ.pop("ATOMLOOP_DATABASE_URL", None)
     engine = make_engine(f"sqlite:///{demo_home / 'atomloop.db'}")

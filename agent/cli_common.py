@@ -17,8 +17,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
 
-# Exit codes: 2 = the input is wrong, 3 = the set-up is wrong (configuration, schema), 4 = the lab failed, 1 = a bug.
-EXIT_INPUT, EXIT_SETUP, EXIT_LAB = 2, 3, 4
+# Exit codes: 0 = the request was served; 2 = the input is wrong (the message says which); 3 = the set-up is wrong
+# (configuration, schema, the LLM endpoint); 4 = a run that failed while running (steps failed, lab faults);
+# 1 = a bug (with a traceback).
+EXIT_OK, EXIT_INPUT, EXIT_SETUP, EXIT_RUN_FAILED = 0, 2, 3, 4
+EXIT_LAB = EXIT_RUN_FAILED
 
 
 def console() -> Console:
@@ -33,8 +36,15 @@ def emit_json(payload: Any) -> None:
 
 def _classify(error: Exception) -> tuple[int, str] | None:
     """(exit code, who can fix it) for the typed errors we report without a traceback."""
-    from knowledge.errors import StoreError, StoreInputError, StoreSetupError
+    from knowledge.errors import NotFoundError, StoreError, StoreInputError, StoreSetupError
 
+    if isinstance(error, NotFoundError):
+        return EXIT_INPUT, "not found"
+    if "pydantic" in sys.modules:
+        from pydantic import ValidationError
+
+        if isinstance(error, ValidationError) and error.title == "AtomLoopSettings":
+            return EXIT_SETUP, "setup (settings from ATOMLOOP_* variables)"
     if isinstance(error, StoreSetupError):
         return EXIT_SETUP, "setup"
     if isinstance(error, StoreInputError):

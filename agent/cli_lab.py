@@ -33,25 +33,26 @@ INSTRUMENT_NAMES = {
 def lab_simulate(
     smiles_file: Annotated[Path, typer.Option(help="SMILES per line, or a CSV with a 'smiles' column.")],
     assay: Annotated[list[str], typer.Option(help="potency and/or solubility (repeat the option for both).")] = ["potency"],  # noqa: B006
-    seed: Annotated[int, typer.Option(help="Seed of the simulated world: same seed, same readings.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the simulated world: same seed, same readings.")] = 0,
     transport: Annotated[str, typer.Option(help="in-process, or sila2 (reader and solubility meter over SiLA 2 on loopback).")] = "in-process",
     record: Annotated[bool, typer.Option(help="Also record the measurements in the knowledge store (source = simulated).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Synthesize -> LC-MS -> assay each molecule on the simulated lab; print measurements and the makespan."""
-    from agent.smiles_input import read_smiles_file
-    from lab.errors import SetupError
+    from knowledge.textfiles import read_smiles_file
+    from lab.errors import InvalidRequest
     from lab.recipes import ASSAYS
     from simulators.lab import SimLab, SimLabConfig
     from simulators.runner import simulate_assays
     from simulators.world import WorldConfig
 
+    assay = list(dict.fromkeys(assay))  # an assay named twice is run once
     unknown = [a for a in assay if a not in ASSAYS]
     if unknown:
-        raise SetupError(f"unknown assay {unknown[0]!r}; choose from {', '.join(ASSAYS)}")
+        raise InvalidRequest(f"unknown assay {unknown[0]!r}; choose from {', '.join(ASSAYS)}")
     if transport not in ("in-process", "sila2"):
-        raise SetupError(f"--transport must be in-process or sila2, not {transport!r}")
-    smiles = read_smiles_file(smiles_file)
+        raise InvalidRequest(f"--transport must be in-process or sila2, not {transport!r}")
+    smiles = read_smiles_file(smiles_file, what="SMILES file")
     out = console()
     with out.status(f"Setting up the simulated lab (seed {seed}) ...", spinner="dots") if not as_json else nullcontext():
         lab = SimLab(SimLabConfig.sized_for(len(smiles), world=WorldConfig(seed=seed)))
@@ -118,7 +119,7 @@ def lab_simulate(
 @lab_cli.command("status")
 @handles_errors
 def lab_status(
-    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the simulated world.")] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """List the instruments and the inventory of the (simulated) lab."""
@@ -168,17 +169,20 @@ def lab_status(
 @handles_errors
 def lab_serve(
     instrument: Annotated[str, typer.Option(help=f"One of: {', '.join(INSTRUMENT_NAMES)}.")],
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1.")] = 50052,
-    seed: Annotated[int, typer.Option(help="Seed of the simulated world behind the instrument.")] = 0,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port on 127.0.0.1 (1-65535).")] = 50052,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the simulated world behind the instrument.")] = 0,
 ) -> None:
-    """Serve one simulated instrument as a SiLA 2 server on loopback until interrupted (Ctrl-C)."""
-    from lab.errors import SetupError
+    """Serve one simulated instrument as a SiLA 2 server on loopback until interrupted (Ctrl-C).
+
+    A port that is taken (or that we may not bind) is a setup error (exit 3), found before the server says it serves.
+    """
+    from lab.errors import InvalidRequest
     from lab.sila import SilaInstrumentServer
     from simulators.lab import SimLab, SimLabConfig
     from simulators.world import WorldConfig
 
     if instrument not in INSTRUMENT_NAMES:
-        raise SetupError(f"unknown instrument {instrument!r}; choose from {', '.join(INSTRUMENT_NAMES)}")
+        raise InvalidRequest(f"unknown instrument {instrument!r}; choose from {', '.join(INSTRUMENT_NAMES)}")
     lab = SimLab(SimLabConfig(world=WorldConfig(seed=seed)))
     served = getattr(lab.instruments, INSTRUMENT_NAMES[instrument])
     stop = threading.Event()

@@ -57,12 +57,28 @@ def _unimol_options(
     if from_scratch:
         options["pretrained"] = None
     if weights is not None:
-        if not weights.is_file():
-            raise ToolInputError(f"no checkpoint file {weights}")
-        options["pretrained"] = weights
+        options["pretrained"] = _checked_checkpoint(weights, options["config"], "--weights")
     if epochs is not None:
         options["epochs"] = epochs
     return options
+
+
+def _checked_checkpoint(path: Path, network: Any, option: str) -> Path:
+    """``path`` if it is a unimol checkpoint that fits ``network`` (a ``UniMolConfig``), read as training will read
+    it; else a ``ToolInputError`` naming the option and the file (missing, a folder, not a torch checkpoint, or
+    tensors of another shape). Checked before anything is trained or written."""
+    from tools.errors import ToolInputError
+    from tools.predict.unimol import UniMolWeightsError, load_unimol_weights
+
+    if path.is_dir():
+        raise ToolInputError(f"{option} {path}: a folder, not a checkpoint file")
+    if not path.is_file():
+        raise ToolInputError(f"{option} {path}: no checkpoint file (no such path)")
+    try:
+        load_unimol_weights(path, network)
+    except UniMolWeightsError as error:
+        raise ToolInputError(f"{option} {path}: {error}") from None
+    return path
 
 
 def _record_payload(record: Any) -> dict[str, Any]:
@@ -89,7 +105,7 @@ def _report_trained(trained: Any, source: str, as_json: bool) -> None:
 def models_train(
     property: Annotated[str, typer.Option("--property", "-p", help="Property to model, e.g. logS.")],
     model: Annotated[str, typer.Option("--model", help="fingerprint (default), gp (Gaussian process on Morgan and atom-pair counts) or unimol.")] = "fingerprint",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
     weights: Annotated[
         Path | None,
         typer.Option(
@@ -108,6 +124,7 @@ def models_train(
     from agent.app import build_app
 
     app = build_app()
+    app.predictors.family(model)  # an unknown kind before a snapshot is written
     options = _unimol_options(model, weights, config, epochs, from_scratch)
     rows, source = _rows_for(app, property)
     with console().status(f"Training a {model} model for {property} on {source} ...") if not as_json else nullcontext():
@@ -127,12 +144,16 @@ def models_finetune(
     from agent.app import build_app
     from knowledge.errors import NotFoundError
     from knowledge.models import ModelVersion
+    from tools.errors import ToolInputError
 
     app = build_app()
     with app.store.session() as session:
         row = session.get(ModelVersion, parent)
     if row is None:
         raise NotFoundError(f"no model version {parent!r}: see `atomloop models list`")
+    wanted = app.store.properties.get(property).name
+    if row.property != wanted:  # before a snapshot of the wrong property is written
+        raise ToolInputError(f"model version {parent} predicts {row.property}, not {wanted}: fine-tune it with -p {row.property}")
     rows, source = _rows_for(app, property)
     with console().status(f"Fine-tuning {parent} on {source} ...") if not as_json else nullcontext():
         trained = app.predictors.train(property, rows, kind=row.kind, parent=parent)
@@ -150,7 +171,7 @@ def models_pretrain(
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many molecules (default: all).")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the corpus.")] = 1,
     config: Annotated[str, typer.Option(help="small (CPU default) or full (Uni-Mol's size, for GPUs).")] = "small",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
     output: Annotated[Path | None, typer.Option(help="Checkpoint to write (default: under the data directory).")] = None,
     initial: Annotated[
         Path | None,
@@ -173,6 +194,8 @@ def models_pretrain(
         initial = bundled_backbone(network)
         if initial is None:
             raise ToolInputError(f"no bundled backbone for the {config} configuration")
+    elif initial is not None:
+        initial = _checked_checkpoint(initial, network, "--initial")
     stats = CorpusStats()
     if corpus == "qm9":
         conformers = ConformerCache(capacity=(limit or 140_000) + 1)
@@ -183,9 +206,9 @@ def models_pretrain(
                 smiles.append(conformer.smiles)
         label = "qm9"
     else:
-        from agent.smiles_input import read_smiles_file
+        from knowledge.textfiles import read_smiles_file
 
-        smiles = read_smiles_file(Path(corpus))[:limit]
+        smiles = read_smiles_file(Path(corpus), what="corpus file")[:limit]
         conformers = ConformerCache(app.settings.conformer_dir)
         label = Path(corpus).stem
     target = output or app.settings.home_dir / "models" / "pretrained" / f"unimol-{config}-{label}-{len(smiles)}-e{epochs}-s{seed}.pt"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agent.cli_common import JsonOption, console, emit_json, handles_errors
+from agent.cli_common import EXIT_INPUT, EXIT_OK, EXIT_RUN_FAILED, EXIT_SETUP, JsonOption, console, emit_json, handles_errors
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -29,10 +30,31 @@ def _progress_printer(out: Console) -> Any:
     return on_event
 
 
+def exit_code(result: RunResult) -> int:
+    """0 when the run served its request (or waits for the approval it was asked to wait for, or was cancelled
+    as asked); 2 when the request or its arguments must be fixed; 3 when the set-up must be (the planner's
+    endpoint); 4 when it failed while running."""
+    if result.waiting_for is not None or result.status in ("succeeded", "cancelled", "waiting_approval"):
+        return EXIT_OK
+    return {"input": EXIT_INPUT, "setup": EXIT_SETUP}.get(result.failure or "run", EXIT_RUN_FAILED)
+
+
+def _finish(result: RunResult, as_json: bool) -> None:
+    """Print the result for people or machines, and exit with the code the result deserves."""
+    if as_json:
+        emit_json(_result_payload(result))
+    else:
+        _show_result(console(), result)
+    code = exit_code(result)
+    if code != EXIT_OK:
+        raise typer.Exit(code)
+
+
 def _result_payload(result: RunResult) -> dict[str, Any]:
     return {
         "run_id": result.run_id,
         "status": result.status,
+        "failure": result.failure,
         "answer": result.answer,
         "report_path": result.report_path,
         "steps": [{"tool": s.tool, "status": s.status, "args": s.args, "result": s.result, "error": s.error} for s in result.steps],
@@ -56,13 +78,26 @@ def _show_result(out: Console, result: RunResult) -> None:
         out.print(f"Report: {result.report_path}")
 
 
-def _manager(offline: bool, require_approval: bool, quiet: bool) -> Any:
+AllowPathOption = Annotated[
+    list[Path] | None,
+    typer.Option("--allow-path", help="A folder the run's tools may read files under (repeatable); the working directory and ATOMLOOP_HOME always are."),
+]
+
+
+def _manager(offline: bool, quiet: bool, *, require_approval: bool = False, no_approval: bool = False, allow_paths: list[Path] | None = None) -> Any:
     from agent.app import build_app
     from agent.runs import RunManager
 
     app = build_app()
     planner = app.planner(offline=True) if offline else None
-    return RunManager(app, planner=planner, require_approval=require_approval, on_event=None if quiet else _progress_printer(console()))
+    return RunManager(
+        app,
+        planner=planner,
+        require_approval=require_approval,
+        no_approval=no_approval,
+        on_event=None if quiet else _progress_printer(console()),
+        allowed_paths=tuple(allow_paths or ()),
+    )
 
 
 def register(cli: typer.Typer) -> None:
@@ -72,32 +107,41 @@ def register(cli: typer.Typer) -> None:
         request: Annotated[str, typer.Argument(help="What you want, in plain language.")],
         offline: Annotated[bool, typer.Option(help="Use the offline planner even if an LLM endpoint is configured.")] = False,
         require_approval: Annotated[bool, typer.Option(help="Stop before every physical step until `atomloop runs approve`.")] = False,
+        no_approval: Annotated[
+            bool, typer.Option(help="Simulated lab only: let an LLM planner's physical steps run without waiting for approval.")
+        ] = False,
         run_id: Annotated[str | None, typer.Option(help="Name the run (default: a new random id). Op ids derive from it.")] = None,
+        allow_path: AllowPathOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Plan and run a request with typed tools; answer with evidence, a run id and a report."""
-        result = _manager(offline, require_approval, as_json).start(request, run_id=run_id)
-        if as_json:
-            emit_json(_result_payload(result))
-            return
-        _show_result(console(), result)
+        """Plan and run a request with typed tools; answer with evidence, a run id and a report.
+
+        Exit code 0 when the request was served (or waits for approval), 2 when the request must be fixed,
+        3 when the set-up must be, 4 when the run failed while running."""
+        manager = _manager(offline, as_json, require_approval=require_approval, no_approval=no_approval, allow_paths=allow_path)
+        _finish(manager.start(request, run_id=run_id), as_json)
 
     cli.add_typer(runs_cli, name="runs")
 
 
 @runs_cli.command("list")
 @handles_errors
-def runs_list(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20, as_json: JsonOption = False) -> None:
+def runs_list(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20, as_json: JsonOption = False) -> None:
     """The newest runs."""
     from sqlmodel import select
 
     from agent.app import build_app
     from knowledge.models import Run
 
-    with build_app().store.session() as session:
+    from agent.leases import shown_status
+
+    app = build_app()
+    with app.store.session() as session:
         runs = list(session.exec(select(Run).order_by(Run.created_at.desc()).limit(limit)))  # type: ignore[attr-defined]
+    locks = app.settings.home_dir / "locks"
+    status = {r.id: shown_status(locks, "run", r.id, r.status) for r in runs}
     if as_json:
-        emit_json([{"run_id": r.id, "status": r.status, "request": r.request, "planner": r.planner, "created_at": r.created_at} for r in runs])
+        emit_json([{"run_id": r.id, "status": status[r.id], "request": r.request, "planner": r.planner, "created_at": r.created_at} for r in runs])
         return
     from rich.table import Table
 
@@ -105,7 +149,7 @@ def runs_list(limit: Annotated[int, typer.Option(help="How many, newest first.")
     for column in ("run", "status", "planner", "created", "request"):
         table.add_column(column)
     for r in runs:
-        table.add_row(r.id, r.status, r.planner, r.created_at.strftime("%Y-%m-%d %H:%M"), r.request[:70])
+        table.add_row(r.id, status[r.id], r.planner, r.created_at.strftime("%Y-%m-%d %H:%M"), r.request[:70])
     console().print(table)
 
 
@@ -116,17 +160,22 @@ def runs_show(run_id: str, as_json: JsonOption = False) -> None:
     from sqlmodel import select
 
     from agent.app import build_app
+    from agent.identifiers import checked_id
+    from agent.leases import shown_status
     from knowledge.errors import NotFoundError
     from knowledge.models import Run, Step, ToolCall
 
-    with build_app().store.session() as session:
+    run_id = checked_id(run_id)
+    app = build_app()
+    with app.store.session() as session:
         run = session.get(Run, run_id)
         if run is None:
-            raise NotFoundError(f"no run {run_id!r}")
+            raise NotFoundError(f"no run {run_id!r}: see `atomloop runs list`")
         calls = list(session.exec(select(Step, ToolCall).join(ToolCall, ToolCall.step_id == Step.id).where(Step.run_id == run_id).order_by(Step.index)))
+    status = shown_status(app.settings.home_dir / "locks", "run", run.id, run.status)
     payload = {
         "run_id": run.id,
-        "status": run.status,
+        "status": status,
         "request": run.request,
         "answer": run.answer,
         "report_path": run.report_path,
@@ -138,7 +187,7 @@ def runs_show(run_id: str, as_json: JsonOption = False) -> None:
     from rich.table import Table
 
     out = console()
-    out.print(f"[bold]{run.id}[/] ({run.status}): {run.request}")
+    out.print(f"[bold]{run.id}[/] ({status}): {run.request}")
     table = Table()
     for column in ("#", "tool", "status", "duration", "args / error"):
         table.add_column(column)
@@ -153,30 +202,19 @@ def runs_show(run_id: str, as_json: JsonOption = False) -> None:
 @handles_errors
 def runs_approve(run_id: str, as_json: JsonOption = False) -> None:
     """Approve the physical step a run is waiting on, and continue the run."""
-    result = _manager(False, True, as_json).approve(run_id, approved=True)
-    if as_json:
-        emit_json(_result_payload(result))
-        return
-    _show_result(console(), result)
+    _finish(_manager(False, as_json).approve(run_id, approved=True), as_json)
 
 
 @runs_cli.command("cancel")
 @handles_errors
 def runs_cancel(run_id: str, as_json: JsonOption = False) -> None:
     """Refuse the step a run is waiting on; the run ends without running it."""
-    result = _manager(False, True, as_json).approve(run_id, approved=False)
-    if as_json:
-        emit_json(_result_payload(result))
-        return
-    _show_result(console(), result)
+    _finish(_manager(False, as_json).approve(run_id, approved=False), as_json)
 
 
 @runs_cli.command("resume")
 @handles_errors
 def runs_resume(run_id: str, as_json: JsonOption = False) -> None:
-    """Continue a run that stopped (killed, crashed) from its last checkpoint. Nothing physical runs twice."""
-    result = _manager(False, False, as_json).resume(run_id)
-    if as_json:
-        emit_json(_result_payload(result))
-        return
-    _show_result(console(), result)
+    """Continue a run that stopped (killed, crashed) from its last checkpoint. Nothing physical runs twice, and a
+    run that waits for approval keeps waiting (approve it with `runs approve`)."""
+    _finish(_manager(False, as_json).resume(run_id), as_json)

@@ -2,7 +2,10 @@
 
 - ``review`` has no side effects (LangGraph re-runs an interrupted node from its start): it resolves the next
   step's references, validates it against the tool's schema, the budgets and the lab's limits, and holds the
-  approval gate (an interrupt) for physical steps in real mode or when approval is required.
+  approval gate (an interrupt) for physical steps in real mode or when the run requires approval. Whether a
+  run requires approval is decided once, when it starts, and kept in its checkpointed state, so every path
+  that continues the run (resume, approve, a restart after a crash) meets the same gate. The lab budget is the
+  sum of the lab costs every physical tool declares, over the whole run.
 - ``execute`` runs the tool; physical operations carry op_ids derived from the run id and step index, so a step
   re-run after a crash replays instead of repeating.
 - ``record`` writes the step, its tool call and its results (molecules, predictions, model versions,
@@ -25,10 +28,11 @@ from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.plan import Answer, Plan, PlannedStep, Planner, PlannerError, StepRecord
+from agent.plan import Answer, Plan, PlannedStep, Planner, PlannerError, PlannerSetupError, StepRecord
 from knowledge.store import KnowledgeStore
 from tools.base import LabAccess, ToolContext, ToolRegistry
 from tools.errors import ToolError, ToolInputError
+from tools.paths import AllowedPaths
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,11 @@ class RunState(TypedDict, total=False):
     history: Annotated[list[dict[str, Any]], operator.add]  # StepRecord dumps
     answer: dict[str, Any] | None
     status: str
+    # why a run that did not succeed stopped: "input" (the request or its arguments), "setup" (the planner's
+    # endpoint, the configuration) or "run" (steps or the lab failed while running); None when it succeeded
+    failure: str | None
+    approval_required: bool  # set when the run starts; every continuation of the run reads it from here
+    allowed_paths: list[str]  # the folders the run's tools may read under, fixed when it starts
     lab_molecules_used: int
     repairs: int
 
@@ -61,8 +70,9 @@ class GraphDeps:
     predictors: Any
     lab: LabAccess | None
     data_dir: Any
+    paths: AllowedPaths
     mode: str = "sim"
-    require_approval: bool = False
+    require_approval: bool = False  # only for runs checkpointed before approval_required was part of the state
     budgets: Budgets = field(default_factory=Budgets)
     on_event: Callable[[str, dict[str, Any]], None] | None = None
     recorder: Any = None  # agent.recording.RunRecorder
@@ -91,8 +101,11 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
     def history_of(state: RunState) -> list[StepRecord]:
         return [StepRecord.model_validate(item) for item in state.get("history", [])]
 
-    def finish(answer: Answer, status: str) -> dict[str, Any]:
-        return {"answer": answer.model_dump(), "status": status, "pending": [], "current": None}
+    def finish(answer: Answer, status: str, failure: str | None = None) -> dict[str, Any]:
+        return {"answer": answer.model_dump(), "status": status, "failure": failure, "pending": [], "current": None}
+
+    def approval_required(state: RunState) -> bool:
+        return deps.mode == "real" or bool(state.get("approval_required", deps.require_approval))
 
     def intake(state: RunState) -> dict[str, Any]:
         deps.recorder.start_run(state["run_id"], state["request"], deps.planner.name, deps.mode)
@@ -102,10 +115,15 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
     def ask_planner(state: RunState) -> dict[str, Any]:
         try:
             decision = deps.planner.plan(state["request"], history_of(state))
+        except PlannerSetupError as error:
+            return finish(Answer(text=f"The planner cannot work as configured: {error}", supported=False), "failed", "setup")
         except PlannerError as error:
-            return finish(Answer(text=f"The planner failed: {error}", supported=False), "failed")
+            return finish(Answer(text=f"The planner failed: {error}", supported=False), "failed", "run")
         if isinstance(decision, Answer):
-            return finish(decision, "succeeded" if decision.supported else "failed")
+            if decision.supported:
+                return finish(decision, "succeeded")
+            # an answer that serves nothing: the request was not understood, or asked for what cannot be done
+            return finish(decision, "failed", "input" if not state.get("history") else "run")
         assert isinstance(decision, Plan)
         deps.emit("plan", {"steps": [s.tool for s in decision.steps]})
         return {"pending": [s.model_dump() for s in decision.steps]}
@@ -118,7 +136,7 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
         step = PlannedStep.model_validate(pending[0])
         index = len(state.get("history", []))
         if index >= deps.budgets.max_steps:
-            return finish(Answer(text=f"Stopped: the step budget ({deps.budgets.max_steps} steps) is used up.", supported=False), "budget_exhausted")
+            return finish(Answer(text=f"Stopped: the step budget ({deps.budgets.max_steps} steps) is used up.", supported=False), "budget_exhausted", "run")
         current: dict[str, Any] = {"index": index, "tool": step.tool, "rationale": step.rationale, "args": dict(step.args)}
         try:
             tool = deps.tools.get(step.tool)
@@ -131,16 +149,17 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
             parsed = tool.parse_args(resolved)
             current["args"] = parsed.model_dump(mode="json")
             if tool.effect == "physical":
-                molecules = len(current["args"].get("smiles", [])) or int(current["args"].get("experiments", 0))
+                molecules = tool.molecules_sent_to_lab(parsed)
                 used = state.get("lab_molecules_used", 0)
                 if used + molecules > deps.budgets.max_lab_molecules:
                     raise ToolInputError(
-                        f"the lab budget allows {deps.budgets.max_lab_molecules} molecules per run; {used} used, {molecules} asked"
+                        f"the lab budget allows {deps.budgets.max_lab_molecules} molecules per run; {used} used, {molecules} asked by {tool.name}"
                     )
+                current["lab_cost"] = molecules
         except ToolInputError as error:
             current.update(status="rejected", error=str(error), error_type=type(error).__name__)
             return {"current": current, "pending": pending[1:]}
-        if tool.effect == "physical" and (deps.mode == "real" or deps.require_approval):
+        if tool.effect == "physical" and approval_required(state):
             decision = interrupt({"run_id": state["run_id"], "step": index, "tool": step.tool, "args": current["args"]})
             if not (isinstance(decision, dict) and decision.get("approved")):
                 current.update(status="rejected", error="not approved by a person", error_type="NotApproved")
@@ -163,12 +182,16 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
             data_dir=deps.data_dir,
             run_id=state["run_id"],
             step_index=current["index"],
+            paths=AllowedPaths.of(state["allowed_paths"]) if state.get("allowed_paths") else deps.paths,
             extras={**deps.extras, "history": state.get("history", [])},
         )
         deps.emit("execute", {"index": current["index"], "tool": tool.name})
         started = time.perf_counter()
         try:
             output = asyncio.run(asyncio.wait_for(tool.run(context, tool.parse_args(current["args"])), tool.timeout_s))
+        except ToolInputError as error:
+            # the tool itself refused its arguments (a path outside the allowed folders, nothing predictable)
+            current.update(status="rejected", error=str(error), error_type=type(error).__name__)
         except (ToolError, TimeoutError) as error:
             current.update(status="failed", error=str(error) or "timed out", error_type=type(error).__name__)
         except Exception as error:
@@ -198,7 +221,8 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
             error=current.get("error"),
             error_type=current.get("error_type"),
         )
-        molecules = len(current.get("args", {}).get("smiles", [])) if current.get("status") == "succeeded" and current["tool"] == "run_experiment" else 0
+        # what a physical step sent to the lab counts against the budget whether it succeeded or failed there
+        molecules = int(current.get("lab_cost", 0)) if current.get("status") in ("succeeded", "failed") else 0
         return {
             "history": [entry.model_dump(mode="json")],
             "current": None,
@@ -216,7 +240,8 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
             repairs = state.get("repairs", 0) + 1
             if repairs > deps.budgets.max_repairs:
                 text = f"Stopped: step {last['index']} ({last['tool']}) {last['status']}: {last.get('error')}"
-                return finish(Answer(text=text, supported=False), "failed") | {"repairs": repairs}
+                failure = "input" if last["status"] == "rejected" else "run"
+                return finish(Answer(text=text, supported=False), "failed", failure) | {"repairs": repairs}
             return {"pending": [], "repairs": repairs, **ask_planner(state)}
         return ask_planner(state)
 

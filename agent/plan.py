@@ -72,3 +72,9 @@ class Planner(Protocol):
 
 class PlannerError(Exception):
     """The planner could not produce a valid plan (endpoint down, retries exhausted). Ends the run cleanly."""
+
+
+class PlannerSetupError(PlannerError):
+    """The planner cannot work as configured: no endpoint or model, a refused key, an endpoint that is down or
+    answers with something that is not an OpenAI-compatible response. The operator fixes the configuration
+    (exit code 3); the run is marked failed."""

@@ -34,11 +34,14 @@ class RunRecorder:
 
         self.store.write(work)
 
-    def set_status(self, run_id: str, status: str) -> None:
+    def set_status(self, run_id: str, status: str, *, answer: str | None = None) -> None:
         def work(writer: StoreWriter) -> None:
             run = writer.session.get(Run, run_id)
             if run is not None:
                 run.status = status
+                if answer is not None:
+                    run.answer = answer
+                    run.finished_at = datetime.now(UTC)
                 writer.session.add(run)
 
         self.store.write(work)

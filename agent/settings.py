@@ -4,15 +4,19 @@
     ATOMLOOP_DATABASE_URL=postgresql+psycopg://... database (default sqlite:///$ATOMLOOP_HOME/atomloop.db)
     ATOMLOOP_LLM__BASE_URL=http://localhost:8000/v1 an OpenAI-compatible endpoint (none: offline planner)
     ATOMLOOP_CONFORMER_CACHE=/data/conformers      3D conformers of unimol models (default $ATOMLOOP_HOME/conformers)
+    ATOMLOOP_ALLOWED_PATHS=/data/papers:/data/libs more folders tools may read files under (the working directory
+                                                   and $ATOMLOOP_HOME always; ':'-separated, or a JSON list)
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class LLMSettings(BaseModel):
@@ -28,7 +32,7 @@ class LabSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     mode: Literal["sim", "real"] = "sim"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, description="Seed of the simulated world and its instruments")
 
 
 class AtomLoopSettings(BaseSettings):
@@ -39,8 +43,25 @@ class AtomLoopSettings(BaseSettings):
     conformer_cache: Path | None = Field(
         default=None, description="Directory of the 3D conformers unimol models make (default <home>/conformers)"
     )
+    allowed_paths: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(), description="Folders tools may read files under, besides the working directory and the home"
+    )
     llm: LLMSettings = LLMSettings()
     lab: LabSettings = LabSettings()
+
+    @field_validator("allowed_paths", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in text.split(os.pathsep) if part.strip()]
+        return value
+
+    def tool_roots(self, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+        """Where tools may read files: the working directory, the home, the configured folders and ``extra``."""
+        return (Path.cwd(), self.home_dir, *self.allowed_paths, *extra)
 
     @property
     def home_dir(self) -> Path:

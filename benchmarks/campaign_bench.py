@@ -118,10 +118,10 @@ def bace_path(data: Path) -> Path:
 
 def load_pool(path: Path) -> Pool:
     """The pool exactly as ``CampaignRunner.pool`` reads it: canonical SMILES, first spelling per InChIKey."""
-    from agent.smiles_input import read_smiles_file
+    from knowledge.textfiles import read_smiles_file
 
     seen: dict[str, str] = {}
-    for text in read_smiles_file(path):
+    for text in read_smiles_file(path, what="pool file"):
         structure = canonicalize(text)
         seen.setdefault(structure.inchikey, structure.smiles)
     return Pool(path=path, smiles=tuple(seen.values()), keys=tuple(seen))

@@ -4,12 +4,18 @@ By default an import is atomic: every row is validated first, and one bad row st
 line number and writes nothing. With ``skip_invalid`` the valid rows are imported and each skipped line is
 reported with its reason. Each row's idempotency key is the file's hash and the row's line, so importing
 the same file twice adds nothing.
+
+The file is decoded by ``knowledge.textfiles`` (UTF-8 with or without a byte-order mark, UTF-16/32 with one): a
+binary file or one in another encoding is an ``UnreadableFile`` input error before anything is written.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -17,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from knowledge.errors import ImportFailed, StoreInputError
 from knowledge.models import MeasurementSource
 from knowledge.store import KnowledgeStore, NewMeasurement, PreparedMeasurement
+from knowledge.textfiles import decode_text, read_bytes
 
 
 class SkippedRow(BaseModel):
@@ -75,14 +82,6 @@ def resolve_columns(
     )
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def import_measurements_csv(
     store: KnowledgeStore,
     path: Path,
@@ -97,18 +96,20 @@ def import_measurements_csv(
 ) -> ImportReport:
     spec = store.properties.get(property)
     unit = unit or spec.canonical_unit
-    if not path.is_file():
-        raise StoreInputError(f"no such file: {path}")
-    sha = file_sha256(path)
+    data = read_bytes(path, what="table")
+    sha = hashlib.sha256(data).hexdigest()  # of the bytes that are decoded below, read once
+    text = decode_text(data, path, what="table")
     delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     preparer = store.preparer()
     prepared: list[PreparedMeasurement] = []
     problems: list[tuple[int, str]] = []
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
-        if not reader.fieldnames:
+        with _csv_errors_as_input(path, reader):
+            fieldnames = reader.fieldnames
+        if not fieldnames:
             raise StoreInputError(f"{path} is empty (no header line)")
-        columns = list(reader.fieldnames)
+        columns = list(fieldnames)
         aliases = {spec.name.lower(), *(a.lower() for a in spec.aliases)}
         if uncertainty_col is not None:
             uncertainty_col = _pick_column(uncertainty_col, columns, "uncertainty")
@@ -116,7 +117,7 @@ def import_measurements_csv(
         smiles_column, value_column = resolve_columns(columns, aliases, smiles_col, value_col, taken)
         rows_read = 0
         line = reader.line_num
-        for row in reader:
+        for row in _checked_rows(path, reader):
             line_of_row, line = line + 1, reader.line_num
             rows_read += 1
             raw_value = (row.get(value_column) or "").strip()
@@ -152,6 +153,26 @@ def import_measurements_csv(
         already_present=len(prepared) - imported,
         skipped=[SkippedRow(line=line, reason=reason) for line, reason in problems],
     )
+
+
+@contextmanager
+def _csv_errors_as_input(path: Path, reader: csv.DictReader[str]) -> Iterator[None]:
+    """A ``csv.Error`` (a field over the size limit, a stray quote under strict rules) as an input error with
+    its line: the file is not a table we can read, and nothing was written."""
+    try:
+        yield
+    except csv.Error as error:
+        raise StoreInputError(f"{path}, after line {reader.line_num}: not a readable CSV table ({error})") from None
+
+
+def _checked_rows(path: Path, reader: csv.DictReader[str]) -> Iterator[dict[str, str]]:
+    """The rows of ``reader``, with ``csv.Error`` turned into an input error (``_csv_errors_as_input``)."""
+    while True:
+        with _csv_errors_as_input(path, reader):
+            row = next(reader, None)
+        if row is None:
+            return
+        yield row
 
 
 def _reason(error: Exception) -> str:

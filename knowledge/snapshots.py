@@ -106,6 +106,20 @@ def content_hash(property_name: str, spec: DatasetSpec, rows: list[SnapshotRow])
 def write_snapshot_files(
     folder: Path, property_name: str, unit: str, spec: DatasetSpec, rows: list[SnapshotRow], digest: str
 ) -> Path:
+    """Write the snapshot's data file and manifest into ``folder``; the data file's path.
+
+    Raises:
+        StoreSetupError: the folder cannot be made or written (a file in its place, no permission, a full disk).
+    """
+    try:
+        return _write_snapshot_files(folder, property_name, unit, spec, rows, digest)
+    except OSError as error:
+        raise StoreSetupError(f"cannot write the snapshot into {folder}: {error.strerror or error}") from None
+
+
+def _write_snapshot_files(
+    folder: Path, property_name: str, unit: str, spec: DatasetSpec, rows: list[SnapshotRow], digest: str
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     if spec.format == "parquet":
         data_path = folder / "data.parquet"

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ValidationError
 
 from tools.errors import ToolInputError
 
+from tools.paths import AllowedPaths
+
 if TYPE_CHECKING:
     from knowledge.store import KnowledgeStore
     from tools.predict.registry import PredictorRegistry
@@ -45,6 +47,7 @@ class ToolContext:
     data_dir: Path
     run_id: str
     step_index: int
+    paths: AllowedPaths
     extras: Mapping[str, Any] = field(default_factory=dict)
 
     def op_prefix(self) -> str:
@@ -54,6 +57,13 @@ class ToolContext:
 
 @dataclass(frozen=True)
 class Tool(Generic[In, Out]):
+    """A capability the planner can call.
+
+    ``lab_cost`` says how many molecules a call sends to the lab, from its validated input; every physical tool
+    declares one, and review sums them over the run against the run's lab budget (so no physical tool can go
+    around it).
+    """
+
     name: str
     description: str
     input_model: type[In]
@@ -61,6 +71,20 @@ class Tool(Generic[In, Out]):
     run: Callable[[ToolContext, In], Awaitable[Out]]
     effect: Effect = "compute"
     timeout_s: float = 600.0
+    lab_cost: Callable[[In], int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.effect == "physical" and self.lab_cost is None:
+            raise ValueError(f"the physical tool {self.name!r} must declare its lab_cost")
+
+    def molecules_sent_to_lab(self, args: In) -> int:
+        """Molecules this call sends to the lab (0 for tools that are not physical)."""
+        if self.lab_cost is None:
+            return 0
+        cost = int(self.lab_cost(args))
+        if cost < 0:
+            raise ValueError(f"{self.name}: a negative lab cost ({cost})")
+        return cost
 
     def parse_args(self, args: Mapping[str, Any] | str) -> In:
         """Validate raw arguments (a dict or a JSON string) into the input model, or ``ToolInputError``."""

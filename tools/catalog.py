@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tools.base import Tool, ToolContext
 from tools.errors import ToolFailed, ToolInputError
 from tools.names import resolve_molecule
+from tools.paths import AllowedPaths
 from tools.predict.access import model_for_prediction
 
 MAX_MOLECULES_PER_EXPERIMENT = 96
@@ -34,24 +35,16 @@ def _resolve_all(molecules: list[str]) -> list[str]:
     return [resolve_molecule(m) for m in molecules]
 
 
-def _read_candidates(path_text: str, data_dir: Path) -> list[str]:
-    """SMILES from a file the user named (a path relative to the working directory or the data directory)."""
-    path = Path(path_text).expanduser()
-    if not path.exists() and (data_dir / path_text).exists():
-        path = data_dir / path_text
-    if not path.is_file():
-        raise ToolInputError(f"no such file: {path_text}")
-    import csv
+def _read_candidates(ctx: ToolContext, path_text: str, what: str) -> list[str]:
+    """SMILES from a file the planner named: only under the allowed folders (a relative path is looked up in the
+    working directory, then in the data directory), decoded by the one text reader."""
+    from knowledge.textfiles import UnreadableFile, read_smiles_file
 
-    text = path.read_text(encoding="utf-8-sig")
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = "\t" if "\t" in first else ","
-    header = [cell.strip().lower() for cell in first.split(delimiter)]
-    if "smiles" in header:
-        rows = csv.DictReader(text.splitlines(), delimiter=delimiter)
-        column = next(name for name in rows.fieldnames or [] if name.strip().lower() == "smiles")
-        return [row[column].strip() for row in rows if (row.get(column) or "").strip()]
-    return [line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    path = ctx.paths.resolve(path_text, what=what, base=ctx.data_dir)
+    try:
+        return read_smiles_file(path, what=what)
+    except UnreadableFile as error:
+        raise ToolInputError(f"{path_text}: {error.reason}") from error
 
 
 # -- query_knowledge -------------------------------------------------------------------------------------
@@ -170,7 +163,7 @@ class RegisterMoleculesOutput(_Out):
 async def register_molecules(ctx: ToolContext, args: RegisterMoleculesInput) -> RegisterMoleculesOutput:
     from knowledge.chem import canonicalize
 
-    inputs = list(args.smiles) + (_read_candidates(args.file, ctx.data_dir) if args.file else [])
+    inputs = list(args.smiles) + (_read_candidates(ctx, args.file, "molecule file") if args.file else [])
     if not inputs:
         raise ToolInputError("give molecules as smiles or a file")
     molecules, invalid = [], []
@@ -304,7 +297,7 @@ async def select_experiments(ctx: ToolContext, args: SelectExperimentsInput) -> 
 
     texts = list(args.candidates)
     if args.candidates_file:
-        texts += _read_candidates(args.candidates_file, ctx.data_dir)
+        texts += _read_candidates(ctx, args.candidates_file, "candidates file")
     if args.from_store:
         from sqlmodel import select
 
@@ -497,12 +490,16 @@ class ReadLiteratureOutput(_Out):
     unreadable: list[InvalidInput]
 
 
-def literature_files(paths: list[str]) -> list[Path]:
+def literature_files(paths: list[str], allowed: AllowedPaths | None = None) -> list[Path]:
+    """The PDF files ``paths`` name (files, or folders searched recursively). With ``allowed`` (paths a planner
+    chose), every path and every file found in a folder must lie under the allowed folders, symlinks followed;
+    without it (paths the user typed), any readable path will do."""
     files: list[Path] = []
     for text in paths:
-        path = Path(text).expanduser()
+        path = allowed.resolve(text, what="document path") if allowed is not None else Path(text).expanduser()
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() == ".pdf")
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".pdf" and p.is_file())
+            files += [allowed.resolve(str(p), what="document") for p in found] if allowed is not None else found
         elif path.exists():
             files.append(path)
         else:
@@ -525,7 +522,7 @@ async def read_literature(ctx: ToolContext, args: ReadLiteratureInput) -> ReadLi
     import asyncio
 
     documents, unreadable = [], []
-    for path in literature_files(args.paths):
+    for path in literature_files(args.paths, ctx.paths):
         try:
             documents.append(await asyncio.to_thread(read_one_document, ctx.store, path))
         except ToolInputError as error:
@@ -566,10 +563,13 @@ async def start_campaign(ctx: ToolContext, args: StartCampaignInput) -> StartCam
         raise ToolFailed("campaigns are not available in this run")
     if (args.pool_file is None) == (not args.from_store):
         raise ToolInputError("give exactly one pool: pool_file, or from_store=true")
+    request = args.model_dump(mode="json")
+    if args.pool_file is not None:
+        request["pool_file"] = str(ctx.paths.resolve(args.pool_file, what="pool file", base=ctx.data_dir))
     import asyncio
 
     # the campaign drives its own event loop (the lab is async): run it off this one
-    result = await asyncio.to_thread(launcher, args.model_dump(mode="json"))
+    result = await asyncio.to_thread(launcher, request)
     return StartCampaignOutput(**result)
 
 
@@ -579,8 +579,8 @@ def default_tools() -> list[Tool[Any, Any]]:
         Tool("register_molecules", "Validate molecules (SMILES, common names, or a file of SMILES) and register them in the knowledge store.", RegisterMoleculesInput, RegisterMoleculesOutput, register_molecules, effect="compute", timeout_s=120),
         Tool("predict_property", "Predict a property (with an uncertainty) for molecules with the newest approved model.", PredictPropertyInput, PredictPropertyOutput, predict_property, effect="compute", timeout_s=600),
         Tool("select_experiments", "Rank candidate molecules by an objective under constraints, using measured values where known and predictions otherwise; returns the top_k feasible ones.", SelectExperimentsInput, SelectExperimentsOutput, select_experiments, effect="compute", timeout_s=600),
-        Tool("run_experiment", "Make molecules and measure them on the lab (potency against BACE-1 as pIC50, kinetic solubility as logS). A physical operation.", RunExperimentInput, RunExperimentOutput, run_experiment, effect="physical", timeout_s=3600),
+        Tool("run_experiment", "Make molecules and measure them on the lab (potency against BACE-1 as pIC50, kinetic solubility as logS). A physical operation.", RunExperimentInput, RunExperimentOutput, run_experiment, effect="physical", timeout_s=3600, lab_cost=lambda args: len(args.smiles)),
         Tool("summarize_results", "Tabulate the measurements and predictions of this run so far.", SummarizeResultsInput, SummarizeResultsOutput, summarize_results, effect="read", timeout_s=30),
         Tool("read_literature", "Read PDFs (files or folders): title, tables and property values with units, compound labels, page and snippet for each value.", ReadLiteratureInput, ReadLiteratureOutput, read_literature, effect="read", timeout_s=3600),
-        Tool("start_campaign", "Run a closed-loop campaign on the lab: measure a random start, then batches chosen by a model that is fine-tuned on every result, until the experiment budget is used. Physical.", StartCampaignInput, StartCampaignOutput, start_campaign, effect="physical", timeout_s=7200),
+        Tool("start_campaign", "Run a closed-loop campaign on the lab: measure a random start, then batches chosen by a model that is fine-tuned on every result, until the experiment budget is used. Physical.", StartCampaignInput, StartCampaignOutput, start_campaign, effect="physical", timeout_s=7200, lab_cost=lambda args: args.experiments),
     ]

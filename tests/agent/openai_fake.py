@@ -10,7 +10,10 @@ Each ``POST /v1/chat/completions`` (or ``/chat/completions``) consumes the next 
 
 * a ``dict``: sent as the JSON chat completion (build it with ``tool_call_response`` / ``text_response``);
 * ``(status, body)``: an HTTP error; ``body`` is a dict (sent as JSON) or a str (wrapped in OpenAI's error shape);
-* ``"timeout"``: the server holds the request for ``timeout_sleep_s`` (longer than the client's timeout).
+* ``"timeout"``: the server holds the request for ``timeout_sleep_s`` (longer than the client's timeout);
+* a ``RawResponse``: sent as given (status, content type, raw bytes), for endpoints that answer with something that
+  is not a chat completion: HTML, binary, ``{}``; a ``content_length`` above the body's length sends a body cut
+  short (the connection closes after the bytes given).
 
 A request after the script is exhausted gets HTTP 400 ``fake script exhausted``, so a test that asks too often
 fails loudly instead of hanging. Every request is recorded (path, headers, parsed JSON body). The server binds
@@ -34,7 +37,24 @@ from typing import Any, Literal
 
 logger = logging.getLogger(__name__)
 
-ScriptItem = dict[str, Any] | tuple[int, dict[str, Any] | str] | Literal["timeout"]
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """A script item sent byte for byte: ``status``, ``content_type`` (``None``: no Content-Type header), ``body``
+    (a ``str`` is sent as UTF-8) and ``content_length`` (default: the body's length; larger: a truncated body)."""
+
+    body: bytes | str = b""
+    status: int = 200
+    content_type: str | None = "application/json"
+    content_length: int | None = None
+
+    @property
+    def data(self) -> bytes:
+        return self.body.encode() if isinstance(self.body, str) else self.body
+
+
+ScriptItem = dict[str, Any] | tuple[int, dict[str, Any] | str] | Literal["timeout"] | RawResponse
 
 FAKE_MODEL = "fake-model"
 _MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -128,11 +148,28 @@ class _Handler(BaseHTTPRequestHandler):
         elif item == "timeout":
             fake._stopping.wait(fake.timeout_sleep_s)  # the client gives up first; a stop ends the wait early
             self._send_json(200, text_response("too late"))
+        elif isinstance(item, RawResponse):
+            self._send_raw(item)
         elif isinstance(item, tuple):
             status, payload = item
             self._send_json(status, payload if isinstance(payload, dict) else error_body(payload))
         else:
             self._send_json(200, item)
+
+    def _send_raw(self, item: RawResponse) -> None:
+        data = item.data
+        try:
+            self.send_response(item.status)
+            if item.content_type is not None:
+                self.send_header("Content-Type", item.content_type)
+            self.send_header("Content-Length", str(len(data) if item.content_length is None else item.content_length))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:
+            pass
+        self.close_connection = True
 
     def _send_json(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()

@@ -13,11 +13,11 @@ from agent.cli import cli
 from knowledge.models import ModelVersion, Prediction, Run, Step
 
 
-def _ask(request: str) -> dict[str, Any]:
+def _ask(request: str, exit_code: int = 0) -> dict[str, Any]:
     runner = CliRunner()
     assert runner.invoke(cli, ["db", "init"]).exit_code == 0
     result = runner.invoke(cli, ["ask", "--offline", request, "--json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == exit_code, result.output
     return json.loads(result.stdout)
 
 
@@ -61,8 +61,9 @@ def test_find_the_most_potent_soluble_inhibitors_and_measure_them() -> None:
 
 
 def test_an_unsupported_request_says_what_is_possible() -> None:
-    payload = _ask("make me a sandwich")
+    payload = _ask("make me a sandwich", exit_code=2)  # not served: the request is what must change
     assert payload["status"] == "failed"
+    assert payload["failure"] == "input"
     assert payload["steps"] == []
     assert "Offline I can" in payload["answer"]
 

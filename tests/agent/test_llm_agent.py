@@ -25,14 +25,14 @@ def _hermetic_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def _ask(fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, request: str) -> dict[str, Any]:
+def _ask(fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, request: str, *options: str, exit_code: int = 0) -> dict[str, Any]:
     monkeypatch.setenv("ATOMLOOP_LLM__BASE_URL", fake.base_url)
     monkeypatch.setenv("ATOMLOOP_LLM__MODEL", "fake-model")
     monkeypatch.setenv("ATOMLOOP_LLM__API_KEY", "sk-test-SECRET")
     runner = CliRunner()
     assert runner.invoke(cli, ["db", "init"]).exit_code == 0
-    result = runner.invoke(cli, ["ask", request, "--json"])
-    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["ask", request, *options, "--json"])
+    assert result.exit_code == exit_code, result.output
     return json.loads(result.stdout)
 
 
@@ -99,7 +99,8 @@ def test_an_injected_document_cannot_make_unsafe_lab_work_run(monkeypatch: pytes
 
 def test_the_endpoint_down_fails_the_run_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeOpenAI([(500, "boom")] * 10) as fake:
-        payload = _ask(fake, monkeypatch, "predict logS of CCO")
+        payload = _ask(fake, monkeypatch, "predict logS of CCO", exit_code=3)  # the endpoint is the set-up to fix
     assert payload["status"] == "failed"
-    assert "planner failed" in payload["answer"].lower()
+    assert payload["failure"] == "setup"
+    assert "planner cannot work as configured" in payload["answer"].lower()
     assert "sk-test-SECRET" not in payload["answer"]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from agent.plan import Answer, Plan, PlannerError, PlannerUsage, StepRecord
+from agent.plan import Answer, Plan, PlannerError, PlannerSetupError, PlannerUsage, StepRecord
 from agent.planners.llm import NOT_EXECUTED, LLMPlanner
 from agent.settings import LLMSettings
 from tests.agent.openai_fake import FakeOpenAI, ScriptItem, error_body, text_response, tool_call_response
@@ -55,7 +55,7 @@ async def _never(ctx: ToolContext, args: BaseModel) -> Out:
 def tools() -> ToolRegistry:
     return ToolRegistry([
         Tool("predict_property", "Predict a property for molecules.", PredictIn, Out, _never, effect="compute"),
-        Tool("run_experiment", "Measure assays on molecules in the lab.", ExperimentIn, Out, _never, effect="physical"),
+        Tool("run_experiment", "Measure assays on molecules in the lab.", ExperimentIn, Out, _never, effect="physical", lab_cost=lambda args: len(args.smiles)),
     ])
 
 
@@ -233,7 +233,7 @@ def test_server_errors_and_rate_limits_are_retried(tools: ToolRegistry) -> None:
 def test_a_server_that_keeps_failing_raises_naming_the_endpoint(tools: ToolRegistry) -> None:
     with FakeOpenAI(script=[(500, f"internal error near {KEY}")] * 10) as fake:
         planner = make_planner(fake, tools, max_transport_retries=2)
-        with pytest.raises(PlannerError) as caught:
+        with pytest.raises(PlannerSetupError) as caught:
             planner.plan("go", [])
         base_url, requests = fake.base_url, fake.requests
     message = str(caught.value)
@@ -248,7 +248,7 @@ def test_an_unreachable_endpoint_raises_naming_it(tools: ToolRegistry) -> None:
         base_url = fake.base_url  # the port is free again once the server stops
     settings = LLMSettings(base_url=base_url, model="fake-model", api_key=SecretStr(KEY), timeout_s=2)
     planner = LLMPlanner(settings, tools, max_transport_retries=1, backoff_s=0.01)
-    with pytest.raises(PlannerError, match="connection failed") as caught:
+    with pytest.raises(PlannerSetupError, match="connection failed") as caught:
         planner.plan("go", [])
     assert base_url in str(caught.value) and KEY not in str(caught.value)
 
@@ -260,7 +260,7 @@ def test_timeouts_are_retried_then_raise_quickly(tools: ToolRegistry) -> None:
     started = time.monotonic()
     with FakeOpenAI(script=["timeout"] * 5, timeout_sleep_s=2.0) as fake:
         planner = make_planner(fake, tools, timeout_s=0.5, max_transport_retries=2)
-        with pytest.raises(PlannerError, match=r"timed out after 0\.5 s \(3 attempts\)") as caught:
+        with pytest.raises(PlannerSetupError, match=r"timed out after 0\.5 s \(3 attempts\)") as caught:
             planner.plan("go", [])
         base_url, requests = fake.base_url, fake.requests
     elapsed = time.monotonic() - started
@@ -286,7 +286,7 @@ def test_a_timeout_then_success_gives_the_plan(tools: ToolRegistry) -> None:
 def test_client_errors_raise_at_once_with_a_hint(tools: ToolRegistry, status: int, hint: str) -> None:
     body = error_body(f"Incorrect API key provided: {KEY}", code="invalid_api_key")
     with FakeOpenAI(script=[(status, body), tool_call_response([PREDICT])]) as fake:
-        with pytest.raises(PlannerError) as caught:
+        with pytest.raises(PlannerSetupError) as caught:  # the first request: the configuration is refused
             make_planner(fake, tools).plan("go", [])
         assert len(fake.requests) == 1
     message = str(caught.value)
@@ -378,7 +378,7 @@ def test_an_empty_reply_is_an_error(tools: ToolRegistry) -> None:
 def test_a_missing_model_is_an_error_before_any_request(tools: ToolRegistry) -> None:
     with FakeOpenAI(script=[text_response("hi")]) as fake:
         planner = LLMPlanner(LLMSettings(base_url=fake.base_url), tools)
-        with pytest.raises(PlannerError, match="ATOMLOOP_LLM__MODEL"):
+        with pytest.raises(PlannerSetupError, match="ATOMLOOP_LLM__MODEL"):
             planner.plan("go", [])
         assert fake.requests == []
 

@@ -54,7 +54,7 @@ def test_killed_run_resumes_to_the_same_answer(tmp_path: Path, reference: dict, 
     killed = _atomloop(tmp_path, "ask", "--offline", REQUEST, "--json", "--run-id", "run-same", crash_after=crash_after)
     assert killed.returncode == -9, killed.stderr
     [run] = json.loads(_atomloop(tmp_path, "runs", "list", "--json").stdout)
-    assert run["status"] == "running"
+    assert run["status"] == "interrupted"  # stored "running", and no live process holds it
     resumed = _atomloop(tmp_path, "runs", "resume", run["run_id"], "--json")
     assert resumed.returncode == 0, resumed.stderr
     payload = json.loads(resumed.stdout)

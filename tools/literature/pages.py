@@ -22,6 +22,7 @@ TableMode = Literal["auto", "all", "none"]
 IMAGE_ONLY = "image-only page: no text layer (OCR is off)"
 BLANK = "blank page: no text and no images"
 SCANNED = "scanned page: page image with an invisible OCR text layer (text may contain OCR errors)"
+FAILED = "failed: "  # the prefix of the flag of a page that could not be read at all
 
 
 def read_page(page: pymupdf.Page, *, tables: TableMode = "auto", force_tables: bool = False) -> RawPage:
@@ -109,6 +110,7 @@ def read_page_range(path: str, numbers: list[int], tables: TableMode) -> list[Ra
 
 
 def safe_read_page(doc: pymupdf.Document, index: int, tables: TableMode, *, force_tables: bool = False) -> RawPage:
+    """The page, or an empty page flagged ``FAILED`` when MuPDF or the reader raised on it."""
     try:
         page = doc.load_page(index)
         return read_page(page, tables=tables, force_tables=force_tables)
@@ -120,6 +122,6 @@ def safe_read_page(doc: pymupdf.Document, index: int, tables: TableMode, *, forc
             height=0.0,
             blocks=(),
             tables=(),
-            flags=(f"failed: {type(error).__name__}: {error}",),
+            flags=(f"{FAILED}{type(error).__name__}: {error}",),
             tables_scanned=False,
         )

@@ -7,9 +7,12 @@ sections, facts) happens afterwards in the calling process. OCR is off: image-on
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import multiprocessing
+import os
+import stat
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -21,7 +24,7 @@ from tools.literature.errors import DocumentEncrypted, DocumentUnreadable
 from tools.literature.facts import Skips, find_structures, smiles_by_label, table_facts, text_facts
 from tools.literature.layout import build_sections, guess_authors, guess_title, strip_running_lines
 from tools.literature.models import ExtractedTable, ReadDocument
-from tools.literature.pages import TableMode, read_page_range, safe_read_page
+from tools.literature.pages import FAILED, TableMode, read_page_range, safe_read_page
 from tools.literature.raw import RawPage
 from tools.literature.tables import CONTINUATION_BOTTOM, join_continued, reaches_bottom, table_text_rows
 
@@ -49,7 +52,8 @@ def read_pdf(
     takes ~0.5 s a page); 'none' skips tables.
 
     Raises:
-        DocumentUnreadable: missing, empty, not a PDF, or corrupt beyond repair.
+        DocumentUnreadable: missing, not a regular file (a folder, a pipe, a device), a loop of symbolic links,
+            not readable, empty, not a PDF, without pages, corrupt beyond repair, or no page could be read.
         DocumentEncrypted: the PDF needs a password.
     """
     started = time.perf_counter()
@@ -63,6 +67,10 @@ def read_pdf(
         raw_pages = _scan_continuations(doc, raw_pages, tables)
     finally:
         doc.close()
+    if all(any(flag.startswith(FAILED) for flag in page.flags) for page in raw_pages):
+        # nothing of it was read: a failure of the document, not a document of flagged pages
+        first = next(flag for flag in raw_pages[0].flags if flag.startswith(FAILED)).removeprefix(FAILED)
+        raise DocumentUnreadable(path, f"corrupt PDF: none of its {n_pages} page(s) could be read ({first})")
 
     flagged = [(page.number, flag) for page in raw_pages for flag in page.flags]
     text_pages, removed = strip_running_lines(raw_pages)
@@ -119,19 +127,38 @@ def read_pdf(
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, checked to be a regular file first: reading a pipe or a device (``/dev/zero``) would
+    block or never end."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        raise DocumentUnreadable(path, path_error_reason(path, error)) from error
+    if stat.S_ISDIR(mode):
+        raise DocumentUnreadable(path, "is a directory")
+    if not stat.S_ISREG(mode):
+        raise DocumentUnreadable(path, "not a regular file (a pipe, socket or device)")
     try:
         data = path.read_bytes()
-    except FileNotFoundError as error:
-        raise DocumentUnreadable(path, "no such file") from error
-    except IsADirectoryError as error:
-        raise DocumentUnreadable(path, "is a directory") from error
     except OSError as error:
-        raise DocumentUnreadable(path, f"cannot be read: {error}") from error
+        raise DocumentUnreadable(path, path_error_reason(path, error)) from error
     if not data:
         raise DocumentUnreadable(path, "empty file")
     if _PDF_MAGIC not in data[:1024]:
         raise DocumentUnreadable(path, "not a PDF (no %PDF- header)")
     return data
+
+
+def path_error_reason(path: Path, error: OSError) -> str:
+    """Why ``path`` could not be used, in words: the ``OSError`` from stat or open, told apart by its errno."""
+    if error.errno == errno.ELOOP:
+        return "a loop of symbolic links"
+    if error.errno == errno.ENOENT and path.is_symlink():
+        return f"a broken symbolic link (to {os.readlink(path)})"
+    if error.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "no such file or folder"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return f"cannot be read: {error.strerror or error}"
 
 
 def _open(path: Path, data: bytes) -> pymupdf.Document:
@@ -146,7 +173,7 @@ def _open(path: Path, data: bytes) -> pymupdf.Document:
         raise DocumentEncrypted(path, "the PDF is encrypted and needs a password")
     if doc.page_count == 0:
         doc.close()
-        raise DocumentUnreadable(path, "corrupt PDF: no pages could be read")
+        raise DocumentUnreadable(path, "the PDF has no pages (empty or corrupt)")
     return doc
 
 

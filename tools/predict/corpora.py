@@ -4,7 +4,7 @@ QM9 (Ramakrishnan et al., Sci. Data 1, 140022, 2014; 133,885 molecules of up to 
 B3LYP/6-31G(2df,p) geometries) comes with the PyPI package ``qm9pack`` (MIT), as three CSV files in its ``data``
 folder: one row per molecule with ``SMILES``, ``Elements`` (a Python list literal, hydrogens included) and
 ``XYZ_Ang`` (a list of [x, y, z] in Angstrom, JSON or, in some rows, a Python literal such as ``0.``, in the order of ``Elements``). They are read here directly with
-the ``csv`` module, a row at a time, without importing ``qm9pack`` (which needs pandas and setuptools'
+the ``csv`` module over the text ``knowledge.textfiles`` decodes, without importing ``qm9pack`` (which needs pandas and setuptools'
 ``pkg_resources`` at import). Each row becomes a ``Conformer`` whose ``method`` is ``qm9-b3lyp``: pretraining then
 denoises DFT geometries rather than force-field ones, as Uni-Mol's own pretraining did.
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import io
 import json
 import logging
 import sys
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from knowledge.textfiles import UnreadableFile, read_text
 from tools.errors import ToolFailed, ToolInputError
 from tools.predict.unimol import Conformer
 
@@ -92,7 +94,11 @@ def read_qm9(
         path = directory / name
         if not path.is_file():
             raise CorpusUnavailable(f"no QM9 file {path}")
-        with path.open(newline="", encoding="utf-8") as handle:
+        try:
+            text = read_text(path, what="QM9 file")
+        except UnreadableFile as error:  # an installed corpus that is not text: the installation is broken
+            raise CorpusUnavailable(f"{error}: reinstall qm9pack") from None
+        with io.StringIO(text, newline="") as handle:
             reader = csv.DictReader(handle)
             absent = {"SMILES", "Elements", "XYZ_Ang"} - set(reader.fieldnames or ())
             if absent:

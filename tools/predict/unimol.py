@@ -1056,6 +1056,20 @@ def _lenient_pickle() -> SimpleNamespace:
     return SimpleNamespace(Unpickler=Unpickler, load=pickle.load, __name__="atomloop_lenient_pickle")
 
 
+# what a file torch.save wrote starts with: a ZIP archive (the format since torch 1.6), or the legacy format's
+# pickled magic number (pickle protocol 2 or later)
+_CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+
+
+def _first_line(error: BaseException) -> str:
+    """The first non-empty line of an error's message (torch's unpickler errors run to paragraphs, the reason after
+    its advice), at most 200 characters."""
+    text = str(error)
+    text = text.split("WeightsUnpickler error:", 1)[-1]  # torch's advice before it is not about this file
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[0] if lines else type(error).__name__)[:200]
+
+
 def _read_checkpoint(path: Path, trust_pickle: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     """(state dict, the rest of the checkpoint) of a torch file holding ``{"model": state dict, ...}``."""
     import argparse
@@ -1066,12 +1080,22 @@ def _read_checkpoint(path: Path, trust_pickle: bool) -> tuple[dict[str, Any], di
     if not path.is_file():
         raise UniMolWeightsError(f"no checkpoint file at {path}")
     try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError as error:
+        raise UniMolWeightsError(f"cannot read the checkpoint {path}: {error.strerror or error}") from error
+    if not head.startswith(_CHECKPOINT_MAGIC):
+        raise UniMolWeightsError(
+            f"cannot read the checkpoint {path}: not a torch checkpoint (a file torch.save wrote starts with a ZIP"
+            f" or pickle header; this one starts with {head!r})"
+        )
+    try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
         if found is None:
-            raise UniMolWeightsError(f"cannot read the checkpoint {path}: {str(error)[-200:].strip()}") from error
+            raise UniMolWeightsError(f"cannot read the checkpoint {path}: {_first_line(error)}") from error
         if not trust_pickle:
             raise UniMolWeightsError(
                 f"{path} holds pickled objects other than tensors (e.g. training or logging state, first: "
@@ -1081,8 +1105,8 @@ def _read_checkpoint(path: Path, trust_pickle: bool) -> tuple[dict[str, Any], di
             data = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_lenient_pickle())
         except Exception as second:  # an arbitrary pickle can fail in arbitrary ways
             raise UniMolWeightsError(f"cannot read the checkpoint {path}: {second}") from second
-    except (OSError, EOFError, ValueError, RuntimeError) as error:
-        raise UniMolWeightsError(f"cannot read the checkpoint {path}: {error}") from error
+    except Exception as error:  # a damaged or foreign file fails inside the unpickler in arbitrary ways
+        raise UniMolWeightsError(f"cannot read the checkpoint {path}: {type(error).__name__}: {_first_line(error)}") from error
     if not isinstance(data, dict):
         raise UniMolWeightsError(f"{path} does not hold a dict but a {type(data).__name__}")
     for key in ("model", "model_state_dict"):
