@@ -154,3 +154,21 @@ def test_allowed_paths_resolve_symlinks_and_refuse_nul(tmp_path: Path) -> None:
         allowed.resolve(str(root) + "-sibling/a.smi")  # a prefix of the name is not the folder
     with pytest.raises(PathNotAllowed, match="NUL"):
         allowed.resolve("a\x00b")
+
+
+@pytest.mark.parametrize("tool", ["register_molecules", "select_experiments"])
+def test_a_tool_reads_utf16_and_refuses_binary_files_it_may_read(app: Any, tool: str) -> None:
+    home = app.settings.home_dir
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "utf16.smi").write_bytes("CCO ethanol\nc1ccccc1O phenol\n".encode("utf-16"))
+    (home / "binary.smi").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    planner = ScriptedPlanner([
+        Plan(steps=[PlannedStep(tool="register_molecules", args={"file": str(home / "utf16.smi")})]),
+        Plan(steps=[PlannedStep(tool=tool, args=_path_args(tool, str(home / "binary.smi")))]),
+        Answer(text="done"),
+    ])
+    result = RunManager(app, planner=planner).start("read both files", run_id=f"encodings-{tool}")
+    first, second = result.steps
+    assert [m["smiles"] for m in (first.result or {})["molecules"]] == ["CCO", "Oc1ccccc1"]
+    assert second.status == "rejected"
+    assert "binary.smi: the" in (second.error or "") and "PNG image, not a text file" in (second.error or "")
