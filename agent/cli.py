@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agent.cli_common import JsonOption, console, emit_json, handles_errors
+from agent.cli_common import JsonOption, cells, console, emit_json, handles_errors, shown
 from agent.cli_campaign import campaign_cli
 from agent.cli_lab import lab_cli
 from agent.cli_models import models_cli
@@ -77,7 +77,9 @@ def db_init(as_json: JsonOption = False) -> None:
     if as_json:
         emit_json({"home": str(app.settings.home_dir), "database_url": url, "revision": revision})
         return
-    console().print(f"[green]Ready[/]: {url} at schema revision [bold]{revision}[/] (home {app.settings.home_dir})")
+    console().print(
+        f"[green]Ready[/]: {shown(url)} at schema revision [bold]{shown(revision)}[/] (home {shown(app.settings.home_dir)})"
+    )
 
 
 @db_cli.command("upgrade")
@@ -93,9 +95,9 @@ def db_upgrade(as_json: JsonOption = False) -> None:
         emit_json({"from_revision": before, "to_revision": after})
         return
     if before == after:
-        console().print(f"Already at the newest schema revision [bold]{after}[/].")
+        console().print(f"Already at the newest schema revision [bold]{shown(after)}[/].")
     else:
-        console().print(f"Upgraded the schema from [bold]{before or '(empty)'}[/] to [bold]{after}[/].")
+        console().print(f"Upgraded the schema from [bold]{shown(before or '(empty)')}[/] to [bold]{shown(after)}[/].")
 
 
 @db_cli.command("stats")
@@ -114,9 +116,9 @@ def db_stats(as_json: JsonOption = False) -> None:
     for name, value in stats.model_dump().items():
         if isinstance(value, dict):
             for key, n in value.items():
-                table.add_row(f"  {name.removeprefix('measurements_')}: {key}", f"{n:,}")
+                table.add_row(*cells(f"  {name.removeprefix('measurements_')}: {key}", f"{n:,}"))
         else:
-            table.add_row(name.replace("_", " "), f"{value:,}")
+            table.add_row(*cells(name.replace("_", " "), f"{value:,}"))
     console().print(table)
 
 
@@ -142,7 +144,7 @@ def db_import(
         raise StoreInputError(f"--source must be one of {', '.join(MEASUREMENT_SOURCES)}, not {source!r}")
     store = _app().store
     out = console()
-    with out.status(f"Importing {file.name} ...", spinner="dots") if not as_json else nullcontext():
+    with out.status(f"Importing {shown(file.name)} ...", spinner="dots") if not as_json else nullcontext():
         report = import_measurements_csv(
             store,
             file,
@@ -158,8 +160,8 @@ def db_import(
         emit_json(report.model_dump())
         return
     out.print(
-        f"[green]Imported[/] {report.imported:,} {report.property} measurements ({report.unit}) from "
-        f"{report.path} [dim](columns {report.smiles_column!r} -> {report.value_column!r})[/]"
+        f"[green]Imported[/] {report.imported:,} {shown(report.property)} measurements ({shown(report.unit)}) from "
+        f"{shown(report.path)} [dim](columns {shown(repr(report.smiles_column))} -> {shown(repr(report.value_column))})[/]"
     )
     if report.already_present:
         out.print(f"{report.already_present:,} rows were already in the store (same file and line).")
@@ -170,7 +172,7 @@ def db_import(
         table.add_column("line", justify="right")
         table.add_column("why")
         for row in report.skipped:
-            table.add_row(str(row.line), row.reason)
+            table.add_row(*cells(row.line, row.reason))
         out.print(table)
 
 
@@ -203,8 +205,8 @@ def db_export(
         emit_json(payload)
         return
     console().print(
-        f"[green]Exported[/] {snapshot.row_count:,} {snapshot.property} rows to {snapshot.path}\n"
-        f"content hash {snapshot.content_hash}"
+        f"[green]Exported[/] {snapshot.row_count:,} {shown(snapshot.property)} rows to {shown(snapshot.path)}\n"
+        f"content hash {shown(snapshot.content_hash)}"
     )
 
 
@@ -240,7 +242,7 @@ def db_properties(as_json: JsonOption = False) -> None:
     for column in ("name", "canonical unit", "aliases", "description"):
         table.add_column(column)
     for spec in specs:
-        table.add_row(spec.name, spec.canonical_unit, ", ".join(spec.aliases), spec.description)
+        table.add_row(*cells(spec.name, spec.canonical_unit, ", ".join(spec.aliases), spec.description))
     console().print(table)
 
 
@@ -312,7 +314,7 @@ def demo(
         console().print(
             "[bold]AtomLoop demo[/]: find potent BACE-1 inhibitors (pIC50) that stay soluble (logS ≥ -5) among the 1,513 "
             "MoleculeNet BACE compounds, on the simulated lab: 16 random molecules, then 6 iterations of 8 chosen by "
-            f"expected improvement, fine-tuning the models between iterations. Data directory: {demo_home}"
+            f"expected improvement, fine-tuning the models between iterations. Data directory: {shown(demo_home)}"
         )
     from agent.cli_campaign import run_campaign
 

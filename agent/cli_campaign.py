@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agent.cli_common import EXIT_RUN_FAILED, JsonOption, console, emit_json, handles_errors
+from agent.cli_common import EXIT_RUN_FAILED, JsonOption, cells, console, emit_json, handles_errors, shown
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -39,19 +39,21 @@ def show_status(out: Console, runner: CampaignRunner, status: CampaignStatus, wo
     from rich.table import Table
 
     objective = runner.spec.objectives[0]
-    table = Table(title=f"Campaign {status.id}: {status.name} ({status.status}, {status.experiments} molecules measured)")
+    table = Table(
+        title=f"Campaign {shown(status.id)}: {shown(status.name)} ({shown(status.status)}, {status.experiments} molecules measured)"
+    )
     props = runner.spec.properties()
     table.add_column("#", justify="right")
     table.add_column("molecule")
     for prop in props:
-        table.add_column(prop, justify="right")
+        table.add_column(shown(prop), justify="right")
     table.add_column("meets constraints")
     for rank, entry in enumerate(status.best, start=1):
         smiles = entry["smiles"] if len(entry["smiles"]) <= 60 else entry["smiles"][:59] + "…"
-        table.add_row(str(rank), smiles, *(f"{entry[p]:.2f}" if p in entry else "" for p in props), "yes" if entry.get("feasible") else "no")
+        table.add_row(*cells(rank, smiles, *(f"{entry[p]:.2f}" if p in entry else "" for p in props), "yes" if entry.get("feasible") else "no"))
     out.print(table)
     curve = " → ".join("—" if it.best_feasible is None else f"{it.best_feasible:.2f}" for it in status.iterations)
-    out.print(f"best feasible {objective.property} by iteration: {curve}")
+    out.print(f"best feasible {shown(objective.property)} by iteration: {shown(curve)}")
     if world_eval:
         out.print(
             f"[dim]after the fact, from the simulated world's truth:[/] {world_eval['top2pct_found']} of the "
@@ -63,11 +65,11 @@ def show_status(out: Console, runner: CampaignRunner, status: CampaignStatus, wo
             goal = ("≥ " if objective.direction == "maximize" else "≤ ") + f"{objective.target:g}"
             out.print(
                 f"[dim]and:[/] {world_eval['target_found']} of the {world_eval['target_total']} molecules whose"
-                f" true {objective.property} is {goal} (constraints met) found; random choice would find"
+                f" true {shown(objective.property)} is {shown(goal)} (constraints met) found; random choice would find"
                 f" {expected:.1f}{_ratio(world_eval['target_found'], expected)}"
             )
     if status.report_path:
-        out.print(f"Report: {status.report_path}")
+        out.print(f"Report: {shown(status.report_path)}")
 
 
 def _ratio(found: float, expected: float) -> str:
@@ -104,14 +106,16 @@ def run_campaign(spec_path: Path | None, spec: Any, as_json: bool, resume_id: st
 
     app = build_app()
     out = console()
-    progress = None if as_json else (lambda message: out.print(f"[cyan]•[/] {message}"))
+    progress = None if as_json else (lambda message: out.print(f"[cyan]•[/] {shown(message)}"))
     if resume_id is not None:
         runner = CampaignRunner.load(app, resume_id, progress)
     else:
         spec = spec or CampaignSpec.from_yaml(spec_path)  # type: ignore[arg-type]
         runner = CampaignRunner.create(app, spec, progress)
         if not as_json:
-            out.print(f"Campaign [bold]{runner.id}[/]: {spec.name} (resume with `atomloop campaign resume {runner.id}`)")
+            out.print(
+                f"Campaign [bold]{shown(runner.id)}[/]: {shown(spec.name)} (resume with `atomloop campaign resume {shown(runner.id)}`)"
+            )
     try:
         status = runner.run()
     except Exception as error:
@@ -156,9 +160,9 @@ def campaign_list(as_json: JsonOption = False) -> None:
         rows = list(session.exec(select(Campaign).order_by(Campaign.created_at.desc())))  # type: ignore[attr-defined]
         counts = {r.id: len(session.exec(select(Iteration).where(Iteration.campaign_id == r.id, Iteration.status == "done")).all()) for r in rows}
     locks_dir = app.settings.home_dir / "locks"
-    shown = {r.id: shown_status(locks_dir, "campaign", r.id, r.status) for r in rows}
+    status = {r.id: shown_status(locks_dir, "campaign", r.id, r.status) for r in rows}
     if as_json:
-        emit_json([{"id": r.id, "name": r.name, "status": shown[r.id], "iterations_done": counts[r.id], "created_at": r.created_at} for r in rows])
+        emit_json([{"id": r.id, "name": r.name, "status": status[r.id], "iterations_done": counts[r.id], "created_at": r.created_at} for r in rows])
         return
     from rich.table import Table
 
@@ -166,7 +170,7 @@ def campaign_list(as_json: JsonOption = False) -> None:
     for column in ("id", "name", "status", "iterations done", "created"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r.id, r.name, shown[r.id], str(counts[r.id]), r.created_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(*cells(r.id, r.name, status[r.id], counts[r.id], r.created_at.strftime("%Y-%m-%d %H:%M")))
     console().print(table)
 
 
@@ -218,7 +222,9 @@ def campaign_schedule(
     if as_json:
         emit_json(job)
     else:
-        console().print(f"Scheduled [bold]{job['job_id']}[/] every {every}; next run {job['next_run']:%Y-%m-%d %H:%M %Z}.")
+        console().print(
+            f"Scheduled [bold]{shown(job['job_id'])}[/] every {shown(every)}; next run {job['next_run']:%Y-%m-%d %H:%M %Z}."
+        )
     if start:
         _scheduler().run()
 
@@ -233,7 +239,7 @@ def campaign_scheduler(
 
     checked_run_for(run_for)
     jobs = _scheduler().jobs()
-    console().print(f"Serving {len(jobs)} scheduled campaign(s): " + ", ".join(j["job_id"] for j in jobs))
+    console().print(f"Serving {len(jobs)} scheduled campaign(s): " + ", ".join(shown(j["job_id"]) for j in jobs))
     try:
         _scheduler().run(run_for_s=run_for)
     except KeyboardInterrupt:
@@ -254,7 +260,7 @@ def campaign_scheduled(as_json: JsonOption = False) -> None:
     for column in ("job", "every", "next run"):
         table.add_column(column)
     for job in jobs:
-        table.add_row(job["job_id"], f"{job['every_s'] / 3600:g} h", f"{job['next_run']:%Y-%m-%d %H:%M %Z}")
+        table.add_row(*cells(job["job_id"], f"{job['every_s'] / 3600:g} h", f"{job['next_run']:%Y-%m-%d %H:%M %Z}"))
     console().print(table)
 
 
@@ -263,4 +269,4 @@ def campaign_scheduled(as_json: JsonOption = False) -> None:
 def campaign_unschedule(job_id: str) -> None:
     """Remove a stored schedule."""
     _scheduler().remove(job_id)
-    console().print(f"Removed {job_id}.")
+    console().print(f"Removed {shown(job_id)}.")

@@ -12,6 +12,7 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,9 +26,27 @@ EXIT_LAB = EXIT_RUN_FAILED
 
 
 def console() -> Console:
+    """The console for people. Emoji codes are off: ``c1:o:c:c:c1`` is a SMILES, not ``c1⭕c:c:c1``."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)
+
+
+def shown(value: object) -> str:
+    """``value`` (data: a SMILES, a request, an answer, a path, an error) made safe to put into rich markup (a printed
+    f-string, a title, a panel, a status or progress description): its square brackets print as themselves and are
+    never read as style tags (``c1cc[nH]c1`` would lose ``[nH]``, and ``[/b]`` would raise a MarkupError)."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+def cells(*values: object) -> list[Text]:
+    """Table cells that print ``values`` as they are, with no markup or emoji read in them (``Table.add_row`` parses
+    plain strings as markup)."""
+    from rich.text import Text
+
+    return [Text(str(value)) for value in values]
 
 
 def emit_json(payload: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli_common import JsonOption, console, emit_json, handles_errors
+from agent.cli_common import JsonOption, cells, console, emit_json, handles_errors, shown
 
 log = logging.getLogger(__name__)
 
@@ -96,23 +96,24 @@ def lab_simulate(
         return
     from rich.table import Table
 
-    table = Table(title=f"Simulated measurements ({len(smiles)} molecules, seed {seed}, {transport})")
+    table = Table(title=f"Simulated measurements ({len(smiles)} molecules, seed {seed}, {shown(transport)})")
     for column in ("molecule", "property", "value", "± σ", "unit", "status"):
         table.add_column(column, justify="right" if column in ("value", "± σ") else "left")
     for m in report.measurements:
         sigma = "" if m.uncertainty is None else f"{m.uncertainty:.2f}"
         style = None if m.status == "ok" else "yellow"
-        table.add_row(m.smiles if len(m.smiles) <= 48 else m.smiles[:47] + "…", m.property, f"{m.value:.2f}", sigma, m.unit, m.status, style=style)
+        molecule = m.smiles if len(m.smiles) <= 48 else m.smiles[:47] + "…"
+        table.add_row(*cells(molecule, m.property, f"{m.value:.2f}", sigma, m.unit, m.status), style=style)
     out.print(table)
     if report.failures:
         failures = Table(title=f"{len(report.failures)} protocols failed")
         failures.add_column("molecule")
         failures.add_column("error")
         for f in report.failures:
-            failures.add_row(f.smiles if len(f.smiles) <= 48 else f.smiles[:47] + "…", f"{f.error_type}: {f.error}"[:120])
+            failures.add_row(*cells(f.smiles if len(f.smiles) <= 48 else f.smiles[:47] + "…", f"{f.error_type}: {f.error}"[:120]))
         out.print(failures)
     hours = report.makespan_s / 3600
-    busy = ", ".join(f"{name} {fraction:.0%}" for name, fraction in payload["utilisation"].items())
+    busy = ", ".join(f"{shown(name)} {fraction:.0%}" for name, fraction in payload["utilisation"].items())
     out.print(f"Makespan: [bold]{hours:.1f} h[/] of simulated lab time (instrument busy time: {busy})")
 
 
@@ -150,7 +151,7 @@ def lab_status(
         table.add_column(column)
     for d in instruments:
         ops = ", ".join(f"{op} ({seconds / 60:g} min)" for op, seconds in d.durations_s.items())
-        table.add_row(d.name, d.kind, d.model, d.serial, str(d.parallel_slots), ops)
+        table.add_row(*cells(d.name, d.kind, d.model, d.serial, d.parallel_slots, ops))
     out = console()
     out.print(table)
     summary = Table(title="Inventory")
@@ -161,7 +162,7 @@ def lab_status(
         groups.setdefault((item["id"].rstrip("0123456789").rstrip("-"), item["type"]), []).append(item)
     for (stem, kind_name), items in groups.items():
         volume = sum(i["volume_ul"] for i in items)
-        summary.add_row(stem, kind_name, str(len(items)), str(sum(i["filled_wells"] for i in items)), f"{volume / 1000:g} mL")
+        summary.add_row(*cells(stem, kind_name, len(items), sum(i["filled_wells"] for i in items), f"{volume / 1000:g} mL"))
     out.print(summary)
 
 
@@ -188,7 +189,7 @@ def lab_serve(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with SilaInstrumentServer(served, port=port):
-        console().print(f"Serving the simulated {instrument} over SiLA 2 on 127.0.0.1:{port} (Ctrl-C to stop)")
+        console().print(f"Serving the simulated {shown(instrument)} over SiLA 2 on 127.0.0.1:{port} (Ctrl-C to stop)")
         try:
             stop.wait()
         except KeyboardInterrupt:

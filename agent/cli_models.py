@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli_common import JsonOption, console, emit_json, handles_errors
+from agent.cli_common import JsonOption, cells, console, emit_json, handles_errors, shown
 
 models_cli = typer.Typer(help="Predictor versions: train, fine-tune, list, show (with calibration).", no_args_is_help=True)
 
@@ -93,7 +93,7 @@ def _report_trained(trained: Any, source: str, as_json: bool) -> None:
     metrics = record.metrics
     verdict = "[green]approved[/]" if record.approved else "[red]not approved[/]"
     console().print(
-        f"{record.kind} model [bold]{record.id}[/] for {record.property}, trained on {source}: {verdict}\n"
+        f"{shown(record.kind)} model [bold]{shown(record.id)}[/] for {shown(record.property)}, trained on {shown(source)}: {verdict}\n"
         f"held-out RMSE {metrics.get('rmse', float('nan')):.3f}, Spearman {metrics.get('spearman', float('nan')):.3f}, "
         f"90% coverage {metrics.get('coverage90', float('nan')):.2f}"
         + (f" (parent RMSE {metrics['parent_rmse']:.3f})" if metrics.get("parent_rmse") is not None else "")
@@ -127,7 +127,7 @@ def models_train(
     app.predictors.family(model)  # an unknown kind before a snapshot is written
     options = _unimol_options(model, weights, config, epochs, from_scratch)
     rows, source = _rows_for(app, property)
-    with console().status(f"Training a {model} model for {property} on {source} ...") if not as_json else nullcontext():
+    with console().status(f"Training a {shown(model)} model for {shown(property)} on {shown(source)} ...") if not as_json else nullcontext():
         trained = app.predictors.train(property, rows, kind=model, seed=seed, options=options)
     app.predictors.register(trained)
     _report_trained(trained, source, as_json)
@@ -155,7 +155,7 @@ def models_finetune(
     if row.property != wanted:  # before a snapshot of the wrong property is written
         raise ToolInputError(f"model version {parent} predicts {row.property}, not {wanted}: fine-tune it with -p {row.property}")
     rows, source = _rows_for(app, property)
-    with console().status(f"Fine-tuning {parent} on {source} ...") if not as_json else nullcontext():
+    with console().status(f"Fine-tuning {shown(parent)} on {shown(source)} ...") if not as_json else nullcontext():
         trained = app.predictors.train(property, rows, kind=row.kind, parent=parent)
     app.predictors.register(trained)
     _report_trained(trained, source, as_json)
@@ -237,10 +237,10 @@ def models_pretrain(
         return
     last = result.history[-1] if result.history else {}
     console().print(
-        f"pretrained a {config} unimol backbone on {result.n_molecules} molecules ({corpus}; {result.n_failed} failed,"
+        f"pretrained a {shown(config)} unimol backbone on {result.n_molecules} molecules ({shown(corpus)}; {result.n_failed} failed,"
         f" {stats.skipped} corpus rows skipped) in {result.steps} steps, {result.seconds:.0f} s; last loss"
-        f" {last.get('total', float('nan')):.3f}\ncheckpoint: [bold]{result.path}[/]\n"
-        f"next: atomloop models train --property P --model unimol --weights {result.path}"
+        f" {last.get('total', float('nan')):.3f}\ncheckpoint: [bold]{shown(result.path)}[/]\n"
+        f"next: atomloop models train --property P --model unimol --weights {shown(result.path)}"
     )
 
 
@@ -272,10 +272,10 @@ def models_list(
         table.add_column(column, no_wrap=column in ("version", "parent", "property"))
     for v in versions:
         m = v.metrics or {}
-        table.add_row(
+        table.add_row(*cells(
             v.id, v.kind, v.property, v.parent_id or "", "yes" if v.approved else "no",
-            _fmt(m.get("rmse")), _fmt(m.get("spearman")), _fmt(m.get("coverage90"), 2), str(m.get("n_train", "")),
-        )
+            _fmt(m.get("rmse")), _fmt(m.get("spearman")), _fmt(m.get("coverage90"), 2), m.get("n_train", ""),
+        ))
     console().print(table)
 
 
@@ -299,8 +299,11 @@ def models_show(version: str, as_json: JsonOption = False) -> None:
         emit_json(payload)
         return
     out = console()
-    out.print(f"[bold]{row.id}[/] {row.kind} model for {row.property} (parent {row.parent_id or 'none'}, approved: {row.approved})")
-    out.print(f"held-out metrics: {row.metrics}")
+    out.print(
+        f"[bold]{shown(row.id)}[/] {shown(row.kind)} model for {shown(row.property)} (parent {shown(row.parent_id or 'none')},"
+        f" approved: {row.approved})"
+    )
+    out.print(f"held-out metrics: {shown(row.metrics)}")
     if report.n == 0:
         out.print("No measurement has followed a prediction of this version yet.")
     else:

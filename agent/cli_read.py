@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli_common import EXIT_INPUT, JsonOption, console, emit_json, handles_errors
+from agent.cli_common import EXIT_INPUT, JsonOption, cells, console, emit_json, handles_errors, shown
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def register(cli: typer.Typer) -> None:
         with Progress(console=console(), disable=as_json, transient=True) as progress:
             task = progress.add_task("Reading", total=len(files))
             for path in files:
-                progress.update(task, description=f"Reading {path.name}")
+                progress.update(task, description=f"Reading {shown(path.name)}")
                 try:
                     document = read_one_document(store, path).model_dump(mode="json")
                 except ToolInputError as error:
@@ -101,7 +101,6 @@ def register(cli: typer.Typer) -> None:
 
 def _print(documents: list[dict[str, Any]], failures: list[dict[str, str]], total: int) -> None:
     """The documents read as a table (none when nothing was read), then one line per failure."""
-    from rich.markup import escape
     from rich.table import Table
 
     out = console()
@@ -111,10 +110,7 @@ def _print(documents: list[dict[str, Any]], failures: list[dict[str, str]], tota
             table.add_column(column)
         for d in documents:
             flagged = ", ".join(f"{page} ({reason.split(':')[0][:30]})" for page, reason in d["flagged_pages"])
-            table.add_row(
-                escape((d["title"] or Path(d["path"]).name)[:60]), str(d["pages"]), str(len(d["facts"])),
-                str(d["new_facts"]), escape(flagged),
-            )
+            table.add_row(*cells((d["title"] or Path(d["path"]).name)[:60], d["pages"], len(d["facts"]), d["new_facts"], flagged))
         out.print(table)
     for failure in failures:
-        out.print(f"[red]could not read[/] {escape(failure['path'])}: {escape(failure['reason'])}")
+        out.print(f"[red]could not read[/] {shown(failure['path'])}: {shown(failure['reason'])}")

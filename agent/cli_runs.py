@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agent.cli_common import EXIT_INPUT, EXIT_OK, EXIT_RUN_FAILED, EXIT_SETUP, JsonOption, console, emit_json, handles_errors
+from agent.cli_common import EXIT_INPUT, EXIT_OK, EXIT_RUN_FAILED, EXIT_SETUP, JsonOption, cells, console, emit_json, handles_errors, shown
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -20,12 +20,12 @@ runs_cli = typer.Typer(help="Agent runs: list, show, approve, resume, cancel.", 
 def _progress_printer(out: Console) -> Any:
     def on_event(event: str, payload: dict[str, Any]) -> None:
         if event == "plan":
-            out.print(f"[dim]plan:[/] {' -> '.join(payload['steps'])}")
+            out.print(f"[dim]plan:[/] {shown(' -> '.join(payload['steps']))}")
         elif event == "execute":
-            out.print(f"[cyan]step {payload['index']}[/] {payload['tool']} ...")
+            out.print(f"[cyan]step {shown(payload['index'])}[/] {shown(payload['tool'])} ...")
         elif event == "record":
             colour = {"succeeded": "green", "failed": "red", "rejected": "yellow"}.get(payload["status"], "white")
-            out.print(f"[cyan]step {payload['index']}[/] {payload['tool']}: [{colour}]{payload['status']}[/]")
+            out.print(f"[cyan]step {shown(payload['index'])}[/] {shown(payload['tool'])}: [{colour}]{shown(payload['status'])}[/]")
 
     return on_event
 
@@ -65,17 +65,19 @@ def _result_payload(result: RunResult) -> dict[str, Any]:
 def _show_result(out: Console, result: RunResult) -> None:
     if result.waiting_for:
         out.print(
-            f"[yellow]Waiting for approval[/] of step {result.waiting_for.get('step')} ({result.waiting_for.get('tool')}) "
-            f"with {result.waiting_for.get('args')}.\nApprove with `atomloop runs approve {result.run_id}` or cancel with "
-            f"`atomloop runs cancel {result.run_id}`."
+            f"[yellow]Waiting for approval[/] of step {shown(result.waiting_for.get('step'))} "
+            f"({shown(result.waiting_for.get('tool'))}) with {shown(result.waiting_for.get('args'))}.\n"
+            f"Approve with `atomloop runs approve {shown(result.run_id)}` or cancel with "
+            f"`atomloop runs cancel {shown(result.run_id)}`."
         )
         return
     from rich.panel import Panel
 
     colour = "green" if result.status == "succeeded" else "red"
-    out.print(Panel(result.answer or "(no answer)", title=f"[{colour}]{result.status}[/] · run {result.run_id}", expand=False))
+    title = f"[{colour}]{shown(result.status)}[/] · run {shown(result.run_id)}"
+    out.print(Panel(shown(result.answer or "(no answer)"), title=title, expand=False))
     if result.report_path:
-        out.print(f"Report: {result.report_path}")
+        out.print(f"Report: {shown(result.report_path)}")
 
 
 AllowPathOption = Annotated[
@@ -149,7 +151,7 @@ def runs_list(limit: Annotated[int, typer.Option(min=1, help="How many, newest f
     for column in ("run", "status", "planner", "created", "request"):
         table.add_column(column)
     for r in runs:
-        table.add_row(r.id, status[r.id], r.planner, r.created_at.strftime("%Y-%m-%d %H:%M"), r.request[:70])
+        table.add_row(*cells(r.id, status[r.id], r.planner, r.created_at.strftime("%Y-%m-%d %H:%M"), r.request[:70]))
     console().print(table)
 
 
@@ -187,15 +189,15 @@ def runs_show(run_id: str, as_json: JsonOption = False) -> None:
     from rich.table import Table
 
     out = console()
-    out.print(f"[bold]{run.id}[/] ({status}): {run.request}")
+    out.print(f"[bold]{shown(run.id)}[/] ({shown(status)}): {shown(run.request)}")
     table = Table()
     for column in ("#", "tool", "status", "duration", "args / error"):
         table.add_column(column)
     for s, c in calls:
-        table.add_row(str(s.index), s.tool, c.status, f"{c.duration_s or 0:.1f} s", (c.error or str(c.args))[:90])
+        table.add_row(*cells(s.index, s.tool, c.status, f"{c.duration_s or 0:.1f} s", (c.error or str(c.args))[:90]))
     out.print(table)
     if run.answer:
-        out.print(run.answer)
+        out.print(shown(run.answer))
 
 
 @runs_cli.command("approve")

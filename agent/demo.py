@@ -39,6 +39,7 @@ def demo_campaign_spec() -> Any:
 
 def run_store_walkthrough(home: Path, console: Console | None) -> dict[str, Any]:
     """Build a fresh store in ``home`` and exercise it; returns a summary (and prints it if ``console``)."""
+    from agent.cli_common import cells, shown
     from knowledge.bundled import BUNDLED_DATASETS, bundled_dir
     from knowledge.database import make_engine, upgrade
     from knowledge.errors import StoreInputError
@@ -52,7 +53,7 @@ def run_store_walkthrough(home: Path, console: Console | None) -> dict[str, Any]
     engine = make_engine(f"sqlite:///{home / 'atomloop.db'}")
     revision = upgrade(engine)
     store = KnowledgeStore(engine, snapshot_dir=home / "datasets")
-    say(f"[bold]AtomLoop demo[/]: a fresh knowledge store at {home} (schema {revision})\n")
+    say(f"[bold]AtomLoop demo[/]: a fresh knowledge store at {shown(home)} (schema {shown(revision)})\n")
 
     imports = []
     from rich.progress import Progress
@@ -78,7 +79,7 @@ def run_store_walkthrough(home: Path, console: Console | None) -> dict[str, Any]
         for column in ("dataset", "property", "canonical unit", "measurements"):
             table.add_column(column)
         for row in imports:
-            table.add_row(row["dataset"], row["property"], row["unit"], f"{row['rows']:,}")
+            table.add_row(*cells(row["dataset"], row["property"], row["unit"], f"{row['rows']:,}"))
         console.print(table)
 
     stats = store.stats()
@@ -116,7 +117,7 @@ def run_store_walkthrough(home: Path, console: Console | None) -> dict[str, Any]
             table.add_column(column)
         for row in converted:
             sigma = "" if row["uncertainty"] is None else f"{row['uncertainty']:.3g}"
-            table.add_row(row["smiles"], row["input"], row["property"], row["stored"], sigma)
+            table.add_row(*cells(row["smiles"], row["input"], row["property"], row["stored"], sigma))
         console.print(table)
 
     before = store.stats().measurements
@@ -139,15 +140,15 @@ def run_store_walkthrough(home: Path, console: Console | None) -> dict[str, Any]
         table.add_column("error")
         table.add_column("message")
         for row in rejected:
-            table.add_row(row["error"], row["message"][:110])
+            table.add_row(*cells(row["error"], row["message"][:110]))
         console.print(table)
 
     first = store.training_set("logS")
     second = store.training_set("logS")
     say(
-        f"\n5. Training set for logS: {first.row_count:,} molecules, content hash {first.content_hash[:16]}... "
+        f"\n5. Training set for logS: {first.row_count:,} molecules, content hash {shown(first.content_hash[:16])}... "
         f"(asked again: {'same hash' if first.content_hash == second.content_hash else 'DIFFERENT HASH'})\n"
-        f"   written to {first.path}"
+        f"   written to {shown(first.path)}"
     )
 
     best = sorted(store.measurements("pIC50"), key=lambda m: m.value, reverse=True)[:5]
@@ -158,9 +159,11 @@ def run_store_walkthrough(home: Path, console: Console | None) -> dict[str, Any]
         table.add_column("pIC50", justify="right")
         table.add_column("SMILES")
         for m in best:
-            table.add_row(f"{m.value:.2f}", m.smiles)
+            table.add_row(*cells(f"{m.value:.2f}", m.smiles))
         console.print(table)
-        console.print(f"\nThe demo store is at {home / 'atomloop.db'}: try `atomloop db stats` with ATOMLOOP_HOME={home}")
+        console.print(
+            f"\nThe demo store is at {shown(home / 'atomloop.db')}: try `atomloop db stats` with ATOMLOOP_HOME={shown(home)}"
+        )
 
     return {
         "home": str(home),
