@@ -48,12 +48,25 @@ class App:
         return PredictorRegistry(self.store, self.settings.home_dir / "models", families=families)
 
     @cached_property
-    def lab(self) -> LabAccess | None:
-        if self.settings.lab.mode == "real":
-            return None  # a real lab needs an instrument inventory file; not configured
+    def lab(self) -> LabAccess:
+        """What the tools' lab is: the simulated lab in sim mode. Real mode needs an instrument configuration,
+        which AtomLoop cannot read yet, so it is a ``SetupError`` that says so (never a silent simulated lab)."""
+        self.check_lab()
         from agent.lab_access import SimulatedLabAccess
 
         return SimulatedLabAccess(self.settings.home_dir / "lab" / "sim-state.pkl", seed=self.settings.lab.seed)
+
+    def check_lab(self) -> None:
+        """Raise ``lab.errors.SetupError`` when the configured lab cannot be used: call it before writing anything
+        for work that may reach the lab (a run, a campaign)."""
+        if self.settings.lab.mode == "real":
+            from lab.errors import SetupError
+
+            raise SetupError(
+                "ATOMLOOP_LAB__MODE=real needs an instrument configuration (the real instruments, their SiLA 2 "
+                "addresses and the deck's labware), and none is configured: AtomLoop cannot drive a real lab yet. "
+                "Use ATOMLOOP_LAB__MODE=sim for the simulated lab; nothing was written"
+            )
 
     def planner(self, offline: bool | None = None) -> Planner:
         """The LLM planner when an endpoint is configured (and not ``offline``), else the offline planner."""

@@ -417,6 +417,7 @@ class CampaignRunner:
         Raises:
             InvalidCampaign: what is wrong, and where.
         """
+        app.check_lab()  # lab.errors.SetupError: a real lab that is not configured (never a silent simulated one)
         try:
             app.predictors.family(spec.models.kind)
         except ToolInputError as error:
@@ -493,6 +494,7 @@ class CampaignRunner:
     def lab(self) -> Any:
         from agent.lab_access import SimulatedLabAccess
 
+        self.app.check_lab()
         return SimulatedLabAccess(self.app.settings.home_dir / "lab" / f"{self.id}.pkl", seed=self.app.settings.lab.seed + self.spec.seed)
 
     # -- the loop --------------------------------------------------------------------------------------

@@ -126,6 +126,7 @@ class RunManager:
             raise StoreInputError("--no-approval and --require-approval contradict each other: give one")
         if no_approval and app.settings.lab.mode == "real":
             raise StoreInputError("--no-approval is only for the simulated lab: physical steps on a real lab always wait for approval")
+        app.check_lab()  # a real lab that is not configured fails here, before any run is written
         self.app = app
         self._planner = planner
         self.require_approval = require_approval

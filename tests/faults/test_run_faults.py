@@ -294,3 +294,28 @@ def test_a_run_is_held_by_one_process_and_shown_interrupted_when_it_dies(runner:
     assert [r["status"] for r in runs] == ["interrupted"]
     code, shown = _invoke(runner, "runs", "show", "held")
     assert shown["status"] == "interrupted"
+
+
+# -- a real lab that is not configured --------------------------------------------------------------------
+
+
+def test_a_real_lab_without_instruments_is_a_setup_error_that_writes_nothing(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never a silent simulated lab behind ATOMLOOP_LAB__MODE=real: ask and campaign run both refuse, exit 3."""
+    from knowledge.models import Campaign
+
+    pool = tmp_path / "pool.smi"
+    pool.write_text("CCO\nc1ccccc1O\nCC(=O)Oc1ccccc1C(=O)O\n", encoding="utf-8")
+    spec = tmp_path / "campaign.yaml"
+    spec.write_text(
+        f"name: real\nobjectives: [{{property: pIC50}}]\npool: {{file: {pool}}}\nbudget: {{experiments: 4, iterations: 1}}\n"
+        "batch_size: 2\ninitial: {size: 2}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ATOMLOOP_LAB__MODE", "real")
+    for args in (["ask", "--offline", "measure the potency of CCO"], ["campaign", "run", str(spec)]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 3, result.output
+        assert "ATOMLOOP_LAB__MODE=real needs an instrument configuration" in result.output
+    with build_app().store.session() as session:
+        assert session.exec(select(Run)).all() == [] and session.exec(select(Campaign)).all() == []
+    assert _measurements() == []
