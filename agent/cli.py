@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agent.cli_common import JsonOption, cells, console, emit_json, handles_errors, shown
+from agent.cli_common import EXIT_INPUT, JsonOption, cells, console, emit_json, handles_errors, shown
 from agent.cli_campaign import campaign_cli
 from agent.cli_lab import lab_cli
 from agent.cli_models import models_cli
@@ -156,8 +156,12 @@ def db_import(
             source=source,  # type: ignore[arg-type]
             skip_invalid=skip_invalid,
         )
+    # --skip-invalid with every row invalid served nothing: the file is what must change
+    nothing_valid = report.imported == 0 and not report.already_present and bool(report.skipped)
     if as_json:
         emit_json(report.model_dump())
+        if nothing_valid:
+            raise typer.Exit(EXIT_INPUT)
         return
     out.print(
         f"[green]Imported[/] {report.imported:,} {shown(report.property)} measurements ({shown(report.unit)}) from "
@@ -174,6 +178,9 @@ def db_import(
         for row in report.skipped:
             table.add_row(*cells(row.line, row.reason))
         out.print(table)
+    if nothing_valid:
+        sys.stderr.write(f"atomloop: input error: no row of {report.path} is valid; nothing was imported\n")
+        raise typer.Exit(EXIT_INPUT)
 
 
 @db_cli.command("export")
@@ -251,20 +258,26 @@ def db_properties(as_json: JsonOption = False) -> None:
 DEMO_MARKER = ".atomloop-demo"  # in every folder the demo made: the only folders it deletes to start afresh
 
 
+# what a demo's home holds: the store, its journals, and the folders the app makes under its home
+_DEMO_MADE = frozenset(
+    {"atomloop.db", "atomloop.db-wal", "atomloop.db-shm", "checkpoints.sqlite", "reports", "lab", "models", "datasets", "conformers", "locks"}
+)
+
+
 def _check_demo_home(path: Path, default: Path) -> None:
     """Refuse a ``--home`` the demo must not wipe: the demo starts afresh by deleting its folder, so the folder must
     be missing, empty, the default one, or one it made before (``DEMO_MARKER``); never a file, and never a folder
     of the user's (``--home ~`` would otherwise delete their home directory)."""
     from knowledge.errors import StoreInputError
 
-    if not path.exists() or path == default:
-        if path.exists() and not path.is_dir():
-            raise StoreInputError(f"--home {path} is a file, not a folder")
+    if not path.exists():
         return
     if not path.is_dir():
         raise StoreInputError(f"--home {path} is a file, not a folder: name a new folder for the demo's store")
     if (path / DEMO_MARKER).is_file() or not any(path.iterdir()):
         return
+    if path == default and {entry.name for entry in path.iterdir()} <= _DEMO_MADE:
+        return  # made by a demo from before the marker existed: only the demo's own files are in it
     raise StoreInputError(
         f"--home {path} is a folder the demo did not make, and the demo starts by deleting its folder: name a new "
         "(or empty) folder"

@@ -63,7 +63,7 @@ def _classify(error: Exception) -> tuple[int, str] | None:
         from pydantic import ValidationError
 
         if isinstance(error, ValidationError) and error.title == "AtomLoopSettings":
-            return EXIT_SETUP, "setup (settings from ATOMLOOP_* variables)"
+            return EXIT_SETUP, "setup"
     if isinstance(error, StoreSetupError):
         return EXIT_SETUP, "setup"
     if isinstance(error, StoreInputError):
@@ -94,6 +94,21 @@ def _classify(error: Exception) -> tuple[int, str] | None:
     return None
 
 
+def _settings_message(error: Exception) -> str | None:
+    """Invalid settings as one line per variable, without the values (a URL or key may carry a secret)."""
+    if "pydantic" not in sys.modules:
+        return None
+    from pydantic import ValidationError
+
+    if not isinstance(error, ValidationError) or error.title != "AtomLoopSettings":
+        return None
+    problems = []
+    for item in error.errors():
+        variable = "ATOMLOOP_" + "__".join(str(part) for part in item["loc"]).upper()
+        problems.append(f"{variable}: {item['msg'].removeprefix('Value error, ')}")
+    return "invalid settings: " + "; ".join(problems)
+
+
 def handles_errors(command: F) -> F:
     """Turn typed errors into a clear message and an exit code (no traceback); bugs still raise."""
 
@@ -106,9 +121,10 @@ def handles_errors(command: F) -> F:
             if classified is None:
                 raise
             code, kind = classified
+            message = _settings_message(error) or str(error)
             if kwargs.get("as_json"):
-                emit_json({"error": str(error), "type": type(error).__name__})
-            sys.stderr.write(f"atomloop: {kind} error: {error}\n")
+                emit_json({"error": message, "type": type(error).__name__})
+            sys.stderr.write(f"atomloop: {kind} error: {message}\n")
             raise typer.Exit(code) from None
 
     return wrapper  # type: ignore[return-value]

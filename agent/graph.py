@@ -58,6 +58,7 @@ class RunState(TypedDict, total=False):
     failure: str | None
     approval_required: bool  # set when the run starts; every continuation of the run reads it from here
     allowed_paths: list[str]  # the folders the run's tools may read under, fixed when it starts
+    workdir: str  # the working directory relative paths in tool arguments are taken from, fixed when it starts
     lab_molecules_used: int
     repairs: int
 
@@ -122,8 +123,10 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
         if isinstance(decision, Answer):
             if decision.supported:
                 return finish(decision, "succeeded")
-            # an answer that serves nothing: the request was not understood, or asked for what cannot be done
-            return finish(decision, "failed", "input" if not state.get("history") else "run")
+            # an answer that serves nothing: the request was not understood, or its arguments were refused (the
+            # last step was rejected: a missing or refused file, an invalid molecule), or it failed while running
+            history = state.get("history") or []
+            return finish(decision, "failed", "input" if not history or history[-1]["status"] == "rejected" else "run")
         assert isinstance(decision, Plan)
         deps.emit("plan", {"steps": [s.tool for s in decision.steps]})
         return {"pending": [s.model_dump() for s in decision.steps]}
@@ -182,7 +185,7 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
             data_dir=deps.data_dir,
             run_id=state["run_id"],
             step_index=current["index"],
-            paths=AllowedPaths.of(state["allowed_paths"]) if state.get("allowed_paths") else deps.paths,
+            paths=AllowedPaths.of(state["allowed_paths"], state.get("workdir")) if state.get("allowed_paths") else deps.paths,
             extras={**deps.extras, "history": state.get("history", [])},
         )
         deps.emit("execute", {"index": current["index"], "tool": tool.name})
@@ -190,8 +193,9 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
         try:
             output = asyncio.run(asyncio.wait_for(tool.run(context, tool.parse_args(current["args"])), tool.timeout_s))
         except ToolInputError as error:
-            # the tool itself refused its arguments (a path outside the allowed folders, nothing predictable)
-            current.update(status="rejected", error=str(error), error_type=type(error).__name__)
+            # the tool itself refused its arguments (a path outside the allowed folders, nothing predictable); a
+            # physical tool may have reached the lab first, so its lab cost still counts (see record)
+            current.update(status="rejected", error=str(error), error_type=type(error).__name__, executed=True)
         except (ToolError, TimeoutError) as error:
             current.update(status="failed", error=str(error) or "timed out", error_type=type(error).__name__)
         except Exception as error:
@@ -222,7 +226,8 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
             error_type=current.get("error_type"),
         )
         # what a physical step sent to the lab counts against the budget whether it succeeded or failed there
-        molecules = int(current.get("lab_cost", 0)) if current.get("status") in ("succeeded", "failed") else 0
+        executed = current.get("status") in ("succeeded", "failed") or current.get("executed", False)
+        molecules = int(current.get("lab_cost", 0)) if executed else 0
         return {
             "history": [entry.model_dump(mode="json")],
             "current": None,

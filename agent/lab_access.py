@@ -28,14 +28,16 @@ class SimulatedLabAccess(LabAccess):
         self._seed = seed
         self._transport = transport
         self._lab: Any = None
-        self._loaded_stamp: tuple[int, int] | None = None  # (mtime_ns, size) of the state file our lab matches
+        # (inode, mtime_ns, size) of the state file our lab matches; save_state replaces the file, so a save by
+        # another process always changes the inode
+        self._loaded_stamp: tuple[int, int, int] | None = None
 
-    def _stamp(self) -> tuple[int, int] | None:
+    def _stamp(self) -> tuple[int, int, int] | None:
         try:
             info = self._state_path.stat()
         except FileNotFoundError:
             return None
-        return (info.st_mtime_ns, info.st_size)
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
 
     def _current_lab(self, molecules: int) -> Any:
         """The lab as the state file has it now (reloaded when another process saved since we last did)."""

@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from typing import Any, Literal
 from knowledge.errors import StoreInputError
 
 LeaseKind = Literal["run", "campaign"]
+_GRACE_S = 0.5  # how long ``hold`` waits for a lock that may be a reader's before it says "already running"
 
 
 class AlreadyRunning(StoreInputError):
@@ -53,12 +55,18 @@ def hold(locks_dir: Path, kind: LeaseKind, ident: str) -> Iterator[None]:
     """
     locks_dir.mkdir(parents=True, exist_ok=True)
     path = _lock_path(locks_dir, kind, ident)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise AlreadyRunning(kind, ident, _read_holder(path)) from None
+        deadline = time.monotonic() + _GRACE_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # a reader (``holder``) takes a shared lock for an instant: only a holder that stays is running
+                if time.monotonic() >= deadline:
+                    raise AlreadyRunning(kind, ident, _read_holder(path)) from None
+                time.sleep(0.02)
         holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": datetime.now(UTC).isoformat(timespec="seconds")}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder).encode(), 0)
@@ -75,7 +83,7 @@ def holder(locks_dir: Path, kind: LeaseKind, ident: str) -> dict[str, Any] | Non
     path = _lock_path(locks_dir, kind, ident)
     if not path.exists():
         return None
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

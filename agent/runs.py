@@ -6,6 +6,7 @@ import logging
 import os
 import sqlite3
 import uuid
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -133,7 +134,7 @@ class RunManager:
         self.no_approval = no_approval
         self.on_event = on_event
         self.budgets = budgets or Budgets()
-        self.paths = AllowedPaths.of(app.settings.tool_roots(tuple(allowed_paths)))
+        self.paths = AllowedPaths.of(app.settings.tool_roots(tuple(allowed_paths)), workdir=Path.cwd())
 
     def needs_approval(self, planner: Planner) -> bool:
         """Whether a new run with ``planner`` waits for a person before each physical step."""
@@ -217,6 +218,7 @@ class RunManager:
             "request": request,
             "approval_required": self.needs_approval(planner),
             "allowed_paths": [str(root) for root in self.paths.roots],
+            "workdir": str(self.paths.workdir),
         }
         return self._invoke(planner, run_id, payload)
 
@@ -260,6 +262,9 @@ class RunManager:
         config = {"configurable": {"thread_id": run_id}, "recursion_limit": 200}
         with leases.hold(self._locks_dir(), "run", run_id), checkpointer(self.app) as saver:
             graph = build_graph(self._deps(planner), saver)
+            if isinstance(payload, dict) and graph.get_state(config).values:
+                # another process started this run id between our check and our lease: it is theirs
+                raise RunNotContinuable(f"run {run_id!r} was started by another process just now; see `atomloop runs show {run_id}`")
             try:
                 graph.invoke(payload, config)
             except BaseException as error:

@@ -25,7 +25,24 @@ class LLMSettings(BaseModel):
     base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint; None = offline planner")
     model: str | None = None
     api_key: SecretStr | None = Field(default=None, description="Never written to the store, logs or reports")
-    timeout_s: float = 60.0
+    timeout_s: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """An http(s) URL with a host (the message never repeats the URL: it may carry credentials)."""
+        if value is None or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        except ValueError as error:
+            raise ValueError(f"not a URL ({error})") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("give an http:// or https:// URL with a host, e.g. http://localhost:8000/v1")
+        return value.strip()
 
 
 class LabSettings(BaseModel):
@@ -60,8 +77,11 @@ class AtomLoopSettings(BaseSettings):
         return value
 
     def tool_roots(self, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
-        """Where tools may read files: the working directory, the home, the configured folders and ``extra``."""
-        return (Path.cwd(), self.home_dir, *self.allowed_paths, *extra)
+        """Where tools may read files: the working directory (unless it is '/', the user's home or above it), the
+        AtomLoop home, the configured folders and ``extra``."""
+        from tools.paths import working_directory_root
+
+        return (*working_directory_root(Path.cwd(), Path.home()), self.home_dir, *self.allowed_paths, *extra)
 
     @property
     def home_dir(self) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import stat
 from pathlib import Path
 
 from knowledge.errors import StoreInputError
@@ -23,6 +24,8 @@ _BOMS: tuple[tuple[bytes, str, str], ...] = (
     (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
     (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
 )
+
+MAX_TEXT_BYTES = 2 * 2**30  # a larger "text" file is a mistake, and would be read into memory whole
 
 # the magic numbers of binary files people hand over by mistake, for a clearer message
 _BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -87,6 +90,13 @@ def read_bytes(path: Path | str, *, what: str = "file") -> bytes:
     """The bytes of ``path``, or ``UnreadableFile`` saying why there are none (missing, a folder, no permission)."""
     path = Path(path)
     try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(info.st_mode):  # a pipe or a device would block the reader (or never end)
+            raise UnreadableFile(path, f"the {what} is not a regular file (a pipe, socket or device)")
+        if info.st_size > MAX_TEXT_BYTES:
+            raise UnreadableFile(path, f"the {what} is {info.st_size / 2**30:.1f} GiB, more than the {MAX_TEXT_BYTES // 2**30} GiB a text file may be")
         return path.read_bytes()
     except FileNotFoundError:
         raise UnreadableFile(path, f"no such {what}") from None

@@ -47,6 +47,14 @@ def _read_candidates(ctx: ToolContext, path_text: str, what: str) -> list[str]:
         raise ToolInputError(f"{path_text}: {error.reason}") from error
 
 
+def _invalid(text: str, error: ToolInputError, index_in_file: int, file: str | None) -> InvalidInput:
+    """An input that is not a molecule. One read from a file is named by its place in the file, not by its text: a
+    file of the wrong kind (a key, a config) must not have its lines sent to the model as "invalid SMILES"."""
+    if file is None or index_in_file < 0:
+        return InvalidInput(input=text, error=str(error))
+    return InvalidInput(input=f"{file}: entry {index_in_file + 1}", error="not a valid SMILES or a known molecule name")
+
+
 # -- query_knowledge -------------------------------------------------------------------------------------
 
 
@@ -163,15 +171,16 @@ class RegisterMoleculesOutput(_Out):
 async def register_molecules(ctx: ToolContext, args: RegisterMoleculesInput) -> RegisterMoleculesOutput:
     from knowledge.chem import canonicalize
 
-    inputs = list(args.smiles) + (_read_candidates(ctx, args.file, "molecule file") if args.file else [])
+    from_file = _read_candidates(ctx, args.file, "molecule file") if args.file else []
+    inputs = list(args.smiles) + from_file
     if not inputs:
         raise ToolInputError("give molecules as smiles or a file")
     molecules, invalid = [], []
-    for text in inputs:
+    for position, text in enumerate(inputs):
         try:
             structure = canonicalize(resolve_molecule(text))
         except ToolInputError as error:
-            invalid.append(InvalidInput(input=text, error=str(error)))
+            invalid.append(_invalid(text, error, position - len(args.smiles), args.file))
             continue
         molecules.append(RegisteredMolecule(input=text, smiles=structure.smiles, inchikey=structure.inchikey, formula=structure.formula))
     return RegisterMoleculesOutput(molecules=molecules, invalid=invalid)
@@ -296,8 +305,8 @@ async def select_experiments(ctx: ToolContext, args: SelectExperimentsInput) -> 
     from knowledge.models import Molecule
 
     texts = list(args.candidates)
-    if args.candidates_file:
-        texts += _read_candidates(ctx, args.candidates_file, "candidates file")
+    texts_from_file = _read_candidates(ctx, args.candidates_file, "candidates file") if args.candidates_file else []
+    texts += texts_from_file
     if args.from_store:
         from sqlmodel import select
 
@@ -307,11 +316,13 @@ async def select_experiments(ctx: ToolContext, args: SelectExperimentsInput) -> 
         raise ToolInputError("no candidates: give candidates, candidates_file, or from_store=true")
     candidates: dict[str, str] = {}
     invalid = []
-    for text in texts:
+    given = len(args.candidates)
+    for position, text in enumerate(texts):
         try:
             smiles = resolve_molecule(text)
         except ToolInputError as error:
-            invalid.append(InvalidInput(input=text, error=str(error)))
+            from_file = args.candidates_file if given <= position < given + len(texts_from_file) else None
+            invalid.append(_invalid(text, error, position - given, from_file))
             continue
         candidates.setdefault(canonicalize(smiles).inchikey, smiles)
     try:

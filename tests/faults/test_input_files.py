@@ -261,3 +261,13 @@ def test_the_demo_never_wipes_a_folder_it_did_not_make(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--store-walkthrough", "--home", str(a_file)])
     assert result.exit_code == EXIT_INPUT and "is a file" in result.stderr
     assert a_file.read_text() == "x\n"
+
+
+def test_db_import_with_skip_invalid_and_no_valid_row_is_an_input_error(runner: CliRunner, tmp_path: Path) -> None:
+    table = tmp_path / "bad.csv"
+    table.write_text("smiles,logS\nnot-a-smiles,-1\nC1CC,-2\n", encoding="utf-8")
+    result = runner.invoke(cli, ["db", "import", str(table), "--property", "logS", "--skip-invalid", "--json"])
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout)["imported"] == 0
+    stats = json.loads(runner.invoke(cli, ["db", "stats", "--json"]).stdout)
+    assert stats["measurements"] == 0

@@ -319,3 +319,20 @@ def test_a_real_lab_without_instruments_is_a_setup_error_that_writes_nothing(run
     with build_app().store.session() as session:
         assert session.exec(select(Run)).all() == [] and session.exec(select(Campaign)).all() == []
     assert _measurements() == []
+
+
+def test_a_file_the_offline_planner_cannot_use_is_an_input_error(runner: CliRunner, _isolated_home: Path) -> None:
+    _isolated_home.mkdir(parents=True, exist_ok=True)
+    (_isolated_home / "binary.csv").write_bytes(b"\x00\x01\x02" * 50)
+    for request in ("find the 3 most soluble among nothere.csv", f"find the 3 most soluble among {_isolated_home / 'binary.csv'}"):
+        code, payload = _invoke(runner, "ask", "--offline", request)
+        assert code == 2, payload
+        assert payload["failure"] == "input"
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "notaurl", "ftp://host/v1", "http://user:hunter2@host:99999/v1"])
+def test_a_malformed_llm_url_is_a_setup_error_that_keeps_secrets(_isolated_home: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("ATOMLOOP_LLM__BASE_URL", url)
+    result = CliRunner().invoke(cli, ["ask", "hello"])
+    assert result.exit_code == 3, result.output
+    assert "ATOMLOOP_LLM__BASE_URL" in result.output and "hunter2" not in result.output

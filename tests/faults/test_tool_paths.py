@@ -172,3 +172,76 @@ def test_a_tool_reads_utf16_and_refuses_binary_files_it_may_read(app: Any, tool:
     assert [m["smiles"] for m in (first.result or {})["molecules"]] == ["CCO", "Oc1ccccc1"]
     assert second.status == "rejected"
     assert "binary.smi: the" in (second.error or "") and "PNG image, not a text file" in (second.error or "")
+
+
+def test_the_working_directory_is_no_root_when_it_is_the_home_or_above(tmp_path: Path) -> None:
+    from tools.paths import working_directory_root
+
+    home = tmp_path / "home" / "alice"
+    (home / "project").mkdir(parents=True)
+    assert working_directory_root(home, home) == ()
+    assert working_directory_root(tmp_path / "home", home) == ()
+    assert working_directory_root(Path("/"), home) == ()
+    assert working_directory_root(home / "project", home) == ((home / "project").resolve(),)
+
+
+def test_run_from_the_home_folder_tools_read_none_of_its_files(_isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attack from the review: `atomloop ask` run from ~, an LLM names .ssh/id_rsa or ~/notes.txt."""
+    user_home = tmp_path / "alice"
+    (user_home / ".ssh").mkdir(parents=True)
+    (user_home / ".ssh" / "id_rsa").write_text(f"-----BEGIN\n{SECRET}\n", encoding="utf-8")
+    (user_home / "notes.txt").write_text(f"{SECRET}\n", encoding="utf-8")
+    monkeypatch.setenv("HOME", str(user_home))
+    monkeypatch.chdir(user_home)
+    app = build_app()
+    upgrade(app.unchecked_store.engine)
+    steps = [Plan(steps=[PlannedStep(tool="register_molecules", args={"file": name})]) for name in (".ssh/id_rsa", "notes.txt")]
+    result = RunManager(app, planner=ScriptedPlanner([*steps, Answer(text="no", supported=False)])).start("read my files", run_id="from-home")
+    assert [s.status for s in result.steps] == ["rejected", "rejected"]
+    assert all("outside the folders tools may read" in (s.error or "") for s in result.steps)
+    assert SECRET not in _everything_stored(app)
+
+
+def test_hidden_files_below_an_allowed_folder_are_refused(app: Any, secret: Path) -> None:
+    hidden = secret.parent / ".env"
+    hidden.write_text(f"{SECRET}\n", encoding="utf-8")
+    planner = ScriptedPlanner([Plan(steps=[PlannedStep(tool="register_molecules", args={"file": str(hidden)})]), Answer(text="no", supported=False)])
+    [step] = RunManager(app, planner=planner, allowed_paths=(secret.parent,)).start("register", run_id="hidden").steps
+    assert step.status == "rejected" and "hidden file or folder (.env)" in (step.error or "")
+    assert SECRET not in _everything_stored(app)
+
+
+def test_lines_of_a_file_that_are_not_molecules_are_named_by_place_not_by_text(app: Any, secret: Path) -> None:
+    planner = ScriptedPlanner([Plan(steps=[PlannedStep(tool="register_molecules", args={"smiles": ["not-a-molecule"], "file": str(secret)})]), Answer(text="ok")])
+    [step] = RunManager(app, planner=planner, allowed_paths=(secret.parent,)).start("register", run_id="by-place").steps
+    assert step.status == "succeeded"
+    output = step.result or {}
+    assert [m["smiles"] for m in output["molecules"]] == ["CCO"]
+    assert [i["input"] for i in output["invalid"]] == ["not-a-molecule", f"{secret}: entry 1"]
+    assert "x:0:0" not in json.dumps(output)
+    assert SECRET not in _everything_stored(app)
+
+
+def test_relative_paths_are_taken_from_the_run_s_working_directory(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Approved from another folder, a run still reads the file it named where it started, not one of the same name."""
+    start, elsewhere = tmp_path / "start", app.settings.home_dir
+    start.mkdir()
+    elsewhere.mkdir(parents=True, exist_ok=True)
+    (start / "hits.smi").write_text("CCO\n", encoding="utf-8")
+    (elsewhere / "hits.smi").write_text("c1ccccc1O\n", encoding="utf-8")
+    monkeypatch.chdir(start)
+    steps = [PlannedStep(tool="run_experiment", args={"smiles": ["CCO"], "assays": ["solubility"]}), PlannedStep(tool="register_molecules", args={"file": "hits.smi"})]
+    planner = ScriptedPlanner([Plan(steps=steps), Answer(text="ok")])
+    RunManager(app, planner=planner, require_approval=True).start("measure, then register", run_id="relative")
+    monkeypatch.chdir(elsewhere)
+    result = RunManager(app, planner=planner).approve("relative")
+    assert [m["smiles"] for m in (result.steps[1].result or {})["molecules"]] == ["CCO"]
+
+
+def test_a_pipe_named_as_a_file_is_refused_without_blocking(app: Any) -> None:
+    home = app.settings.home_dir
+    home.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(home / "pipe.smi")
+    planner = ScriptedPlanner([Plan(steps=[PlannedStep(tool="register_molecules", args={"file": str(home / "pipe.smi")})]), Answer(text="no", supported=False)])
+    [step] = RunManager(app, planner=planner).start("register", run_id="pipe").steps
+    assert step.status == "rejected" and "not a regular file" in (step.error or "")
