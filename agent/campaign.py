@@ -254,14 +254,9 @@ def _problems(error: ValueError) -> str:
     Input should be a finite number"), without pydantic's links."""
     from pydantic import ValidationError
 
-    if not isinstance(error, ValidationError):
-        return str(error)
-    problems = []
-    for item in error.errors():
-        message = item["msg"].removeprefix("Value error, ")
-        where = ".".join(str(part) for part in item["loc"])
-        problems.append(f"{where}: {message}" if where else message)
-    return "; ".join(problems)
+    from tools.base import validation_problems
+
+    return validation_problems(error) if isinstance(error, ValidationError) else str(error)
 
 
 class IterationSummary(BaseModel):

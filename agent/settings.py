@@ -78,10 +78,11 @@ class AtomLoopSettings(BaseSettings):
 
     def tool_roots(self, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
         """Where tools may read files: the working directory (unless it is '/', the user's home or above it), the
-        AtomLoop home, the configured folders and ``extra``."""
+        AtomLoop home, the datasets AtomLoop ships, the configured folders and ``extra``."""
+        from knowledge.bundled import bundled_dir
         from tools.paths import working_directory_root
 
-        return (*working_directory_root(Path.cwd(), Path.home()), self.home_dir, *self.allowed_paths, *extra)
+        return (*working_directory_root(Path.cwd(), Path.home()), self.home_dir, bundled_dir(), *self.allowed_paths, *extra)
 
     @property
     def home_dir(self) -> Path:

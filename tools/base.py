@@ -93,7 +93,7 @@ class Tool(Generic[In, Out]):
                 return self.input_model.model_validate_json(args)
             return self.input_model.model_validate(dict(args))
         except ValidationError as error:
-            raise ToolInputError(f"invalid arguments for {self.name}: {_short(error)}") from error
+            raise ToolInputError(f"invalid arguments for {self.name}: {validation_problems(error, whole='(arguments)')}") from error
 
     def openai_schema(self) -> dict[str, Any]:
         return {
@@ -106,11 +106,15 @@ class Tool(Generic[In, Out]):
         }
 
 
-def _short(error: ValidationError) -> str:
+def validation_problems(error: ValidationError, whole: str | None = None) -> str:
+    """A validation error in one line, a "where: what" per problem ("objectives.0.target: Input should be a
+    finite number"), without pydantic's links or its "Value error, " prefix. A problem of the whole object is
+    labelled ``whole`` (or stands alone)."""
     parts = []
     for item in error.errors():
-        location = ".".join(str(p) for p in item["loc"]) or "(arguments)"
-        parts.append(f"{location}: {item['msg']}")
+        message = item["msg"].removeprefix("Value error, ")
+        location = ".".join(str(p) for p in item["loc"]) or whole
+        parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts)
 
 
