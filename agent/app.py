@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from agent.settings import AtomLoopSettings
 from knowledge.database import check_schema, make_engine
@@ -12,7 +12,9 @@ from knowledge.store import KnowledgeStore
 
 if TYPE_CHECKING:
     from agent.plan import Planner
-    from tools.base import LabAccess, ToolRegistry
+    from lab.access import LabAccess
+    from tools.base import ToolRegistry, ToolSettings
+    from tools.compute.jobs import ComputeExecutor
 
 
 @dataclass
@@ -34,6 +36,27 @@ class App:
         return KnowledgeStore(engine, snapshot_dir=self.settings.snapshot_dir)
 
     @cached_property
+    def executor(self) -> ComputeExecutor:
+        """Where compute jobs run (``ATOMLOOP_COMPUTE__*``), recording them in the store and their results under
+        ``<home>/jobs``. Its worker processes (or Dask cluster) start on first use and stop with ``close()``."""
+        from tools.compute.book import JobBook
+        from tools.compute.jobs import build_executor
+
+        return build_executor(self.settings.compute, JobBook.open(self.store.engine, self.settings.home_dir / "jobs"))
+
+    def close(self) -> None:
+        """Stop what the app started that outlives a call (the compute executor's workers)."""
+        executor = self.__dict__.pop("executor", None)
+        if executor is not None:
+            executor.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @cached_property
     def tools(self) -> ToolRegistry:
         from tools.base import ToolRegistry
         from tools.catalog import default_tools
@@ -47,14 +70,26 @@ class App:
         families = default_families(conformer_dir=self.settings.conformer_dir)
         return PredictorRegistry(self.store, self.settings.home_dir / "models", families=families)
 
+    @property
+    def tool_settings(self) -> ToolSettings:
+        from tools.base import ToolSettings
+
+        return ToolSettings(home=self.settings.home_dir, lab_mode=self.settings.lab.mode)
+
     @cached_property
     def lab(self) -> LabAccess:
-        """What the tools' lab is: the simulated lab in sim mode. Real mode needs an instrument configuration,
-        which AtomLoop cannot read yet, so it is a ``SetupError`` that says so (never a silent simulated lab)."""
+        """The lab runs' tools use (``lab_for`` the shared state)."""
+        return self.lab_for("sim-state")
+
+    def lab_for(self, state: str, seed_offset: int = 0) -> LabAccess:
+        """A lab whose simulated state lives in ``<home>/lab/<state>.pkl`` (a campaign keeps its own), seeded with the
+        lab's seed plus ``seed_offset``. What stands behind it is decided here: the simulated lab in sim mode; real
+        mode needs an instrument configuration, which AtomLoop cannot read yet, so it is a ``SetupError`` that says
+        so (never a silent simulated lab)."""
         self.check_lab()
         from agent.lab_access import SimulatedLabAccess
 
-        return SimulatedLabAccess(self.settings.home_dir / "lab" / "sim-state.pkl", seed=self.settings.lab.seed)
+        return SimulatedLabAccess(self.settings.home_dir / "lab" / f"{state}.pkl", seed=self.settings.lab.seed + seed_offset)
 
     def check_lab(self) -> None:
         """Raise ``lab.errors.SetupError`` when the configured lab cannot be used: call it before writing anything

@@ -29,11 +29,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from knowledge.errors import StoreInputError
+from tools.acquisition import infeasibility_penalty
+from tools.schemas import Constraint
 from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     from agent.app import App
     from knowledge.store import KnowledgeStore
+    from lab.access import AssayReport, LabAccess, MeasurementSource
+    from lab.recipes import Assay
     from tools.predict.base import JointPosteriorPredictor
 
 log = logging.getLogger(__name__)
@@ -44,7 +48,7 @@ class InvalidCampaign(StoreInputError, ToolInputError):
     model kind. Found before the campaign writes anything. On the command line an input error (exit 2); for the
     ``start_campaign`` tool a call the planner can repair."""
 
-ASSAY_FOR = {"pIC50": "potency", "logS": "solubility"}
+ASSAY_FOR: dict[str, Assay] = {"pIC50": "potency", "logS": "solubility"}
 Z90 = 1.6448536269514722
 BELIEVER_SHORTLIST_PER_PICK = 32  # the kriging believer's first shortlist: 32 candidates a batch slot (see there)
 
@@ -63,10 +67,10 @@ class ObjectiveSpec(Frozen):
     target: float | None = Field(default=None, description="A value that counts as a hit")
 
 
-class ConstraintSpec(Frozen):
-    property: str
-    op: Literal[">=", "<="]
-    value: float
+class ConstraintSpec(Constraint):
+    """A constraint of a campaign file: ``tools.schemas.Constraint`` with every number finite (see ``Frozen``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class PoolSpec(Frozen):
@@ -180,12 +184,47 @@ class ModelSpec(Frozen):
     seed: int = Field(default=0, ge=0)
 
 
-class PrefilterSpec(Frozen):
-    """A cheaper fidelity before the lab: keep the best fraction of the pool by a predicted property."""
+class StageSpec(Frozen):
+    """A cheaper evaluation the untried pool passes before the lab (a fidelity stage): each candidate is evaluated
+    (``predicted``: the property's model, fine-tuned by the campaign when the campaign measures the property, else
+    the newest approved one), then the best ``keep_fraction`` is kept, or those at or beyond ``threshold``."""
 
+    evaluation: Literal["predicted"] = "predicted"
     property: str
     direction: Literal["maximize", "minimize"] = "maximize"
-    keep_fraction: float = Field(default=0.5, gt=0, le=1)
+    keep_fraction: float | None = Field(default=None, gt=0, le=1)
+    threshold: float | None = Field(default=None, description="Keep values >= this (maximize) or <= this (minimize)")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> StageSpec:
+        if (self.keep_fraction is None) == (self.threshold is None):
+            raise ValueError("a stage keeps either a keep_fraction of the pool or those past a threshold (exactly one)")
+        return self
+
+
+def _stages_identity(stages: list[StageSpec]) -> dict[str, Any]:
+    """What the stages add to the campaign id: none, or one predicted keep-fraction stage, as the ``prefilter``
+    they were written as before stages existed (so those specs keep their ids and simulated readings)."""
+    if not stages:
+        return {"prefilter": None}
+    [first, *rest] = stages
+    if not rest and first.evaluation == "predicted" and first.keep_fraction is not None:
+        return {"prefilter": {"property": first.property, "direction": first.direction, "keep_fraction": first.keep_fraction}}
+    return {"stages": [stage.model_dump(mode="json") for stage in stages]}
+
+
+def pass_stage(stage: StageSpec, candidates: list[str], values: dict[str, float]) -> list[str]:
+    """The candidates that pass ``stage`` given each one's evaluated value (a candidate without one does not pass),
+    in the order they came."""
+    sign = 1.0 if stage.direction == "maximize" else -1.0
+    evaluated = [s for s in candidates if s in values and math.isfinite(values[s])]
+    if stage.threshold is not None:
+        kept = {s for s in evaluated if sign * values[s] >= sign * stage.threshold}
+    else:
+        assert stage.keep_fraction is not None
+        ranked = sorted(evaluated, key=lambda s: (-sign * values[s], s))
+        kept = set(ranked[: max(1, int(len(candidates) * stage.keep_fraction))])
+    return [s for s in candidates if s in kept]
 
 
 class CampaignSpec(Frozen):
@@ -198,8 +237,21 @@ class CampaignSpec(Frozen):
     initial: InitialSpec = InitialSpec()
     acquisition: AcquisitionSpec = AcquisitionSpec()
     models: ModelSpec = ModelSpec()
-    prefilter: PrefilterSpec | None = None
+    stages: list[StageSpec] = Field(default_factory=list, description="Cheaper evaluations the pool passes, in order, before the lab")
     seed: int = Field(default=0, ge=0, description="Seeds the choices and, added to the lab's seed, the simulated world")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prefilter_is_a_stage(cls, data: Any) -> Any:
+        """``prefilter: {property, direction, keep_fraction}`` (before stages existed) is one predicted stage."""
+        if isinstance(data, dict) and "prefilter" in data:
+            data = dict(data)
+            prefilter = data.pop("prefilter")
+            if prefilter is not None:
+                if not isinstance(prefilter, dict):
+                    raise ValueError("prefilter: give property, direction and keep_fraction (or use stages)")
+                data["stages"] = [{"keep_fraction": 0.5, **prefilter}, *data.get("stages", [])]
+        return data
 
     @model_validator(mode="after")
     def _measurable(self) -> CampaignSpec:
@@ -213,7 +265,7 @@ class CampaignSpec(Frozen):
     def properties(self) -> list[str]:
         return list(dict.fromkeys([o.property for o in self.objectives] + [c.property for c in self.constraints]))
 
-    def assays(self) -> list[str]:
+    def assays(self) -> list[Assay]:
         return sorted({ASSAY_FOR[p] for p in self.properties()})
 
     @classmethod
@@ -286,20 +338,6 @@ class CampaignStatus(BaseModel):
     world_eval: dict[str, Any] | None = None
 
 
-def _phi(x: float) -> float:
-    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
-
-
-def _pdf(x: float) -> float:
-    return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-
-
-def _infeasibility_penalty(feasible: float) -> float:
-    """What UCB, Thompson and greedy subtract from a score: nothing while the constraints more likely hold than
-    not, then enough to rank the candidate below every likely feasible one."""
-    return 0.0 if feasible >= 0.5 else 1e3 * (0.5 - feasible)
-
-
 def read_pool(store: KnowledgeStore, pool: PoolSpec) -> list[str]:
     """Canonical SMILES of a campaign's candidates, one per InChIKey, in file (or store) order; invalid SMILES
     are skipped with a warning.
@@ -320,12 +358,12 @@ def read_pool(store: KnowledgeStore, pool: PoolSpec) -> list[str]:
         except UnreadableFile as error:
             raise InvalidCampaign(f"the campaign's pool: {error}") from error
     else:
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         from knowledge.models import Molecule
 
         with store.session() as session:
-            texts = list(session.exec(select(Molecule.smiles).order_by(Molecule.id)))
+            texts = list(session.exec(select(Molecule.smiles).order_by(col(Molecule.id))))
     seen: dict[str, str] = {}
     for text in texts:
         try:
@@ -384,6 +422,8 @@ class CampaignRunner:
                 cls._conditions_batches(app, spec), cls._family_separates_noise(app, spec)
             ),
         )
+        del identity["stages"]
+        identity.update(_stages_identity(spec.stages))
         if spec.pool.file:  # the pool by content, not by where it lies
             data = read_bytes(spec.pool.file, what="pool file")
             identity["pool"] = {"file_sha256": hashlib.sha256(data).hexdigest()}
@@ -486,11 +526,9 @@ class CampaignRunner:
         return self._pool
 
     @property
-    def lab(self) -> Any:
-        from agent.lab_access import SimulatedLabAccess
-
-        self.app.check_lab()
-        return SimulatedLabAccess(self.app.settings.home_dir / "lab" / f"{self.id}.pkl", seed=self.app.settings.lab.seed + self.spec.seed)
+    def lab(self) -> LabAccess:
+        """The campaign's own lab (its state apart from runs' and other campaigns'), as the composition root makes it."""
+        return self.app.lab_for(self.id, seed_offset=self.spec.seed)
 
     # -- the loop --------------------------------------------------------------------------------------
 
@@ -556,6 +594,8 @@ class CampaignRunner:
                 self.on_progress(f"lab-time budget of {self.spec.budget.lab_hours} h used")
                 break
             size = min(self.spec.initial.size if index == 0 else self.spec.batch_size, remaining)
+            predictions: dict[str, dict[str, tuple[float, float]]]
+            versions: dict[str, str]
             if index == 0:
                 batch, predictions, versions = self._initial_batch(size, measured), {}, {}
             else:
@@ -567,7 +607,7 @@ class CampaignRunner:
             self.on_progress(f"iteration {index}: measuring {len(batch)} molecules{start}")
             prediction_ids = self._record_predictions(index, predictions, versions)
             report = asyncio.run(lab.run_assays(batch, self.spec.assays(), f"{self.id}:{index}"))
-            self._record_measurements(index, report, prediction_ids)
+            self._record_measurements(index, report, prediction_ids, lab.source)
             self._finish_iteration(index, report, versions, predictions)
 
     def _finished_iterations(self) -> set[int]:
@@ -583,9 +623,8 @@ class CampaignRunner:
         """(InChIKey, measurement) of this campaign, QC passed or flagged (censored values are still data)."""
         records = []
         for prop in self.spec.properties():
-            for m in self.store.measurements(prop, source="simulated"):
-                if m.provenance.get("campaign_id") == self.id:
-                    records.append((m.inchikey, m))
+            for m in self.store.measurements(prop, campaign=self.id):
+                records.append((m.inchikey, m))
         return records
 
     def _lab_hours(self) -> float:
@@ -648,7 +687,7 @@ class CampaignRunner:
 
         for prop in self.spec.properties():
             try:
-                predictor = self._fine_tune(index, prop, measured)
+                predictor = self._fine_tune(index, prop)
             except ToolFailed as error:  # e.g. too few measurements yet for this model family: keep going at random
                 log.warning("iteration %d: no %s model (%s); choosing this batch at random", index, prop, error)
                 self.on_progress(f"iteration {index}: no {prop} model yet ({error}); choosing at random")
@@ -670,8 +709,12 @@ class CampaignRunner:
                 for item in predictor.predict(list(feasible.values())):
                     if hasattr(item, "value"):
                         fitted_best[item.inchikey] = item.value
-        if self.spec.prefilter is not None:
-            candidates = self._prefilter(candidates, estimates)
+        for stage in self.spec.stages:
+            before = len(candidates)
+            candidates = pass_stage(stage, candidates, self._stage_values(stage, candidates, estimates))
+            self.on_progress(f"iteration {index}: stage {stage.evaluation} {stage.property} kept {len(candidates)} of {before}")
+            if not candidates:
+                return [], {}, versions
         if members:
             batch = self._thompson_batch(index, candidates, estimates, members, size)
         else:
@@ -686,25 +729,26 @@ class CampaignRunner:
                 batch = self._diverse(candidates, scores, size)
         return batch, {s: estimates[s] for s in batch}, versions
 
-    def _fine_tune(self, index: int, prop: str, measured: list[tuple[str, Any]]) -> Any:
-        """A model version trained on this campaign's measurements of ``prop``, parent = the previous one."""
-        from sqlmodel import select
+    def _fine_tune(self, index: int, prop: str) -> Any:
+        """A model version trained on this campaign's measurements of ``prop`` (censored readings included), parent
+        = the previous one. The training data is a content-hashed ``DatasetSnapshot`` of those measurements (one row
+        per molecule, replicates averaged), whose hash the model version carries."""
+        from pathlib import Path
+
+        from sqlmodel import col, select
 
         from knowledge.models import Iteration
+        from knowledge.snapshots import DatasetSpec
         from tools.predict.base import TrainingRows
 
-        values: dict[str, list[float]] = {}
-        smiles_of: dict[str, str] = {}
-        for key, m in measured:
-            if m.property == prop:
-                values.setdefault(key, []).append(m.value)
-                smiles_of[key] = m.smiles
-        keys = sorted(values)
         unit = self.store.properties.get(prop).canonical_unit
-        rows = TrainingRows(property=prop, unit=unit, smiles=tuple(smiles_of[k] for k in keys), values=tuple(sum(values[k]) / len(values[k]) for k in keys), dataset_hash=None)
+        snapshot = self.store.training_set(
+            prop, DatasetSpec(sources=("simulated", "measured"), qc_statuses=("passed", "flagged"), campaign_id=self.id)
+        )
+        rows = TrainingRows.from_snapshot_csv(Path(snapshot.path), prop, unit, snapshot.content_hash)
         parent = None
         with self.store.session() as session:
-            previous = session.exec(select(Iteration).where(Iteration.campaign_id == self.id, Iteration.index < index, Iteration.status == "done").order_by(Iteration.index.desc())).first()  # type: ignore[attr-defined]
+            previous = session.exec(select(Iteration).where(Iteration.campaign_id == self.id, Iteration.index < index, Iteration.status == "done").order_by(col(Iteration.index).desc())).first()
         if previous is not None:
             parent = previous.metrics.get("model_versions", {}).get(prop)
         registry = self.app.predictors
@@ -716,12 +760,18 @@ class CampaignRunner:
         registry.register(trained)
         return trained.predictor
 
-    def _prefilter(self, candidates: list[str], estimates: dict[str, dict[str, tuple[float, float]]]) -> list[str]:
-        spec = self.spec.prefilter
-        assert spec is not None
-        sign = 1.0 if spec.direction == "maximize" else -1.0
-        ranked = sorted(candidates, key=lambda s: -sign * estimates[s].get(spec.property, (-math.inf * sign, 0))[0])
-        return ranked[: max(1, int(len(ranked) * spec.keep_fraction))]
+    def _stage_values(self, stage: StageSpec, candidates: list[str], estimates: dict[str, dict[str, tuple[float, float]]]) -> dict[str, float]:
+        """Each candidate's value for ``stage``: the campaign's own estimate when it models the property, else the
+        prediction of the property's newest approved model (added to ``estimates``)."""
+        if stage.property not in self.spec.properties():
+            from tools.predict.access import model_for_prediction
+
+            predictor, _ = model_for_prediction(self.app.predictors, stage.property)
+            missing = [s for s in candidates if stage.property not in estimates[s]]
+            for smiles, item in zip(missing, predictor.predict(missing) if missing else [], strict=True):
+                if hasattr(item, "value"):
+                    estimates[smiles][stage.property] = (item.value, item.uncertainty)
+        return {s: estimates[s][stage.property][0] for s in candidates if stage.property in estimates[s]}
 
     def _latent_noise_variance(self, model: Any) -> float | None:
         """The objective model's noise variance when EI or UCB score with its latent sigma (``uncertainty:
@@ -810,18 +860,15 @@ class CampaignRunner:
         return self._best_feasible(measured)
 
     def _score(self, mu: float, sigma: float, incumbent: float | None, feasible: float) -> float:
-        """The acquisition value of one candidate with predicted ``mu`` and ``sigma`` for the objective (for
-        Thompson sampling: one draw and sigma 0) and the probability ``feasible`` that the constraints hold.
-        Larger is better whatever the objective's direction."""
+        """The acquisition value of one candidate with predicted ``mu`` and ``sigma`` for the objective
+        (``tools.acquisition.acquisition_score``); larger is better whatever the objective's direction."""
+        from tools.acquisition import acquisition_score
+
         sign = self._sign
-        kind = self.spec.acquisition.kind
-        mu, sigma = sign * mu, max(sigma, 1e-6)
-        if kind == "ei":
-            reference = sign * incumbent if incumbent is not None else mu
-            z = (mu - reference) / sigma
-            return ((mu - reference) * _phi(z) + sigma * _pdf(z)) * feasible
-        value = mu + self.spec.acquisition.kappa * sigma if kind == "ucb" else mu
-        return value - _infeasibility_penalty(feasible)
+        return acquisition_score(
+            self.spec.acquisition.kind, sign * mu, sigma, incumbent=sign * incumbent if incumbent is not None else None,
+            feasible=feasible, kappa=self.spec.acquisition.kappa,
+        )
 
     def _believer_batch(
         self,
@@ -878,14 +925,9 @@ class CampaignRunner:
     def _feasibility(self, own: dict[str, tuple[float, float]]) -> float:
         """The probability that every constraint holds, from the predicted (mean, sigma) of each (0 if one is
         not predicted)."""
-        feasible = 1.0
-        for constraint in self.spec.constraints:
-            c_mu, c_sigma = own.get(constraint.property, (math.nan, 1.0))
-            if math.isnan(c_mu):
-                return 0.0
-            z = (c_mu - constraint.value) / max(c_sigma, 1e-6)
-            feasible *= _phi(z) if constraint.op == ">=" else _phi(-z)
-        return feasible
+        from tools.acquisition import probability_feasible
+
+        return probability_feasible(own, self.spec.constraints)
 
     def _thompson_batch(
         self,
@@ -906,7 +948,7 @@ class CampaignRunner:
         if not eligible:
             return []
         draws = sign * np.array([members[s] for s in eligible], dtype=float)
-        penalty = np.array([_infeasibility_penalty(self._feasibility(estimates[s])) for s in eligible])
+        penalty = np.array([infeasibility_penalty(self._feasibility(estimates[s])) for s in eligible])
         chosen: list[str] = []
         while len(chosen) < min(size, len(eligible)):
             column = draws[:, rng.integers(draws.shape[1])] - penalty
@@ -950,7 +992,7 @@ class CampaignRunner:
             key: props[objective.property]
             for key, props in by_molecule.items()
             if objective.property in props
-            and all(c.property in props and (props[c.property] >= c.value if c.op == ">=" else props[c.property] <= c.value) for c in self.spec.constraints)
+            and all(c.property in props and c.holds(props[c.property]) for c in self.spec.constraints)
         }
 
     def _feasible_measured(self, measured: list[tuple[str, Any]]) -> dict[str, str]:
@@ -991,7 +1033,7 @@ class CampaignRunner:
             self.store.write(work)
         return ids
 
-    def _record_measurements(self, index: int, report: Any, prediction_ids: dict[tuple[str, str], int]) -> None:
+    def _record_measurements(self, index: int, report: AssayReport, prediction_ids: dict[tuple[str, str], int], source: MeasurementSource) -> None:
         preparer = self.store.preparer()
         prepared = []
         for m in report.measurements:
@@ -999,9 +1041,10 @@ class CampaignRunner:
                 continue
             structure = preparer.structure(m.smiles)
             new = m.to_new_measurement(
-                source="simulated",
+                source=source,
                 provenance={"campaign_id": self.id, "iteration": index},
                 prediction_id=prediction_ids.get((structure.inchikey, m.property)),
+                campaign_id=self.id,
             )
             prepared.append(preparer.prepare(new))
         self.store.write(lambda writer: writer.add_measurements(prepared))
@@ -1063,14 +1106,14 @@ class CampaignRunner:
 
     def status(self) -> CampaignStatus:
         """Where the campaign stands; a stored "running" that no live process holds is shown as "interrupted"."""
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         from agent.leases import shown_status
         from knowledge.models import Campaign, Iteration
 
         with self.store.session() as session:
             row = session.get(Campaign, self.id)
-            iterations = list(session.exec(select(Iteration).where(Iteration.campaign_id == self.id).order_by(Iteration.index)))
+            iterations = list(session.exec(select(Iteration).where(Iteration.campaign_id == self.id).order_by(col(Iteration.index))))
         summaries = [
             IterationSummary(
                 index=it.index,
@@ -1094,7 +1137,7 @@ class CampaignRunner:
         sign = -1.0 if objective.direction == "maximize" else 1.0
 
         def feasible(entry: dict[str, Any]) -> bool:
-            return all(c.property in entry and (entry[c.property] >= c.value if c.op == ">=" else entry[c.property] <= c.value) for c in self.spec.constraints)
+            return all(c.property in entry and c.holds(entry[c.property]) for c in self.spec.constraints)
 
         best = sorted((e for e in table.values() if objective.property in e), key=lambda e: (not feasible(e), sign * e[objective.property]))[:10]
         for entry in best:
@@ -1126,7 +1169,7 @@ class CampaignRunner:
         truth = []
         for smiles in pool:
             values = {prop: world.true_value(smiles, prop) for prop in self.spec.properties()}
-            if all(values[c.property] >= c.value if c.op == ">=" else values[c.property] <= c.value for c in self.spec.constraints):
+            if all(c.holds(values[c.property]) for c in self.spec.constraints):
                 truth.append((sign * values[objective.property], canonicalize(smiles).inchikey))
         top = best_share(truth, 0.02)
         measured = {key for key, _ in self._measured()}

@@ -108,17 +108,17 @@ def _best_so_far(path: Path, status: CampaignStatus, prop: str) -> Path | None:
 
 
 def _predicted_vs_measured(path: Path, runner: CampaignRunner) -> Path | None:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from knowledge.models import Measurement, Prediction
 
     with runner.store.session() as session:
         rows = session.exec(
-            select(Prediction.property, Prediction.value, Prediction.uncertainty, Measurement.value, Measurement.provenance)
-            .join(Measurement, Measurement.prediction_id == Prediction.id)
-            .where(Measurement.qc_status == "passed")
+            # sqlmodel types select() for at most four columns; it takes any number at run time
+            select(Prediction.property, Prediction.value, Prediction.uncertainty, Measurement.value, Measurement.provenance)  # type: ignore[call-overload]
+            .join(Measurement, col(Measurement.prediction_id) == col(Prediction.id))
+            .where(Measurement.qc_status == "passed", Measurement.campaign_id == runner.id)
         ).all()
-    rows = [r for r in rows if (r[4] or {}).get("campaign_id") == runner.id]
     if not rows:
         return None
     props = sorted({r[0] for r in rows})

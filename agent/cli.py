@@ -16,10 +16,12 @@ import typer
 
 from agent.cli_common import EXIT_INPUT, JsonOption, cells, console, emit_json, handles_errors, shown
 from agent.cli_campaign import campaign_cli
+from agent.cli_jobs import jobs_cli
 from agent.cli_lab import lab_cli
 from agent.cli_models import models_cli
 from agent.cli_read import register as register_read
 from agent.cli_runs import register as register_runs
+from agent.cli_structures import structures_cli
 
 if TYPE_CHECKING:
     from agent.app import App
@@ -38,6 +40,8 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(lab_cli, name="lab")
 cli.add_typer(models_cli, name="models")
 cli.add_typer(campaign_cli, name="campaign")
+cli.add_typer(jobs_cli, name="jobs")
+cli.add_typer(structures_cli, name="structures")
 register_runs(cli)
 register_read(cli)
 

@@ -110,7 +110,9 @@ def run_campaign(spec_path: Path | None, spec: Any, as_json: bool, resume_id: st
     if resume_id is not None:
         runner = CampaignRunner.load(app, resume_id, progress)
     else:
-        spec = spec or CampaignSpec.from_yaml(spec_path)  # type: ignore[arg-type]
+        if spec is None:
+            assert spec_path is not None  # callers give a spec or the file it is in
+            spec = CampaignSpec.from_yaml(spec_path)
         runner = CampaignRunner.create(app, spec, progress)
         if not as_json:
             out.print(
@@ -149,7 +151,7 @@ def campaign_resume(campaign_id: str, as_json: JsonOption = False) -> None:
 @handles_errors
 def campaign_list(as_json: JsonOption = False) -> None:
     """Campaigns, newest first ("interrupted": stored as running, but no live process holds it)."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from agent.app import build_app
     from agent.leases import shown_status
@@ -157,7 +159,7 @@ def campaign_list(as_json: JsonOption = False) -> None:
 
     app = build_app()
     with app.store.session() as session:
-        rows = list(session.exec(select(Campaign).order_by(Campaign.created_at.desc())))  # type: ignore[attr-defined]
+        rows = list(session.exec(select(Campaign).order_by(col(Campaign.created_at).desc())))
         counts = {r.id: len(session.exec(select(Iteration).where(Iteration.campaign_id == r.id, Iteration.status == "done")).all()) for r in rows}
     locks_dir = app.settings.home_dir / "locks"
     status = {r.id: shown_status(locks_dir, "campaign", r.id, r.status) for r in rows}

@@ -6,7 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
@@ -80,6 +80,8 @@ def _classify(error: Exception) -> tuple[int, str] | None:
                 return EXIT_SETUP, "setup"
         if isinstance(error, tool_errors.ToolInputError):
             return EXIT_INPUT, "input"
+        if isinstance(error, tool_errors.ToolSetupError):
+            return EXIT_SETUP, "setup"
         if isinstance(error, tool_errors.ToolFailed):
             return EXIT_INPUT, "failed"
     if "lab.errors" in sys.modules:
@@ -127,4 +129,4 @@ def handles_errors(command: F) -> F:
             sys.stderr.write(f"atomloop: {kind} error: {message}\n")
             raise typer.Exit(code) from None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)

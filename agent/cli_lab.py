@@ -41,16 +41,19 @@ def lab_simulate(
     """Synthesize -> LC-MS -> assay each molecule on the simulated lab; print measurements and the makespan."""
     from knowledge.textfiles import read_smiles_file
     from lab.errors import InvalidRequest
-    from lab.recipes import ASSAYS
+    from lab.recipes import ASSAYS, Assay
     from simulators.lab import SimLab, SimLabConfig
-    from simulators.runner import simulate_assays
+    from simulators.runner import Transport, simulate_assays
     from simulators.world import WorldConfig
 
-    assay = list(dict.fromkeys(assay))  # an assay named twice is run once
-    unknown = [a for a in assay if a not in ASSAYS]
+    known_assays: dict[str, Assay] = {a: a for a in ASSAYS}
+    requested = list(dict.fromkeys(assay))  # an assay named twice is run once
+    unknown = [a for a in requested if a not in known_assays]
     if unknown:
         raise InvalidRequest(f"unknown assay {unknown[0]!r}; choose from {', '.join(ASSAYS)}")
-    if transport not in ("in-process", "sila2"):
+    assays = [known_assays[a] for a in requested]
+    transports: dict[str, Transport] = {"in-process": "in-process", "sila2": "sila2"}
+    if transport not in transports:
         raise InvalidRequest(f"--transport must be in-process or sila2, not {transport!r}")
     smiles = read_smiles_file(smiles_file, what="SMILES file")
     out = console()
@@ -64,8 +67,8 @@ def lab_simulate(
             simulate_assays(
                 lab,
                 smiles,
-                assay,  # type: ignore[arg-type]
-                transport=transport,  # type: ignore[arg-type]
+                assays,
+                transport=transports[transport],
                 protocol_prefix=f"sim-{seed}",
                 on_progress=lambda done, total: progress.update(task, completed=done),
             )
@@ -129,7 +132,7 @@ def lab_status(
 
     lab = SimLab(SimLabConfig(world=WorldConfig(seed=seed)))
     instruments = [i.describe() for i in lab.instruments.all()]
-    labware = []
+    labware: list[dict[str, Any]] = []
     for labware_id, kind in lab.inventory.labware().items():
         wells = lab.inventory.wells(labware_id)
         labware.append(

@@ -186,7 +186,8 @@ def models_pretrain(
     from agent.app import build_app
     from tools.predict.corpora import CorpusStats, read_qm9
     from tools.errors import ToolInputError
-    from tools.predict.unimol import ConformerCache, bundled_backbone, pretrain
+    from tools.predict.unimol import bundled_backbone, pretrain
+    from tools.structures.cache import ConformerCache
 
     app = build_app()
     network = _unimol_config(config)

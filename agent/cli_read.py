@@ -63,7 +63,7 @@ def register(cli: typer.Typer) -> None:
 
         from agent.app import build_app
         from agent.literature import store_document
-        from tools.catalog import literature_files, read_one_document
+        from tools.literature.read_literature import literature_files, read_one_document
         from tools.errors import ToolInputError
 
         for path in paths:
@@ -79,7 +79,7 @@ def register(cli: typer.Typer) -> None:
             for path in files:
                 progress.update(task, description=f"Reading {shown(path.name)}")
                 try:
-                    document = read_one_document(store, path).model_dump(mode="json")
+                    document = read_one_document(path, store.properties, store.units).model_dump(mode="json")
                 except ToolInputError as error:
                     logger.debug("read: %s failed: %s", path, error)
                     failures.append(_failure(path, error))

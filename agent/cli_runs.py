@@ -130,7 +130,7 @@ def register(cli: typer.Typer) -> None:
 @handles_errors
 def runs_list(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20, as_json: JsonOption = False) -> None:
     """The newest runs."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from agent.app import build_app
     from knowledge.models import Run
@@ -139,7 +139,7 @@ def runs_list(limit: Annotated[int, typer.Option(min=1, help="How many, newest f
 
     app = build_app()
     with app.store.session() as session:
-        runs = list(session.exec(select(Run).order_by(Run.created_at.desc()).limit(limit)))  # type: ignore[attr-defined]
+        runs = list(session.exec(select(Run).order_by(col(Run.created_at).desc()).limit(limit)))
     locks = app.settings.home_dir / "locks"
     status = {r.id: shown_status(locks, "run", r.id, r.status) for r in runs}
     if as_json:
@@ -159,7 +159,7 @@ def runs_list(limit: Annotated[int, typer.Option(min=1, help="How many, newest f
 @handles_errors
 def runs_show(run_id: str, as_json: JsonOption = False) -> None:
     """A run's steps, tool calls and answer."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from agent.app import build_app
     from agent.identifiers import checked_id
@@ -173,7 +173,7 @@ def runs_show(run_id: str, as_json: JsonOption = False) -> None:
         run = session.get(Run, run_id)
         if run is None:
             raise NotFoundError(f"no run {run_id!r}: see `atomloop runs list`")
-        calls = list(session.exec(select(Step, ToolCall).join(ToolCall, ToolCall.step_id == Step.id).where(Step.run_id == run_id).order_by(Step.index)))
+        calls = list(session.exec(select(Step, ToolCall).join(ToolCall, col(ToolCall.step_id) == col(Step.id)).where(Step.run_id == run_id).order_by(col(Step.index))))
     status = shown_status(app.settings.home_dir / "locks", "run", run.id, run.status)
     payload = {
         "run_id": run.id,

@@ -115,9 +115,9 @@ def run_store_walkthrough(home: Path, console: Console | None) -> dict[str, Any]
         table = Table(title="3. Values in any compatible unit are stored in the canonical one (pint)")
         for column in ("molecule", "as given", "property", "stored as", "\u03c3 stored"):
             table.add_column(column)
-        for row in converted:
-            sigma = "" if row["uncertainty"] is None else f"{row['uncertainty']:.3g}"
-            table.add_row(*cells(row["smiles"], row["input"], row["property"], row["stored"], sigma))
+        for conversion in converted:
+            sigma = "" if conversion["uncertainty"] is None else f"{conversion['uncertainty']:.3g}"
+            table.add_row(*cells(conversion["smiles"], conversion["input"], conversion["property"], conversion["stored"], sigma))
         console.print(table)
 
     before = store.stats().measurements
@@ -139,8 +139,8 @@ def run_store_walkthrough(home: Path, console: Console | None) -> dict[str, Any]
         table = Table(title=f"4. Bad input gets a typed error and writes nothing ({before:,} -> {after:,} rows)")
         table.add_column("error")
         table.add_column("message")
-        for row in rejected:
-            table.add_row(*cells(row["error"], row["message"][:110]))
+        for failure in rejected:
+            table.add_row(*cells(failure["error"], failure["message"][:110]))
         console.print(table)
 
     first = store.training_set("logS")

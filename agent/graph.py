@@ -28,9 +28,10 @@ from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.plan import Answer, Plan, PlannedStep, Planner, PlannerError, PlannerSetupError, StepRecord
+from agent.plan import STEP_STATUSES, Answer, Plan, PlannedStep, Planner, PlannerError, PlannerSetupError, StepRecord, StepStatus
 from knowledge.store import KnowledgeStore
-from tools.base import LabAccess, ToolContext, ToolRegistry
+from lab.access import LabAccess
+from tools.base import CampaignLauncher, ToolContext, ToolRegistry, ToolSettings
 from tools.errors import ToolError, ToolInputError
 from tools.paths import AllowedPaths
 
@@ -70,15 +71,17 @@ class GraphDeps:
     planner: Planner
     predictors: Any
     lab: LabAccess | None
-    data_dir: Any
+    settings: ToolSettings
     paths: AllowedPaths
+    executor: Any = None  # tools.compute.jobs.ComputeExecutor
+    campaigns: CampaignLauncher | None = None
     mode: str = "sim"
     require_approval: bool = False  # only for runs checkpointed before approval_required was part of the state
     budgets: Budgets = field(default_factory=Budgets)
     on_event: Callable[[str, dict[str, Any]], None] | None = None
     recorder: Any = None  # agent.recording.RunRecorder
     crash_after: str | None = None  # fault injection for resume tests: "execute:<step>" or "record:<step>"
-    extras: dict[str, Any] = field(default_factory=dict)  # more read-only dependencies for tools
+    extras: dict[str, Any] = field(default_factory=dict)  # more read-only dependencies for tools (tests, plug-ins)
 
     def emit(self, event: str, payload: dict[str, Any]) -> None:
         if self.on_event is not None:
@@ -179,14 +182,17 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
         current = dict(state["current"] or {})
         tool = deps.tools.get(current["tool"])
         context = ToolContext(
-            store=deps.store,
+            store=deps.store.reader(),
             predictors=deps.predictors,
             lab=deps.lab,
-            data_dir=deps.data_dir,
+            settings=deps.settings,
             run_id=state["run_id"],
             step_index=current["index"],
             paths=AllowedPaths.of(state["allowed_paths"], state.get("workdir")) if state.get("allowed_paths") else deps.paths,
-            extras={**deps.extras, "history": state.get("history", [])},
+            executor=deps.executor,
+            history=tuple(state.get("history", [])),
+            campaigns=deps.campaigns,
+            extras=deps.extras,
         )
         deps.emit("execute", {"index": current["index"], "tool": tool.name})
         started = time.perf_counter()
@@ -212,15 +218,15 @@ def build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
 
     def record(state: RunState) -> dict[str, Any]:
         current = dict(state["current"] or {})
-        deps.recorder.record_step(state["run_id"], current, deps.tools.get(current["tool"]) if current["tool"] in deps.tools.names() else None)
+        deps.recorder.record_step(state["run_id"], current, deps.tools.get(current["tool"]) if current["tool"] in deps.tools else None)
         _maybe_crash(deps, f"record:{current['index']}")
         deps.emit("record", {"index": current["index"], "tool": current["tool"], "status": current["status"]})
-        status = "succeeded" if current["status"] == "succeeded" else current["status"]
+        status: StepStatus = current["status"] if current["status"] in STEP_STATUSES else "failed"
         entry = StepRecord(
             index=current["index"],
             tool=current["tool"],
             args=current.get("args", {}),
-            status=status if status in ("succeeded", "failed", "rejected") else "failed",
+            status=status,
             output=current.get("output"),
             error=current.get("error"),
             error_type=current.get("error_type"),

@@ -12,18 +12,26 @@ import asyncio
 import fcntl
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tools.base import LabAccess
+from lab.access import AssayReport, MeasurementSource
+
+if TYPE_CHECKING:
+    from lab.recipes import Assay
+    from simulators.runner import Transport
 
 log = logging.getLogger(__name__)
 
 
-class SimulatedLabAccess(LabAccess):
-    def __init__(self, state_path: Path, seed: int = 0, transport: str = "in-process") -> None:
+class SimulatedLabAccess:
+    """``lab.access.LabAccess`` over a simulated lab kept in a state file."""
+
+    source: MeasurementSource = "simulated"
+
+    def __init__(self, state_path: Path, seed: int = 0, transport: Transport = "in-process") -> None:
         self._state_path = state_path
         self._seed = seed
         self._transport = transport
@@ -69,12 +77,12 @@ class SimulatedLabAccess(LabAccess):
         finally:
             os.close(fd)
 
-    async def run_assays(self, smiles: list[str], assays: list[str], op_prefix: str) -> Any:
+    async def run_assays(self, smiles: list[str], assays: Sequence[Assay], op_prefix: str) -> AssayReport:
         from simulators.runner import simulate_assays
 
         async with self._exclusive():
             lab = self._current_lab(len(smiles))
-            report = await simulate_assays(lab, smiles, assays, transport=self._transport, protocol_prefix=op_prefix)  # type: ignore[arg-type]
+            report = await simulate_assays(lab, smiles, assays, transport=self._transport, protocol_prefix=op_prefix)
             lab.save_state(self._state_path)
             self._loaded_stamp = self._stamp()
         return report

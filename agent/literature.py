@@ -37,7 +37,9 @@ def write_document(writer: StoreWriter, document: dict[str, Any]) -> tuple[int, 
                 flagged_pages=[page for page, _ in document.get("flagged_pages", [])],
             )
         )
-    existing = set(writer.session.exec(select(Fact.fingerprint).where(Fact.document_id == row.id)))
+    document_id = row.id
+    assert document_id is not None  # a stored (or just flushed) row has its id
+    existing = set(writer.session.exec(select(Fact.fingerprint).where(Fact.document_id == document_id)))
     added = 0
     for fact in document.get("facts", []):
         fingerprint = fact_fingerprint(fact)
@@ -46,7 +48,7 @@ def write_document(writer: StoreWriter, document: dict[str, Any]) -> tuple[int, 
         molecule_id = writer.upsert_molecule(fact["smiles"]).id if fact.get("smiles") else None
         writer.add(
             Fact(
-                document_id=row.id,  # type: ignore[arg-type]
+                document_id=document_id,
                 molecule_id=molecule_id,
                 compound=fact.get("compound"),
                 property=fact["property"],
@@ -63,4 +65,4 @@ def write_document(writer: StoreWriter, document: dict[str, Any]) -> tuple[int, 
         )
         existing.add(fingerprint)
         added += 1
-    return row.id, added  # type: ignore[return-value]
+    return document_id, added

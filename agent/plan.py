@@ -40,6 +40,10 @@ class Answer(BaseModel):
     supported: bool = Field(default=True, description="False when the planner could not do what was asked")
 
 
+StepStatus = Literal["succeeded", "failed", "rejected"]
+STEP_STATUSES: tuple[StepStatus, ...] = ("succeeded", "failed", "rejected")
+
+
 class StepRecord(BaseModel):
     """One executed (or refused) step, as planners see the history."""
 
@@ -48,7 +52,7 @@ class StepRecord(BaseModel):
     index: int
     tool: str
     args: dict[str, Any]
-    status: Literal["succeeded", "failed", "rejected"]
+    status: StepStatus
     output: dict[str, Any] | None = None
     error: str | None = None
     error_type: str | None = None

@@ -11,21 +11,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from agent.plan import StepRecord
 from knowledge.models import ModelVersion, Prediction, Run, Step, ToolCall
 from knowledge.store import KnowledgeStore, StoreWriter
-from lab.recipes import LabMeasurement
+from tools.base import Tool
+from tools.records import Records
 
 log = logging.getLogger(__name__)
 
 
 class RunRecorder:
-    def __init__(self, store: KnowledgeStore, reports_dir: Path, *, measurement_source: str = "simulated") -> None:
+    def __init__(self, store: KnowledgeStore, reports_dir: Path) -> None:
         self.store = store
         self.reports_dir = reports_dir
-        self.measurement_source = measurement_source
 
     def start_run(self, run_id: str, request: str, planner: str, mode: str) -> None:
         def work(writer: StoreWriter) -> None:
@@ -46,16 +46,17 @@ class RunRecorder:
 
         self.store.write(work)
 
-    def record_step(self, run_id: str, current: dict[str, Any], tool: Any) -> None:
+    def record_step(self, run_id: str, current: dict[str, Any], tool: Tool[Any, Any] | None) -> None:
         def work(writer: StoreWriter) -> None:
             existing = writer.session.exec(select(Step).where(Step.run_id == run_id, Step.index == current["index"])).first()
             if existing is not None:
                 return
             step = writer.add(Step(run_id=run_id, index=current["index"], tool=current["tool"], rationale=current.get("rationale", ""), status=current["status"]))
+            assert step.id is not None  # writer.add flushes, so the row has its id
             call = writer.add(
                 ToolCall(
                     run_id=run_id,
-                    step_id=step.id,  # type: ignore[arg-type]
+                    step_id=step.id,
                     tool=current["tool"],
                     args=current.get("args", {}),
                     result=current.get("output"),
@@ -65,58 +66,57 @@ class RunRecorder:
                 )
             )
             output = current.get("output")
-            if current["status"] == "succeeded" and output:
-                self._record_results(writer, run_id, current["tool"], output, call.id)  # type: ignore[arg-type]
+            if current["status"] == "succeeded" and output and tool is not None:
+                assert call.id is not None  # writer.add flushes, so the row has its id
+                self._record_results(writer, run_id, tool.records_of(output), call.id)
 
         self.store.write(work)
 
-    def _record_results(self, writer: StoreWriter, run_id: str, tool: str, output: dict[str, Any], call_id: int) -> None:
-        for model in [output.get("model")] + list(output.get("models", [])):
-            if model and writer.session.get(ModelVersion, model["version"]) is None:
+    def _record_results(self, writer: StoreWriter, run_id: str, records: Records, call_id: int) -> None:
+        """Write the rows a tool's output declares (``Tool.records``), whatever the tool."""
+        for model in records.model_versions:
+            if writer.session.get(ModelVersion, model.version) is None:
                 writer.add(
                     ModelVersion(
-                        id=model["version"],
-                        kind=model["kind"],
-                        property=model["property"],
-                        parent_id=model.get("parent_id"),
-                        dataset_hash=model.get("dataset_hash"),
-                        metrics=model.get("metrics", {}),
-                        artifact_path=model.get("artifact_path"),
-                        approved=model.get("approved", False),
+                        id=model.version,
+                        kind=model.kind,
+                        property=model.property,
+                        parent_id=model.parent_id,
+                        dataset_hash=model.dataset_hash,
+                        metrics=model.metrics,
+                        artifact_path=model.artifact_path,
+                        approved=model.approved,
                     )
                 )
-        if tool == "read_literature":
+        if records.documents:
             from agent.literature import write_document
 
-            for document in output.get("documents", []):
+            for document in records.documents:
                 write_document(writer, document)
-        elif tool == "register_molecules":
-            for molecule in output.get("molecules", []):
-                writer.upsert_molecule(molecule["smiles"])
-        elif tool == "predict_property":
-            version = output["model"]["version"]
-            for p in output.get("predictions", []):
-                molecule = writer.upsert_molecule(p["smiles"])
-                writer.add(
-                    Prediction(
-                        molecule_id=molecule.id,  # type: ignore[arg-type]
-                        model_version_id=version,
-                        property=p["property"],
-                        value=p["value"],
-                        uncertainty=p["uncertainty"],
-                        unit=p["unit"],
-                        tool_call_id=call_id,
-                    )
+        for smiles in records.molecules:
+            writer.upsert_molecule(smiles)
+        for p in records.predictions:
+            molecule = writer.upsert_molecule(p.smiles)
+            assert molecule.id is not None  # a stored molecule has its id
+            writer.add(
+                Prediction(
+                    molecule_id=molecule.id,
+                    model_version_id=p.model_version,
+                    property=p.property,
+                    value=p.value,
+                    uncertainty=p.uncertainty,
+                    unit=p.unit,
+                    tool_call_id=call_id,
                 )
-        elif tool == "run_experiment":
+            )
+        if records.measurements:
             motivating = self._predictions_of_run(writer, run_id)
             preparer = self.store.preparer()
             prepared = []
-            for raw in output.get("measurements", []):
-                m = LabMeasurement.model_validate({k: raw[k] for k in LabMeasurement.model_fields if k in raw})
+            for m in records.measurements:
                 structure = preparer.structure(m.smiles)
                 new = m.to_new_measurement(
-                    source=self.measurement_source,  # type: ignore[arg-type]
+                    source=records.measurement_source,
                     provenance={"run_id": run_id},
                     prediction_id=motivating.get((structure.inchikey, m.property)),
                     tool_call_id=call_id,
@@ -131,12 +131,12 @@ class RunRecorder:
 
         rows = writer.session.exec(
             select(Prediction.id, Molecule.inchikey, Prediction.property)
-            .join(Molecule, Prediction.molecule_id == Molecule.id)
-            .join(ToolCall, Prediction.tool_call_id == ToolCall.id)
+            .join(Molecule, col(Prediction.molecule_id) == col(Molecule.id))
+            .join(ToolCall, col(Prediction.tool_call_id) == col(ToolCall.id))
             .where(ToolCall.run_id == run_id)
-            .order_by(Prediction.id)
+            .order_by(col(Prediction.id))
         )
-        return {(key, prop): prediction_id for prediction_id, key, prop in rows}
+        return {(key, prop): prediction_id for prediction_id, key, prop in rows if prediction_id is not None}
 
     def finish_run(self, run_id: str, status: str, answer: str, history: list[StepRecord]) -> str:
         path = write_report(self.reports_dir, run_id, self._request(run_id), status, answer, history)

@@ -70,9 +70,9 @@ def checkpointer(app: App) -> Iterator[Any]:
         from langgraph.checkpoint.postgres import PostgresSaver
 
         plain = "postgresql://" + url.split("://", 1)[1]
-        with PostgresSaver.from_conn_string(plain) as saver:
-            saver.setup()
-            yield saver
+        with PostgresSaver.from_conn_string(plain) as postgres_saver:
+            postgres_saver.setup()
+            yield postgres_saver
         return
     from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -80,24 +80,25 @@ def checkpointer(app: App) -> Iterator[Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(str(path), check_same_thread=False)
     try:
-        saver = SqliteSaver(connection)
-        saver.setup()
-        yield saver
+        sqlite_saver = SqliteSaver(connection)
+        sqlite_saver.setup()
+        yield sqlite_saver
     finally:
         connection.close()
 
 
-class LazyPredictors:
-    """Builds the predictor registry on first use, so runs that predict nothing never load scikit-learn."""
+class Lazy:
+    """Builds a dependency on first use (the predictor registry, the compute executor), so runs that predict or
+    compute nothing never load scikit-learn or start workers."""
 
     def __init__(self, factory: Callable[[], Any]) -> None:
         self._factory = factory
-        self._registry: Any = None
+        self._built: Any = None
 
     def __getattr__(self, name: str) -> Any:
-        if self._registry is None:
-            self._registry = self._factory()
-        return getattr(self._registry, name)
+        if self._built is None:
+            self._built = self._factory()
+        return getattr(self._built, name)
 
 
 class RunManager:
@@ -150,9 +151,10 @@ class RunManager:
             store=self.app.store,
             tools=self.app.tools,
             planner=planner,
-            predictors=LazyPredictors(lambda: self.app.predictors),
+            predictors=Lazy(lambda: self.app.predictors),
             lab=self.app.lab,
-            data_dir=self.app.settings.home_dir,
+            settings=self.app.tool_settings,
+            executor=Lazy(lambda: self.app.executor),
             paths=self.paths,
             mode=self.app.settings.lab.mode,
             require_approval=self.needs_approval(planner),
@@ -160,7 +162,7 @@ class RunManager:
             on_event=self.on_event,
             recorder=RunRecorder(self.app.store, self.app.settings.reports_dir),
             crash_after=os.environ.get(CRASH_ENV) or None,
-            extras={"campaign_launcher": self._launch_campaign},
+            campaigns=self._launch_campaign,
         )
 
     def _launch_campaign(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -171,11 +173,11 @@ class RunManager:
             {
                 "name": request["name"],
                 "objectives": [{"property": request["objective"]["property"], "direction": request["objective"]["direction"], "target": request.get("target")}],
-                "constraints": [c for c in request.get("constraints", []) if c["op"] in (">=", "<=")],
+                "constraints": request.get("constraints", []),
                 "pool": {"file": request["pool_file"]} if request.get("pool_file") else {"store": True},
-                "budget": {"experiments": request["experiments"], "iterations": max(0, (request["experiments"] - request["initial_random"]) // request["batch_size"])},
+                "budget": {"experiments": request["experiments"], "iterations": max(0, (request["experiments"] - request["initial"]) // request["batch_size"])},
                 "batch_size": request["batch_size"],
-                "initial": {"random": request["initial_random"]},
+                "initial": {"size": request["initial"], "design": request["initial_design"]},
                 "acquisition": {"kind": request["acquisition"]},
             },
             "campaign request",

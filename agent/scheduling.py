@@ -105,13 +105,18 @@ class CampaignScheduler:
     def _scheduler(self, blocking: bool, *, admin: bool = False) -> Any:
         """A scheduler on the job store: blocking (serve in the foreground), in the background (serve for a
         while), or ``admin`` (to add or remove jobs; it never runs one)."""
+        scheduler_class: type
         if admin:
-            Kind = _admin_scheduler_class()
+            scheduler_class = _admin_scheduler_class()
         elif blocking:
-            from apscheduler.schedulers.blocking import BlockingScheduler as Kind
+            from apscheduler.schedulers.blocking import BlockingScheduler
+
+            scheduler_class = BlockingScheduler
         else:
-            from apscheduler.schedulers.background import BackgroundScheduler as Kind
-        return Kind(jobstores={"default": self._jobstore()}, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+            from apscheduler.schedulers.background import BackgroundScheduler
+
+            scheduler_class = BackgroundScheduler
+        return scheduler_class(jobstores={"default": self._jobstore()}, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
 
     def add(self, spec: CampaignSpec, every: timedelta) -> dict[str, Any]:
         """Store (or replace) the job for this campaign's name; returns its id and next run time.

@@ -6,6 +6,12 @@
     ATOMLOOP_CONFORMER_CACHE=/data/conformers      3D conformers of unimol models (default $ATOMLOOP_HOME/conformers)
     ATOMLOOP_ALLOWED_PATHS=/data/papers:/data/libs more folders tools may read files under (the working directory
                                                    and $ATOMLOOP_HOME always; ':'-separated, or a JSON list)
+    ATOMLOOP_COMPUTE__EXECUTOR=dask                where compute jobs run: local (a process pool, the default),
+                                                   dask, or inline (in the calling process, for tests)
+    ATOMLOOP_COMPUTE__WORKERS=8                    worker processes of the local pool or the local Dask cluster
+                                                   (default 0: one per CPU)
+    ATOMLOOP_COMPUTE__ADDRESS=tcp://host:8786      an existing Dask scheduler (default: a LocalCluster on demand)
+    ATOMLOOP_COMPUTE__JOB_TIMEOUT_S=3600           wall time after which a job without its own timeout is killed
 """
 
 from __future__ import annotations
@@ -52,6 +58,22 @@ class LabSettings(BaseModel):
     seed: int = Field(default=0, ge=0, description="Seed of the simulated world and its instruments")
 
 
+class ComputeSettings(BaseModel):
+    """Where long computations (compute jobs) run; ``tools.compute.jobs.build_executor`` reads these fields."""
+
+    model_config = ConfigDict(frozen=True)
+
+    executor: Literal["local", "dask", "inline"] = "local"
+    workers: int = Field(default=0, ge=0, description="Worker processes; 0 = one per CPU")
+    address: str | None = Field(default=None, description="A Dask scheduler, e.g. tcp://host:8786; None = local cluster")
+    job_timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="Default job wall time")
+
+    @field_validator("address")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() if value and value.strip() else None
+
+
 class AtomLoopSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATOMLOOP_", env_nested_delimiter="__", frozen=True)
 
@@ -65,6 +87,7 @@ class AtomLoopSettings(BaseSettings):
     )
     llm: LLMSettings = LLMSettings()
     lab: LabSettings = LabSettings()
+    compute: ComputeSettings = ComputeSettings()
 
     @field_validator("allowed_paths", mode="before")
     @classmethod

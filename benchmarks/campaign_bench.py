@@ -24,8 +24,7 @@ campaigns, same world seed, same noise), with the same budget, and scored with t
 
     .venv/bin/python benchmarks/campaign_bench.py [--seeds 0 1 2 3 4] [--strategies ei ucb greedy random]
         [--models gp fingerprint unimol] [--experiments 96] [--batch 8] [--initial 16] [--data ../shared/data]
-        [--baybe-seeds 0 1 2 3 4] [--results FILE.jsonl] [--diversity 0.7] [--kappa 1.0]
-        [--batch-method kriging_believer|diversity_filter] [--uncertainty latent|measurement]
+        [--baybe-seeds 0 1 2 3 4] [--results FILE.jsonl] [--initial-design random|clusters]
         [--incumbent-rank K|none] [--conformer-cache DIR]
 
 Greedy and random run with the first model family only. ``--results`` appends every finished campaign to a JSON-lines
@@ -168,12 +167,7 @@ def campaign_spec(strategy: str, model: str, seed: int, pool: Pool, args: argpar
         batch_size=args.batch,
         initial=InitialSpec(size=args.initial, design=args.initial_design),
         acquisition=AcquisitionSpec(
-            kind=strategy,
-            **({} if args.diversity is None else {"diversity": args.diversity}),
-            **({} if args.kappa is None else {"kappa": args.kappa}),
-            **({} if args.batch_method is None else {"batch_method": args.batch_method}),
-            **({} if args.uncertainty is None else {"uncertainty": args.uncertainty}),
-            **({} if args.incumbent_rank is None else {"incumbent_rank": args.incumbent_rank.rank}),
+            kind=strategy, **({} if args.incumbent_rank is None else {"incumbent_rank": args.incumbent_rank.rank})
         ),
         models=ModelSpec(kind=model, seed=seed),
         seed=seed,
@@ -189,7 +183,7 @@ def run_campaign(strategy: str, model: str, seed: int, pool: Pool, top: frozense
         runner.run()
         wall_s = time.perf_counter() - start
         evaluation = runner.world_eval()
-        measured = {m.inchikey for m in app.store.measurements(OBJECTIVE, source="simulated") if m.provenance.get("campaign_id") == runner.id}
+        measured = {m.inchikey for m in app.store.measurements(OBJECTIVE, campaign=runner.id)}
     # The BayBE rows use ``true_top``: check that it agrees with ``world_eval`` on every campaign.
     if (evaluation["top2pct_total"], evaluation["top2pct_found"]) != (len(top), len(top & measured)):
         raise RuntimeError(f"{label}: the benchmark's top-2% set disagrees with CampaignRunner.world_eval: {evaluation}")
@@ -390,23 +384,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--initial", type=int, default=16, help="molecules measured before the first model")
     parser.add_argument(
         "--initial-design", choices=["random", "clusters"], default="random",
-        help="how a campaign picks them: at random (the default here, as in the earlier tables of RESULTS.md), or one per"
+        help="how a campaign picks them: at random (the default here, as in the first campaign benchmarks), or one per"
         " k-means cluster of the pool (the default of campaign files); BayBE keeps its own random start",
     )
     parser.add_argument(
         "--results", type=Path, default=None,
         help="append each finished campaign to this JSON-lines file, and skip the campaigns already in it",
-    )
-    parser.add_argument("--diversity", type=float, default=None, help="max Tanimoto similarity within a batch (default: the campaign default)")
-    parser.add_argument("--kappa", type=float, default=None, help="UCB's exploration weight (default: the campaign default)")
-    parser.add_argument(
-        "--batch-method", choices=["kriging_believer", "diversity_filter"], default=None,
-        help="how EI and UCB fill a batch with a gp model (default: the campaign default, kriging_believer)",
-    )
-    parser.add_argument(
-        "--uncertainty", choices=["latent", "measurement"], default=None,
-        help="the sigma EI and UCB score with for a gp model (default: the campaign default, measurement, noise"
-        " included; latent: the noise-free property's)",
     )
     parser.add_argument(
         "--incumbent-rank", type=IncumbentRank.parse, default=None, metavar="K|none",

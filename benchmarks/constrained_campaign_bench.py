@@ -2,13 +2,12 @@
 
 Each run: the demo campaign (``agent.demo.demo_campaign_spec``: maximize BACE-1 pIC50 with target 8, subject to
 logS >= -5, over the bundled BACE pool) with 96 experiments (16 clustered, then 10 iterations of 8), expected
-improvement, the given model family, batch method and batch diversity, in a fresh data directory. It prints one
-JSON line per campaign (``world_eval``: ``top2pct_found`` counts the true top 2% by pIC50 among the molecules that
-truly meet the constraint; ``target_found`` the molecules that truly meet target and constraint) and appends it to
-``--results``.
+improvement with the campaign defaults for the rest of the acquisition (incumbent, batch method, batch diversity),
+the given model family, in a fresh data directory. It prints one JSON line per campaign (``world_eval``:
+``top2pct_found`` counts the true top 2% by pIC50 among the molecules that truly meet the constraint;
+``target_found`` the molecules that truly meet target and constraint) and appends it to ``--results``.
 
-Usage: python benchmarks/constrained_campaign_bench.py --models fingerprint gp --seeds 0 1 2 3 4
-    [--diversities 0.7 0.8] [--batch-methods kriging_believer diversity_filter] [--results FILE.jsonl]
+Usage: python benchmarks/constrained_campaign_bench.py --models fingerprint gp --seeds 0 1 2 3 4 [--results FILE.jsonl]
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def run(model: str, seed: int, diversity: float, batch_method: str) -> dict[str, object]:
+def run(model: str, seed: int) -> dict[str, object]:
     from agent.campaign import CampaignRunner, CampaignSpec
     from agent.demo import demo_campaign_spec
     from fresh_store import fresh_app
@@ -32,7 +31,7 @@ def run(model: str, seed: int, diversity: float, batch_method: str) -> dict[str,
     spec.update(
         budget={"experiments": 96, "iterations": 10},
         initial={"size": 16, "design": "clusters"},
-        acquisition={"kind": "ei", "diversity": diversity, "batch_method": batch_method},
+        acquisition={"kind": "ei"},
         models={"kind": model, "seed": seed},
         seed=seed,
     )
@@ -42,31 +41,23 @@ def run(model: str, seed: int, diversity: float, batch_method: str) -> dict[str,
         runner.run()
         evaluation = runner.world_eval()
     wall = round(time.perf_counter() - started)
-    return {"model": model, "div": diversity, "batch_method": batch_method, "seed": seed, "wall": wall, **evaluation}
+    return {"model": model, "seed": seed, "wall": wall, **evaluation}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["fingerprint", "gp"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    parser.add_argument("--diversities", nargs="+", type=float, default=[0.7])
-    parser.add_argument(
-        "--batch-methods", nargs="+", choices=["kriging_believer", "diversity_filter"], default=["kriging_believer"],
-        help="how a batch is filled (the diversity applies to the filter, and to models without a joint posterior)",
-    )
     parser.add_argument("--results", type=Path, default=None, help="append one JSON line per campaign here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     for seed in args.seeds:
-        for diversity in args.diversities:
-            for batch_method in args.batch_methods:
-                for model in args.models:
-                    row = run(model, seed, diversity, batch_method)
-                    line = json.dumps(row)
-                    print(line, flush=True)
-                    if args.results is not None:
-                        with args.results.open("a") as handle:
-                            handle.write(line + "\n")
+        for model in args.models:
+            line = json.dumps(run(model, seed))
+            print(line, flush=True)
+            if args.results is not None:
+                with args.results.open("a") as handle:
+                    handle.write(line + "\n")
 
 
 if __name__ == "__main__":

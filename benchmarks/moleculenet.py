@@ -19,7 +19,7 @@ Datasets are read from ``--data`` (default ``../shared/data`` relative to the pr
 there is read from the bundled copy in ``knowledge/bundled/`` of the same name.
 
     .venv/bin/python benchmarks/moleculenet.py [--data ../shared/data] [--models fingerprint [unimol]] [--seeds 0 1 2]
-        [--datasets ESOL FreeSolv Lipophilicity "BACE pIC50"] [--unimol-weights PATH | --unimol-from-scratch]
+        [--datasets ESOL FreeSolv Lipophilicity "BACE pIC50"] [--unimol-weights PATH]
         [--unimol-params '{"learning_rate": 3e-4}'] [--conformer-cache DIR]
 
 Markdown goes to stdout, progress lines to stderr.
@@ -349,7 +349,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="start unimol from this pretrained checkpoint (e.g. from `atomloop models pretrain --corpus qm9`);"
         " default: the bundled pretrained backbone (QM9, then drug-like molecules)",
     )
-    parser.add_argument("--unimol-from-scratch", action="store_true", help="unimol without a pretrained backbone")
     parser.add_argument(
         "--unimol-params", type=json.loads, default=None, metavar="JSON",
         help="unimol training parameters that differ from the defaults, as JSON (fields of UniMolTrainParams)",
@@ -364,8 +363,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="NAME", help="datasets to run (default: all of " + ", ".join(spec.name for spec in DATASETS) + ")",
     )
     args = parser.parse_args(argv)
-    if args.unimol_weights is not None and args.unimol_from_scratch:
-        parser.error("--unimol-weights and --unimol-from-scratch exclude each other")
     if any(seed < 0 for seed in args.seeds):
         parser.error("seeds must not be negative")
     if args.unimol_params is not None:
@@ -403,9 +400,6 @@ def run(args: argparse.Namespace) -> str:
         if model == "unimol" and args.unimol_weights is not None:
             options["pretrained"] = args.unimol_weights
             label = f"unimol, pretrained ({args.unimol_weights.name})"
-        elif model == "unimol" and args.unimol_from_scratch:
-            options["pretrained"] = None
-            label = "unimol, from scratch"
         elif model == "unimol":
             label = "unimol, pretrained (bundled QM9 + drug-like backbone)"
         if model == "unimol" and args.unimol_params is not None:

@@ -49,6 +49,7 @@ def canonicalize(smiles: str) -> CanonicalStructure:
         smiles=Chem.MolToSmiles(mol),
         inchikey=inchikey,
         formula=rdMolDescriptors.CalcMolFormula(mol),
-        molar_mass=float(Descriptors.MolWt(mol)),
+        # rdkit-stubs omit Descriptors.MolWt (a module-level lambda in rdkit).
+        molar_mass=float(Descriptors.MolWt(mol)),  # type: ignore[attr-defined]
         monoisotopic_mass=float(rdMolDescriptors.CalcExactMolWt(mol)),
     )

@@ -81,3 +81,8 @@ class NotFoundError(StoreError, LookupError):
 
 class StoreSetupError(StoreError):
     """The store cannot be used as configured: fix the database URL or run `atomloop db upgrade`."""
+
+
+class StoreReadOnly(StoreError, RuntimeError):
+    """A write through a read-only view of the store: a bug in the code that tried it (tools return results, the
+    agent's record step writes them)."""

@@ -126,15 +126,18 @@ def import_measurements_csv(
                 continue
             try:
                 raw_uncertainty = (row.get(uncertainty_col) or "").strip() if uncertainty_col else ""
-                new = NewMeasurement(
-                    smiles=row.get(smiles_column) or "",
-                    property=spec.name,
-                    value=raw_value,  # type: ignore[arg-type]  (validated into a finite float)
-                    unit=unit,
-                    uncertainty=raw_uncertainty or None,  # type: ignore[arg-type]
-                    source=source,
-                    op_id=f"import:{sha[:16]}:{line_of_row}",
-                    provenance={"file": path.name, "sha256": sha, "line": line_of_row},
+                # The raw text goes through NewMeasurement's validators into finite floats.
+                new = NewMeasurement.model_validate(
+                    {
+                        "smiles": row.get(smiles_column) or "",
+                        "property": spec.name,
+                        "value": raw_value,
+                        "unit": unit,
+                        "uncertainty": raw_uncertainty or None,
+                        "source": source,
+                        "op_id": f"import:{sha[:16]}:{line_of_row}",
+                        "provenance": {"file": path.name, "sha256": sha, "line": line_of_row},
+                    }
                 )
                 prepared.append(preparer.prepare(new))
             except (StoreInputError, ValueError) as error:

@@ -106,6 +106,7 @@ class Measurement(SQLModel, table=True):
     prediction_id: int | None = Field(default=None, foreign_key="prediction.id")
     fact_id: int | None = Field(default=None, foreign_key="fact.id")
     tool_call_id: int | None = Field(default=None, foreign_key="toolcall.id")
+    campaign_id: str | None = Field(default=None, foreign_key="campaign.id", index=True, max_length=64, description="The campaign that measured it")
     created_at: datetime = _timestamp(index=True)
 
 
@@ -202,3 +203,29 @@ class Iteration(SQLModel, table=True):
     snapshot_id: int | None = Field(default=None, foreign_key="datasetsnapshot.id")
     metrics: dict[str, Any] = _json()
     created_at: datetime = _timestamp()
+
+
+class ComputeJob(SQLModel, table=True):
+    """One computation run by a compute executor, found again by its content key (the hash of its function and
+    inputs) so that a job submitted again reuses a finished result; the result itself lies in a file
+    (``result_ref``), written by the worker that computed it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, unique=True, max_length=64, description="sha256 of (kind, inputs)")
+    kind: str = Field(description="'package.module:function' the worker calls")
+    label: str = ""
+    group: str = Field(default="", index=True, description="The batch it was submitted with, for people")
+    inputs: dict[str, Any] = _json()
+    status: str = Field(default="queued", index=True, description="queued | running | succeeded | failed | ...")
+    executor: str | None = None
+    client: str | None = Field(default=None, description="host:pid of the process that submitted it")
+    worker: str | None = None
+    attempts: int = 0
+    progress: float | None = Field(default=None, description="Fraction done, as the job reports it")
+    timeout_s: float | None = None
+    result_ref: str | None = Field(default=None, description="The result file, relative to the jobs directory")
+    error: str | None = None
+    cancel_requested: bool = False
+    submitted_at: datetime = _timestamp(index=True)
+    started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))

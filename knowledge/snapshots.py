@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from knowledge.errors import StoreSetupError
 from knowledge.models import DatasetSnapshot, Measurement, MeasurementSource, Molecule, QCStatus
@@ -39,6 +39,15 @@ class DatasetSpec(BaseModel):
     )
     until: datetime | None = Field(default=None, description="Only measurements recorded up to this time")
     format: Literal["csv", "parquet"] = "csv"
+    campaign_id: str | None = Field(default=None, description="Only measurements this campaign made")
+
+    def identity(self) -> dict[str, Any]:
+        """The spec as it enters the content hash and the manifest (without a campaign when there is none, so
+        specs that do not name one hash as they did before campaigns could be named)."""
+        dumped = self.model_dump(mode="json")
+        if dumped["campaign_id"] is None:
+            del dumped["campaign_id"]
+        return dumped
 
 
 class SnapshotRow(BaseModel):
@@ -55,10 +64,10 @@ class SnapshotRow(BaseModel):
 def collect_rows(engine: Engine, property_name: str, spec: DatasetSpec) -> list[SnapshotRow]:
     statement = (
         select(Molecule.inchikey, Molecule.smiles, Measurement.value, Measurement.uncertainty)
-        .join(Molecule, Measurement.molecule_id == Molecule.id)
+        .join(Molecule, col(Measurement.molecule_id) == col(Molecule.id))
         .where(Measurement.property == property_name)
-        .where(Measurement.source.in_(spec.sources))
-        .where(Measurement.qc_status.in_(spec.qc_statuses))
+        .where(col(Measurement.source).in_(spec.sources))
+        .where(col(Measurement.qc_status).in_(spec.qc_statuses))
     )
     if spec.until is not None:
         until = spec.until
@@ -67,6 +76,8 @@ def collect_rows(engine: Engine, property_name: str, spec: DatasetSpec) -> list[
 
             until = until.astimezone(UTC).replace(tzinfo=None)
         statement = statement.where(Measurement.created_at <= until)
+    if spec.campaign_id is not None:
+        statement = statement.where(Measurement.campaign_id == spec.campaign_id)
     grouped: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
     smiles_by_key: dict[str, str] = {}
     with Session(engine) as session:
@@ -96,7 +107,7 @@ def collect_rows(engine: Engine, property_name: str, spec: DatasetSpec) -> list[
 def content_hash(property_name: str, spec: DatasetSpec, rows: list[SnapshotRow]) -> str:
     payload = {
         "property": property_name,
-        "spec": spec.model_dump(mode="json"),
+        "spec": spec.identity(),
         "columns": SNAPSHOT_COLUMNS,
         "rows": [[r.inchikey, r.smiles, repr(r.value), repr(r.value_std), repr(r.uncertainty), r.n] for r in rows],
     }
@@ -137,7 +148,7 @@ def _write_snapshot_files(
         "content_hash": digest,
         "property": property_name,
         "unit": unit,
-        "spec": spec.model_dump(mode="json"),
+        "spec": spec.identity(),
         "row_count": len(rows),
         "columns": list(SNAPSHOT_COLUMNS),
         "data_file": data_path.name,
@@ -165,7 +176,7 @@ def record_snapshot(engine: Engine, property_name: str, spec: DatasetSpec, diges
         snapshot = DatasetSnapshot(
             content_hash=digest,
             property=property_name,
-            spec=spec.model_dump(mode="json"),
+            spec=spec.identity(),
             row_count=rows,
             path=str(path),
         )

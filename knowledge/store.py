@@ -20,11 +20,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from knowledge.chem import CanonicalStructure, canonicalize
 from knowledge.database import writer_engine
-from knowledge.errors import InvalidValue, NotFoundError, StoreSetupError
+from knowledge.errors import InvalidValue, NotFoundError, StoreReadOnly, StoreSetupError
 from knowledge.models import (
     DatasetSnapshot,
     Document,
@@ -70,6 +70,7 @@ class NewMeasurement(BaseModel):
     prediction_id: int | None = None
     fact_id: int | None = None
     tool_call_id: int | None = None
+    campaign_id: str | None = None
 
     @field_validator("value", mode="before")
     @classmethod
@@ -106,6 +107,7 @@ class PreparedMeasurement(BaseModel):
     prediction_id: int | None
     fact_id: int | None
     tool_call_id: int | None
+    campaign_id: str | None = None
 
     def row(self, molecule_id: int) -> dict[str, Any]:
         return {
@@ -124,6 +126,7 @@ class PreparedMeasurement(BaseModel):
             "prediction_id": self.prediction_id,
             "fact_id": self.fact_id,
             "tool_call_id": self.tool_call_id,
+            "campaign_id": self.campaign_id,
             "created_at": datetime.now(UTC),
         }
 
@@ -148,6 +151,7 @@ class MeasurementRecord(BaseModel):
     op_id: str | None
     prediction_id: int | None
     created_at: datetime
+    campaign_id: str | None = None
 
 
 class StoreStats(BaseModel):
@@ -228,6 +232,7 @@ class MeasurementPreparer:
             prediction_id=new.prediction_id,
             fact_id=new.fact_id,
             tool_call_id=new.tool_call_id,
+            campaign_id=new.campaign_id,
         )
 
     def _canonical_uncertainty(
@@ -256,12 +261,14 @@ class StoreWriter:
     def _insert(self, table: type[Any]) -> Any:
         dialect = self.session.get_bind().dialect.name
         if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        elif dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            raise StoreSetupError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
-        return insert(table)
+            from sqlalchemy.dialects import sqlite
+
+            return sqlite.insert(table)
+        if dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.insert(table)
+        raise StoreSetupError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
 
     def upsert_molecules(self, structures: Iterable[CanonicalStructure]) -> dict[str, int]:
         """Insert the molecules that are new (by InChIKey); return InChIKey -> molecule id for all of them."""
@@ -278,7 +285,7 @@ class StoreWriter:
         keys = sorted(by_key)
         for start in range(0, len(keys), _LOOKUP_CHUNK):
             chunk = keys[start : start + _LOOKUP_CHUNK]
-            found = self.session.execute(select(Molecule.inchikey, Molecule.id).where(Molecule.inchikey.in_(chunk)))
+            found = self.session.execute(select(Molecule.inchikey, Molecule.id).where(col(Molecule.inchikey).in_(chunk)))
             ids.update({key: molecule_id for key, molecule_id in found})
         return ids
 
@@ -452,11 +459,13 @@ class KnowledgeStore:
         source: str | Sequence[str] | None = None,
         molecule: str | None = None,
         qc_status: str | Sequence[str] | None = None,
+        campaign: str | None = None,
         limit: int | None = None,
     ) -> list[MeasurementRecord]:
-        """Measurements, oldest first, filtered by property (name or alias), time, source, molecule, QC."""
+        """Measurements, oldest first, filtered by property (name or alias), time, source, molecule, QC, and the
+        campaign that made them."""
         statement = select(Measurement, Molecule.smiles, Molecule.inchikey).join(
-            Molecule, Measurement.molecule_id == Molecule.id
+            Molecule, col(Measurement.molecule_id) == col(Molecule.id)
         )
         if property is not None:
             statement = statement.where(Measurement.property == self.properties.get(property).name)
@@ -464,13 +473,15 @@ class KnowledgeStore:
             statement = statement.where(Measurement.created_at >= _bindable_time(since, self.engine))
         if source is not None:
             sources = [source] if isinstance(source, str) else list(source)
-            statement = statement.where(Measurement.source.in_(sources))
+            statement = statement.where(col(Measurement.source).in_(sources))
         if qc_status is not None:
             statuses = [qc_status] if isinstance(qc_status, str) else list(qc_status)
-            statement = statement.where(Measurement.qc_status.in_(statuses))
+            statement = statement.where(col(Measurement.qc_status).in_(statuses))
         if molecule is not None:
             statement = statement.where(Molecule.id == self.molecule(molecule).id)
-        statement = statement.order_by(Measurement.created_at, Measurement.id)
+        if campaign is not None:
+            statement = statement.where(Measurement.campaign_id == campaign)
+        statement = statement.order_by(col(Measurement.created_at), col(Measurement.id))
         if limit is not None:
             statement = statement.limit(limit)
         with self.session() as session:
@@ -492,6 +503,7 @@ class KnowledgeStore:
                 op_id=m.op_id,
                 prediction_id=m.prediction_id,
                 created_at=as_utc(m.created_at),
+                campaign_id=m.campaign_id,
             )
             for m, smiles, inchikey in rows
         ]
@@ -510,6 +522,10 @@ class KnowledgeStore:
         folder = out_dir or self.snapshot_dir / f"{property_spec.name}-{digest[:16]}"
         data_path = write_snapshot_files(folder, property_spec.name, property_spec.canonical_unit, spec, rows, digest)
         return record_snapshot(self._writer_engine, property_spec.name, spec, digest, len(rows), data_path)
+
+    def reader(self) -> StoreReader:
+        """A read-only view of this store (what tools get)."""
+        return StoreReader(self)
 
     def stats(self) -> StoreStats:
         with self.session() as session:
@@ -534,6 +550,43 @@ class KnowledgeStore:
                 dataset_snapshots=count(DatasetSnapshot),
                 runs=count(Run),
             )
+
+
+class ReadOnlySession(Session):
+    """A session that refuses to flush changes: a view's queries cannot write by accident."""
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise StoreReadOnly("this is a read-only view of the knowledge store: tools return results, the record step writes them")
+        super().flush(objects)
+
+
+class StoreReader:
+    """A read-only view of a ``KnowledgeStore``: its registries, lookups and queries, and sessions that cannot
+    write. Tools get this view, never the store itself."""
+
+    def __init__(self, store: KnowledgeStore) -> None:
+        self._store = store
+
+    @property
+    def properties(self) -> PropertyRegistry:
+        return self._store.properties
+
+    @property
+    def units(self) -> UnitConverter:
+        return self._store.units
+
+    def session(self) -> Session:
+        return ReadOnlySession(self._store.engine, expire_on_commit=False)
+
+    def molecule(self, smiles_or_inchikey: str) -> Molecule:
+        return self._store.molecule(smiles_or_inchikey)
+
+    def measurements(self, property: str | None = None, **filters: Any) -> list[MeasurementRecord]:
+        return self._store.measurements(property, **filters)
+
+    def stats(self) -> StoreStats:
+        return self._store.stats()
 
 
 def _looks_like_inchikey(text: str) -> bool:

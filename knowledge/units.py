@@ -53,7 +53,7 @@ class UnitConverter:
         import pint
 
         # pint knows 'molar'/'M', '%', 'degC'; offset units convert through kelvin.
-        self._ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+        self._ureg: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
         self._maps: dict[tuple[str, str, str], _AffineMap] = {}
 
     @property

@@ -208,9 +208,12 @@ class WeighResult(Frozen):
 # -- instrument descriptions -----------------------------------------------------------------------
 
 
+InstrumentKind = Literal["liquid_handler", "synthesizer", "plate_reader", "solubility_meter", "lcms", "balance"]
+
+
 class InstrumentDescription(Frozen):
     name: str
-    kind: Literal["liquid_handler", "synthesizer", "plate_reader", "solubility_meter", "lcms", "balance"]
+    kind: InstrumentKind
     model: str
     serial: str
     capabilities: tuple[str, ...]

@@ -96,6 +96,7 @@ class LabMeasurement(BaseModel):
         provenance: dict[str, Any],
         prediction_id: int | None = None,
         tool_call_id: int | None = None,
+        campaign_id: str | None = None,
     ) -> NewMeasurement:
         """The knowledge store's input for this reading: censored readings are stored, QC-flagged."""
         return NewMeasurement(
@@ -111,6 +112,7 @@ class LabMeasurement(BaseModel):
             op_id=self.op_id,
             prediction_id=prediction_id,
             tool_call_id=tool_call_id,
+            campaign_id=campaign_id,
         )
 
 

@@ -377,8 +377,8 @@ def _lab_error(identifier: str, message: str, instrument: str) -> LabError:
         error.instrument = instrument
         return error
     if error_type is lab_errors.SynthesisFailed:
-        error = error_type.__new__(error_type)
-        LabError.__init__(error, message)
-        error.smiles, error.reason = "", message
-        return error
+        failed = lab_errors.SynthesisFailed.__new__(lab_errors.SynthesisFailed)
+        LabError.__init__(failed, message)
+        failed.smiles, failed.reason = "", message
+        return failed
     return error_type(message)

@@ -37,11 +37,13 @@ from lab.models import (
     DoseResponseRequest,
     DoseResponseResult,
     InstrumentDescription,
+    InstrumentKind,
     LabSample,
     LCMSRequest,
     LCMSResult,
     LiquidResult,
     Operation,
+    ReadingStatus,
     SerialDilutionRequest,
     SolubilityRequest,
     SolubilityResult,
@@ -96,7 +98,7 @@ class CallRecord(BaseModel):
 class SimInstrument:
     """What every simulated instrument shares: set-up guard, journal, safety gate, faults, call log."""
 
-    kind: str = ""
+    kind: InstrumentKind  # set by each instrument class
     model: str = ""
     capabilities: tuple[str, ...] = ()
     durations_s: dict[str, float] = {}
@@ -136,7 +138,7 @@ class SimInstrument:
     def describe(self) -> InstrumentDescription:
         return InstrumentDescription(
             name=self.name,
-            kind=self.kind,  # type: ignore[arg-type]
+            kind=self.kind,
             model=self.model,
             serial=f"SIM-{stable_int(self.name, self.world.config.seed) % 10**6:06d}",
             capabilities=self.capabilities,
@@ -424,12 +426,12 @@ class SimSolubilityMeter(SimInstrument):
             if stock_m <= 0:
                 return SolubilityResult(op_id=request.op_id, smiles=compound.smiles, log_s=self.detection_limit_log_s, log_s_sd=sd, status="below_range")
             ceiling = math.log10(stock_m / self.stock_dilution)
-            status = "ok"
+            status: ReadingStatus = "ok"
             if reading >= ceiling:
                 reading, status = ceiling, "above_range"
             elif reading <= self.detection_limit_log_s:
                 reading, status = self.detection_limit_log_s, "below_range"
-            return SolubilityResult(op_id=request.op_id, smiles=compound.smiles, log_s=float(reading), log_s_sd=sd, status=status)  # type: ignore[arg-type]
+            return SolubilityResult(op_id=request.op_id, smiles=compound.smiles, log_s=float(reading), log_s_sd=sd, status=status)
 
         return await self._run("measure_solubility", request, SolubilityResult, check, act)
 
@@ -477,7 +479,7 @@ def synthetic_accessibility(smiles: str) -> float:
     contrib = os.path.join(RDConfig.RDContribDir, "SA_Score")
     if contrib not in sys.path:
         sys.path.append(contrib)
-    import sascorer  # type: ignore[import-not-found]
+    import sascorer
 
     return float(sascorer.calculateScore(Chem.MolFromSmiles(smiles)))
 

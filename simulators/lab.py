@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Self, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,7 +36,7 @@ class SimLabConfig(BaseModel):
             "vials": max(200, molecules),
             "buffer_ul": max(250_000.0, 2_000.0 * molecules + 50_000.0),
         }
-        return cls(**{**sizes, **overrides})
+        return cls.model_validate({**sizes, **overrides})
 
     world: WorldConfig = WorldConfig()
     faults: FaultConfig = FaultConfig()
@@ -44,6 +44,18 @@ class SimLabConfig(BaseModel):
     plates: int = Field(default=12, ge=1)
     vials: int = Field(default=200, ge=1)
     buffer_ul: float = Field(default=250_000.0, description="Assay buffer in the reservoir (a potency assay uses 1.7 mL)")
+
+
+class _SharedParts(TypedDict):
+    """What every simulated instrument of one lab shares: its world, deck, clock, limits and journal."""
+
+    world: SimWorld
+    inventory: Inventory
+    clock: SimClock
+    limits: SafetyLimits | None
+    approval: ApprovalHook | None
+    journal: OpJournal | None
+    faults: FaultConfig | None
 
 
 class SimLab:
@@ -79,7 +91,7 @@ class SimLab:
         for index in range(1, self.config.vials + 1):
             self.inventory.add_labware(f"vial-{index}", "vial4ml")
         self.journal = journal or (FileOpJournal(journal_path) if journal_path else MemoryOpJournal())
-        shared = {
+        shared: _SharedParts = {
             "world": self.world,
             "inventory": self.inventory,
             "clock": self.clock,

@@ -6,11 +6,12 @@ import socket
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
-from lab.recipes import Assay, LabMeasurement, RecipeSettings, characterize_protocol, measurements_of
+from lab.access import AssayReport, run_assay_batch
+from lab.recipes import Assay, RecipeSettings
 from lab.scheduler import ScheduleReport
 from simulators.lab import SimLab
 
@@ -18,21 +19,11 @@ Transport = Literal["in-process", "sila2"]
 SILA_SERVED = ("plate_reader", "solubility_meter")
 
 
-class ProtocolFailure(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class SimulationReport(AssayReport):
+    """An assay report of the simulated lab, with the scheduler's timings and the transport used."""
 
-    smiles: str
-    protocol: str
-    error_type: str
-    error: str
-
-
-class SimulationReport(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    makespan_s: float
-    measurements: list[LabMeasurement]
-    failures: list[ProtocolFailure]
     schedule: ScheduleReport
     transport: Transport
 
@@ -65,37 +56,22 @@ async def simulate_assays(
             await connections.enter_async_context(lab)
             instruments = lab.instruments
             if transport == "sila2":
-                remote = {}
+                # A SiLA client gains its kind's Protocol methods at runtime (setattr), which mypy cannot see.
+                remote: dict[str, Any] = {}
                 for kind in SILA_SERVED:
                     port = free_loopback_port()
                     servers.enter_context(SilaInstrumentServer(getattr(lab.instruments, kind), port=port))
                     remote[kind] = await connections.enter_async_context(SilaInstrumentClient(kind, port=port))
                 instruments = replace(lab.instruments, **remote)
-            scheduler = lab.scheduler()
-            protocols = {}
-            for index, molecule in enumerate(smiles):
-                protocol = characterize_protocol(
-                    f"{protocol_prefix}-{index:04d}", molecule, assays, instruments, lab.allocator, lab.buffer, settings
-                )
-                protocols[protocol.name] = molecule
-                scheduler.submit(protocol)
-            report = await scheduler.run()
-    measurements: list[LabMeasurement] = []
-    failures: list[ProtocolFailure] = []
-    for done, outcome in enumerate(sorted(report.outcomes, key=lambda o: o.protocol), start=1):
-        if outcome.status == "succeeded":
-            measurements.extend(measurements_of(outcome.results, instruments))
-        else:
-            failures.append(
-                ProtocolFailure(
-                    smiles=protocols[outcome.protocol],
-                    protocol=outcome.protocol,
-                    error_type=outcome.error_type or "",
-                    error=outcome.error or "",
-                )
+            report, schedule = await run_assay_batch(
+                instruments,
+                lab.scheduler(),
+                lab.allocator,
+                lab.buffer,
+                smiles,
+                assays,
+                settings=settings,
+                protocol_prefix=protocol_prefix,
+                on_progress=on_progress,
             )
-        if on_progress is not None:
-            on_progress(done, len(report.outcomes))
-    return SimulationReport(
-        makespan_s=report.makespan_s, measurements=measurements, failures=failures, schedule=report, transport=transport
-    )
+    return SimulationReport(**dict(report), schedule=schedule, transport=transport)

@@ -7,6 +7,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,86 @@ def data_dir() -> Path:
     from knowledge.bundled import bundled_dir
 
     return bundled_dir()
+
+
+class BundledModels:
+    """The fingerprint models of the bundled datasets, each trained once for the session.
+
+    A run that predicts before the store holds a model trains one on the bundled dataset of the property
+    (``PredictorRegistry.bundled_model``), and fitting its forests is most of such a test's time. Training is
+    deterministic (tests/tools/test_predict.py checks it), so the session keeps the first model fitted on a bundled
+    dataset's training split and hands it back to later fits of exactly the same rows, seed and parameters. Every
+    other fit (other rows, a subset, a parent, another featurizer) trains for real, and so does the first.
+    """
+
+    def __init__(self) -> None:
+        self.models: dict[tuple[object, ...], Any] = {}
+        self.trained = 0
+        self._splits: dict[str, Any] | None = None
+
+    def _training_splits(self) -> dict[str, Any]:
+        """The training split of each bundled dataset, by its dataset hash (the registry's default split)."""
+        if self._splits is None:
+            from knowledge.bundled import BUNDLED_DATASETS
+            from tools.predict.base import TrainingRows
+            from tools.predict.registry import split_rows
+
+            self._splits = {}
+            for dataset in BUNDLED_DATASETS:
+                rows = TrainingRows.from_bundled(dataset.property)
+                self._splits[rows.dataset_hash] = split_rows(rows, 0.2)[0]
+        return self._splits
+
+    def key(self, rows: Any, seed: int, params: Any) -> tuple[object, ...] | None:
+        """The memo key of a fit, or None for a fit that is not of a bundled dataset's training split."""
+        if rows.dataset_hash is None or len(rows) < 100:
+            return None
+        if self._training_splits().get(rows.dataset_hash) != rows:
+            return None
+        return (rows.dataset_hash, rows.smiles, rows.values, seed, params.model_dump_json(exclude={"n_jobs"}))
+
+
+@pytest.fixture(scope="session")
+def _bundled_models() -> BundledModels:
+    return BundledModels()
+
+
+@pytest.fixture(autouse=True)
+def _bundled_models_trained_once(_bundled_models: BundledModels, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools.predict.fingerprint import FingerprintParams, FingerprintPredictor
+
+    fit = FingerprintPredictor.__dict__["train"].__func__
+
+    def train(
+        cls: type[FingerprintPredictor], rows: Any, seed: int = 0, params: FingerprintParams | None = None, **kwargs: Any
+    ) -> FingerprintPredictor:
+        key = None if kwargs else _bundled_models.key(rows, seed, params or FingerprintParams())
+        if key is None:
+            return fit(cls, rows, seed, params, **kwargs)
+        if key not in _bundled_models.models:
+            _bundled_models.models[key] = fit(cls, rows, seed, params)
+            _bundled_models.trained += 1
+        return _bundled_models.models[key]
+
+    monkeypatch.setattr(FingerprintPredictor, "train", classmethod(train))
+
+
+@pytest.fixture(scope="session")
+def _bundled_truth() -> Any:
+    """The simulated world's ground truth from the bundled datasets, read once for the session and only if a
+    test builds a world (see ``_bundled_truth_read_once``)."""
+    import functools
+
+    import simulators.world
+
+    return functools.cache(simulators.world.load_bundled_truth)
+
+
+@pytest.fixture(autouse=True)
+def _bundled_truth_read_once(_bundled_truth: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every simulated lab and every campaign's world_eval builds a ``SimWorld``, whose ground truth is every
+    bundled molecule canonicalized: seconds each time, and the same answer every time (it reads shipped files,
+    and nothing writes it)."""
+    import simulators.world
+
+    monkeypatch.setattr(simulators.world, "load_bundled_truth", _bundled_truth)

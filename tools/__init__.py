@@ -1,1 +1,1 @@
-"""Typed capabilities the agent calls (literature, prediction, docking, FEP, experiments)."""
+"""Typed capabilities the agent calls: the store, literature, prediction, acquisition, experiments, campaigns, 3D structures and compute jobs."""

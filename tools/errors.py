@@ -20,3 +20,8 @@ class ToolInputError(ToolError, ValueError):
 
 class ToolFailed(ToolError):
     """The tool ran and could not produce its result."""
+
+
+class ToolSetupError(ToolError):
+    """The tool cannot run as AtomLoop is configured (a setting, an engine or a cluster that is not there): the
+    person who set AtomLoop up fixes it, not the planner."""

@@ -24,7 +24,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from agent.plan import Answer, Plan, PlannedStep, PlannerError, PlannerSetupError, PlannerUsage, StepRecord
@@ -34,12 +34,13 @@ from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     from openai import OpenAI
+    from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolUnionParam
 
 logger = logging.getLogger(__name__)
 
 SYSTEM_PROMPT = """\
 You are the planner of AtomLoop, an autonomous closed-loop chemistry lab. You plan lab and chemistry work \
-(reading literature, predicting properties, docking, selecting and running experiments) as calls to the provided \
+(reading literature, predicting properties, selecting and running experiments, campaigns) as calls to the provided \
 tools.
 
 - To act, call one or more of the provided tools. Arguments must match each tool's JSON schema exactly.
@@ -278,8 +279,9 @@ class LLMPlanner:
             try:
                 raw = client.chat.completions.with_raw_response.create(
                     model=self._settings.model,
-                    messages=messages,  # type: ignore[arg-type]
-                    tools=self._tools.openai_schemas(),  # type: ignore[arg-type]
+                    # JSON dicts in the chat-completions wire shape, which the SDK spells as TypedDicts
+                    messages=cast("list[ChatCompletionMessageParam]", messages),
+                    tools=cast("list[ChatCompletionToolUnionParam]", self._tools.openai_schemas()),
                     tool_choice="auto",
                 )
             except openai.APIStatusError as error:

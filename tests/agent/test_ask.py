@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from agent.app import build_app
 from agent.cli import cli
+from agent.plan import Plan
+from knowledge.bundled import bundled_dir
 from knowledge.models import ModelVersion, Prediction, Run, Step
 
 
@@ -68,7 +73,44 @@ def test_an_unsupported_request_says_what_is_possible() -> None:
     assert "Offline I can" in payload["answer"]
 
 
-def test_a_campaign_can_be_started_from_a_request() -> None:
+def _bace_pool(home: Path, every: int) -> Path:
+    """Every ``every``-th molecule of the bundled BACE file, as a pool file in the AtomLoop home (tools read there)."""
+    home.mkdir(parents=True, exist_ok=True)
+    rows = list(csv.DictReader((bundled_dir() / "bace_pic50.csv").open()))[::every]
+    pool = home / "bace-pool.csv"
+    pool.write_text("smiles\n" + "".join(f"{r['smiles']}\n" for r in rows))
+    return pool
+
+
+def test_a_campaign_can_be_started_from_a_request(_isolated_home: Path) -> None:
+    pool = _bace_pool(_isolated_home, every=15)  # 101 molecules: the loop, not the whole BACE file
+    payload = _ask(f"run a campaign to find potent BACE-1 inhibitors that stay soluble among {pool} with 24 experiments")
+    assert payload["status"] == "succeeded"
+    [step] = payload["steps"]
+    assert step["tool"] == "start_campaign"
+    assert step["args"]["constraints"] == [{"property": "logS", "op": ">=", "value": -5.0}]
+    assert step["args"]["pool_file"] == str(pool)
+    result = step["result"]
+    # 24 sent; failed syntheses (2-60% each, by synthetic accessibility) give no measurement
+    assert result["iterations"] == 2 and 15 <= result["experiments"] <= 24
+    assert result["world_eval"]["pool"] == 101
+    assert result["world_eval"]["top2pct_total"] == 3  # ceil(2% of 101), no tie with the 3rd
+    assert f"Campaign {result['campaign_id']}" in payload["answer"]
+
+
+def test_a_campaign_request_naming_bace_but_no_pool_runs_on_the_bundled_bace_file() -> None:
+    from agent.planners.offline import OfflinePlanner
+    from knowledge.bundled import bundled_dataset
+
+    plan = OfflinePlanner().plan("run a campaign to find potent BACE-1 inhibitors that stay soluble with 24 experiments", [])
+    assert isinstance(plan, Plan)
+    [step] = plan.steps
+    assert step.tool == "start_campaign" and step.args["experiments"] == 24
+    assert step.args["pool_file"] == str(bundled_dataset("bace")[1]) == str(bundled_dir() / "bace_pic50.csv")
+
+
+@pytest.mark.slow  # the whole 1,513-molecule BACE file; benchmarks/agent_bench.py runs this request too
+def test_a_campaign_on_the_bundled_bace_file_can_be_started_from_a_request() -> None:
     payload = _ask("run a campaign to find potent BACE-1 inhibitors that stay soluble with 24 experiments")
     assert payload["status"] == "succeeded"
     [step] = payload["steps"]

@@ -21,8 +21,13 @@ from knowledge.bundled import bundled_dir
 ATOMLOOP = str(Path(sys.executable).parent / "atomloop")
 
 
-def _campaign_file(tmp_path: Path, **overrides: object) -> Path:
-    rows = list(csv.DictReader((bundled_dir() / "bace_pic50.csv").open()))[::5]  # a 303-molecule pool
+SMALL = 15  # every 15th BACE molecule: a 101-molecule pool, for tests of the loop rather than of its numbers
+
+
+def _campaign_file(tmp_path: Path, every: int = 5, **overrides: object) -> Path:
+    """A campaign file over every ``every``-th molecule of the BACE file (303 molecules by default: the ids and
+    numbers some tests pin were taken on that pool), written to ``tmp_path/pool.csv``."""
+    rows = list(csv.DictReader((bundled_dir() / "bace_pic50.csv").open()))[::every]
     pool = tmp_path / "pool.csv"
     pool.write_text("smiles\n" + "".join(f"{r['smiles']}\n" for r in rows))
     spec = {
@@ -50,7 +55,7 @@ def _json(*args: str) -> object:
 
 def test_campaign_runs_records_and_reports(tmp_path: Path) -> None:
     _json("db", "init")
-    status = _json("campaign", "run", str(_campaign_file(tmp_path)))
+    status = _json("campaign", "run", str(_campaign_file(tmp_path, every=SMALL)))
     assert status["status"] == "done"
     assert [it["index"] for it in status["iterations"]] == [0, 1, 2]
     assert [it["measured"] + it["failed"] for it in status["iterations"]] == [8, 4, 4]
@@ -58,8 +63,8 @@ def test_campaign_runs_records_and_reports(tmp_path: Path) -> None:
     assert set(status["iterations"][1]["model_versions"]) == {"pIC50", "logS"}
     assert status["experiments"] <= 16
     world = status["world_eval"]
-    assert world["top2pct_total"] == 8 and world["pool"] == 303  # ceil(2% of 303) = 7, and one tied with the 7th
-    assert world["random_expected"] == pytest.approx(status["experiments"] * 8 / 303, rel=0.2)
+    assert world["top2pct_total"] == 3 and world["pool"] == 101  # ceil(2% of 101) = 3, none tied with the 3rd
+    assert world["random_expected"] == pytest.approx(status["experiments"] * 3 / 101, rel=0.2)
     report = Path(status["report_path"])
     assert report.exists() and (report.parent / f"{status['id']}-curve.png").exists()
     assert "Acquisition: ucb, batches of 4 filled by the kriging believer, models: gp." in report.read_text()
@@ -84,11 +89,13 @@ def test_campaign_runs_records_and_reports(tmp_path: Path) -> None:
     assert again["best"] == status["best"]
 
 
-def test_a_killed_campaign_resumes_without_repeating_an_experiment(tmp_path: Path) -> None:
+def test_a_killed_campaign_resumes_without_repeating_an_experiment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The campaign that is killed runs in a process of its own; the rest (init, list, resume) in this one."""
     home = tmp_path / "home"
+    monkeypatch.setenv("ATOMLOOP_HOME", str(home))
+    _json("db", "init")
+    spec = _campaign_file(tmp_path, every=SMALL)
     env = {**os.environ, "ATOMLOOP_HOME": str(home)}
-    assert subprocess.run([ATOMLOOP, "db", "init"], env=env, capture_output=True).returncode == 0
-    spec = _campaign_file(tmp_path)
     process = subprocess.Popen([ATOMLOOP, "campaign", "run", str(spec)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
     for line in process.stdout:  # kill -9 as soon as the first model-guided batch is on the lab
@@ -96,12 +103,11 @@ def test_a_killed_campaign_resumes_without_repeating_an_experiment(tmp_path: Pat
             process.kill()
             break
     process.wait(timeout=60)
-    listed = json.loads(subprocess.run([ATOMLOOP, "campaign", "list", "--json"], env=env, capture_output=True, text=True).stdout)
+    assert process.returncode == -9  # killed, not finished before the line came
+    listed = _json("campaign", "list")
     campaign_id = listed[0]["id"]
     assert listed[0]["status"] == "interrupted"  # stored as running, but no live process holds it
-    resumed = subprocess.run([ATOMLOOP, "campaign", "resume", campaign_id, "--json"], env=env, capture_output=True, text=True, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr
-    status = json.loads(resumed.stdout)
+    status = _json("campaign", "resume", campaign_id)
     assert status["status"] == "done" and len(status["iterations"]) == 3
     from knowledge.database import make_engine
     from knowledge.models import Measurement
@@ -139,7 +145,7 @@ def test_the_demo_completes_and_beats_random(tmp_path: Path) -> None:
 
 def test_the_same_spec_in_a_fresh_store_repeats_the_campaign_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The id is the spec's hash and a run number, so op ids and the simulated readings repeat; runs stay apart."""
-    spec = _campaign_file(tmp_path, budget={"experiments": 12, "iterations": 1})
+    spec = _campaign_file(tmp_path, every=SMALL, budget={"experiments": 12, "iterations": 1})
     readings = []
     for home in ("a", "b"):
         monkeypatch.setenv("ATOMLOOP_HOME", str(tmp_path / home))
@@ -399,7 +405,7 @@ def test_too_few_measurements_for_a_model_means_a_random_batch_not_a_crash(tmp_p
     """Four random molecules give at most four training rows: below the forests' minimum (five)."""
     _json("db", "init")
     spec = _campaign_file(
-        tmp_path, budget={"experiments": 12, "iterations": 2}, initial={"random": 4}, constraints=[],
+        tmp_path, every=SMALL, budget={"experiments": 12, "iterations": 2}, initial={"random": 4}, constraints=[],
         models={"kind": "fingerprint"},
     )
     status = _json("campaign", "run", str(spec))
@@ -454,9 +460,9 @@ def test_a_thompson_campaign_draws_from_the_fingerprint_ensemble(tmp_path: Path,
 
     monkeypatch.setattr(FingerprintPredictor, "predict_with_members", counted)  # a spy: the real method still runs
     _json("db", "init")
-    thompson_file = _campaign_file(tmp_path, acquisition={"kind": "thompson"}, models={"kind": "fingerprint"})
+    thompson_file = _campaign_file(tmp_path, every=SMALL, acquisition={"kind": "thompson"}, models={"kind": "fingerprint"})
     status = _json("campaign", "run", str(thompson_file))
-    assert asked == [303 - 8, 303 - 12]  # the objective's members over the untried pool, at iterations 1 and 2
+    assert asked == [101 - 8, 101 - 12]  # the objective's members over the untried pool, at iterations 1 and 2
     assert status["status"] == "done"
     assert [it["measured"] + it["failed"] for it in status["iterations"]] == [8, 4, 4]
     assert all(set(it["model_versions"]) == {"pIC50", "logS"} for it in status["iterations"][1:])
@@ -504,7 +510,9 @@ def test_the_initial_design_is_part_of_the_spec_and_old_specs_keep_their_ids(tmp
     legacy_file = _campaign_file(tmp_path, models={"kind": "fingerprint"})  # the model was the default then
     legacy = CampaignSpec.model_validate(yaml.safe_load(legacy_file.read_text()))
     assert CampaignRunner.create(app, legacy).id == "cmp-a70fef71-1"  # the id it had before `design` existed
-    clustered = _campaign_file(tmp_path, initial={"size": 8, "design": "clusters"}, budget={"experiments": 8, "iterations": 0})
+    clustered = _campaign_file(
+        tmp_path, every=SMALL, initial={"size": 8, "design": "clusters"}, budget={"experiments": 8, "iterations": 0}
+    )
     status = _json("campaign", "run", str(clustered))
     assert not status["id"].startswith("cmp-a70fef71") and status["iterations"][0]["model_versions"] == {}
     with app.store.session() as session:

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import cli
+from knowledge.database import head_revision
 from agent.cli_common import EXIT_INPUT, EXIT_SETUP
 
 
@@ -27,7 +28,7 @@ def _json(runner: CliRunner, *args: str) -> dict:
 
 def test_init_import_stats_on_esol(runner: CliRunner, data_dir: Path, _isolated_home: Path) -> None:
     init = _json(runner, "db", "init")
-    assert init["revision"] == "0001_initial"
+    assert init["revision"] == head_revision()
     assert Path(init["home"]) == _isolated_home.resolve()
     assert (_isolated_home / "atomloop.db").exists()
     report = _json(runner, "db", "import", str(data_dir / "delaney.csv"), "--property", "logS")

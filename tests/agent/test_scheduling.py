@@ -29,7 +29,8 @@ def test_intervals() -> None:
             parse_interval(bad)
 
 
-def test_a_schedule_survives_a_restart_and_runs_its_campaign(tmp_path: Path) -> None:
+def test_a_schedule_survives_a_restart_and_runs_its_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job is stored by this process and served by another (as after a restart)."""
     rows = list(csv.DictReader((bundled_dir() / "bace_pic50.csv").open()))[:20]
     pool = tmp_path / "pool.smi"
     pool.write_text("".join(f"{r['smiles']}\n" for r in rows))
@@ -38,21 +39,27 @@ def test_a_schedule_survives_a_restart_and_runs_its_campaign(tmp_path: Path) -> 
         "name": "tiny", "objectives": [{"property": "pIC50"}], "pool": {"file": str(pool)},
         "budget": {"experiments": 3, "iterations": 0}, "initial": {"random": 3},
     }))
-    env = {**os.environ, "ATOMLOOP_HOME": str(tmp_path / "home")}
+    home = tmp_path / "home"
+    monkeypatch.setenv("ATOMLOOP_HOME", str(home))
 
-    def atomloop(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([ATOMLOOP, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    def atomloop(*args: str) -> object:
+        result = CliRunner().invoke(cli, [*args, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
 
-    assert atomloop("db", "init").returncode == 0
-    scheduled = atomloop("campaign", "schedule", str(spec), "--every", "2s", "--json")
-    assert scheduled.returncode == 0, scheduled.stderr
-    assert json.loads(scheduled.stdout)["job_id"] == "campaign:tiny"
-    # a new process (as after a restart) finds the job in the database and runs it when due
-    jobs = json.loads(atomloop("campaign", "scheduled", "--json").stdout)
+    atomloop("db", "init")
+    scheduled = atomloop("campaign", "schedule", str(spec), "--every", "2s")
+    assert scheduled["job_id"] == "campaign:tiny"
+    jobs = atomloop("campaign", "scheduled")
     assert [j["job_id"] for j in jobs] == ["campaign:tiny"] and jobs[0]["every_s"] == 2
-    served = atomloop("campaign", "scheduler", "--run-for", "20", timeout=180)
+    # A new process finds the job in the database and runs it: due two seconds after it was stored, so due before
+    # the scheduler has started; serving ends after five seconds and waits for the campaign it is running.
+    env = {**os.environ, "ATOMLOOP_HOME": str(home)}
+    served = subprocess.run([ATOMLOOP, "campaign", "scheduler", "--run-for", "5"], env=env, capture_output=True, text=True, timeout=180)
     assert served.returncode == 0, served.stderr
-    campaigns = json.loads(atomloop("campaign", "list", "--json").stdout)
+    campaigns = atomloop("campaign", "list")
     assert campaigns and all(c["name"] == "tiny" for c in campaigns)
-    assert atomloop("campaign", "unschedule", "campaign:tiny").returncode == 0
-    assert json.loads(atomloop("campaign", "scheduled", "--json").stdout) == []
+    assert all(c["status"] == "done" for c in campaigns)  # serving stopped after its campaigns finished
+    result = CliRunner().invoke(cli, ["campaign", "unschedule", "campaign:tiny"])
+    assert result.exit_code == 0, result.output
+    assert atomloop("campaign", "scheduled") == []

@@ -82,8 +82,9 @@ def test_same_seed_same_calls_same_readings_inside_physical_ranges(world: SimWor
     assert all(-12 < value < 2 for value in first)
 
 
-def test_simulated_potency_matches_the_configured_noise_over_the_bace_set(world: SimWorld) -> None:
-    rows = list(csv.DictReader((bundled_dir() / "bace_pic50.csv").open()))
+@pytest.mark.parametrize("every", [3, pytest.param(1, marks=pytest.mark.slow)])  # a third of BACE, or all of it
+def test_simulated_potency_matches_the_configured_noise_over_the_bace_set(world: SimWorld, every: int) -> None:
+    rows = list(csv.DictReader((bundled_dir() / "bace_pic50.csv").open()))[::every]
     lab = SimLab(SimLabConfig.sized_for(len(rows)), world=world)
     report = asyncio.run(simulate_assays(lab, [r["smiles"] for r in rows], ["potency"]))
     truth = {world_key(world, r["smiles"]): float(r["pIC50"]) for r in rows}
@@ -96,7 +97,7 @@ def test_simulated_potency_matches_the_configured_noise_over_the_bace_set(world:
     rmse = float(np.sqrt(np.mean((measured - true) ** 2)))
     from scipy.stats import spearmanr
 
-    assert len(pairs) > 1000  # most of the 1513 were made, passed QC and fell inside the assay's range
+    assert len(pairs) > 0.66 * len(rows)  # most were made, passed QC and fell inside the assay's range
     assert 0.8 * 0.3 <= rmse <= 1.2 * 0.3
     assert spearmanr(measured, true).statistic > 0.9
     censored = [m for m in report.measurements if m.property == "pIC50" and m.status != "ok"]

@@ -20,8 +20,6 @@ from tools.errors import ToolFailed, ToolInputError
 from tools.predict.base import PredictedValue, PredictionFailure, Predictor, TrainingRows
 from tools.predict.unimol import (
     BUNDLED_BACKBONE,
-    CONFORMER_GENERATOR,
-    ConformerCache,
     Pretrainer,
     UniMolConfig,
     UniMolFeaturizer,
@@ -35,11 +33,15 @@ from tools.predict.unimol import (
     official_parameters,
     pretrain,
 )
+from tools.structures.cache import ConformerCache
+from tools.structures.conformers import CONFORMER_GENERATOR
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TINY = UniMolConfig(layers=2, embed_dim=32, ffn_dim=64, heads=4, kernels=16)
-# One conformer per molecule and three members keep these tests fast; several conformers have their own test.
-PARAMS = UniMolTrainParams(min_steps=0, epochs=12, fine_tune_epochs=4, n_members=3, n_conformers=1)
+# One conformer per molecule, two members and a few epochs keep these tests fast (they check behaviour, and the
+# accuracy bars below hold with a wide margin: spearman 0.9, coverage 1.0 when written); several conformers have
+# their own test.
+PARAMS = UniMolTrainParams(min_steps=0, epochs=6, fine_tune_epochs=2, n_members=2, n_conformers=1)
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +252,7 @@ def test_accuracy_and_calibrated_uncertainty_on_held_out_molecules(
     print("unimol small, 200 ESOL rows:", json.dumps(metrics))
     assert metrics["n"] == 50 and metrics["n_failed"] == 0
     assert metrics["spearman"] > 0.6  # measured ~0.9; a tiny model trained for seconds
-    assert metrics["coverage90"] >= 0.7  # the 90% interval is not badly over-confident (measured ~0.9)
+    assert metrics["coverage90"] >= 0.7  # the 90% interval is not badly over-confident (measured 0.9 to 1.0)
     assert model.residual_sigma > 0
     # The small configuration starts from the bundled pretrained backbone unless told otherwise.
     bundled = json.loads(BUNDLED_BACKBONE.with_suffix(".json").read_text())

@@ -129,7 +129,8 @@ def _convert(
     qualifier = q.qualifier
     flips = spec.scale == "neg_log10" and unit is not None and unit.strip() not in spec.all_unit_spellings()
     if flips:
-        qualifier = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(qualifier, qualifier)  # type: ignore[assignment]
+        flipped: dict[Qualifier, Qualifier] = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
+        qualifier = flipped.get(qualifier, qualifier)
     if high is not None and high < value:
         value, high = high, value
     for number in (value, high):
@@ -414,8 +415,9 @@ def _facts_of_table(table: StructuredTable, ctx: _Context) -> list[ExtractedFact
             elif cell is not None:
                 label, label_marks = None, ()  # an empty label cell: no compound (a spanned cell is None and carries on)
         smiles = None
-        if smiles_index is not None and smiles_index < len(cells) and cells[smiles_index] is not None:
-            smiles = _valid_smiles(cells[smiles_index].value_text)  # type: ignore[union-attr]
+        smiles_cell = cells[smiles_index] if smiles_index is not None and smiles_index < len(cells) else None
+        if smiles_cell is not None:
+            smiles = _valid_smiles(smiles_cell.value_text)
             if smiles and label:
                 ctx.smiles_by_label.setdefault(label, smiles)
         if smiles is None and label:
@@ -437,7 +439,8 @@ def _facts_of_table(table: StructuredTable, ctx: _Context) -> list[ExtractedFact
                 unc = parse_quantity(unc_cell.value_text) if unc_cell is not None and unc_cell.value_text else None
                 if unc is not None and unc.value is not None and unc.qualifier == "=":
                     quantity = quantity.model_copy(update={"uncertainty": abs(unc.value)})
-            spec = ctx.properties.get(column.property)  # type: ignore[arg-type]
+            assert column.property is not None  # classify_columns names the property of every value column
+            spec = ctx.properties.get(column.property)
             unit = quantity.unit or column.unit
             if unit is None and _needs_unit(spec) and quantity.qualifier != "nd":
                 ctx.skipped["missing_unit"] += 1
@@ -465,10 +468,11 @@ def _facts_of_table(table: StructuredTable, ctx: _Context) -> list[ExtractedFact
 
 
 def _numeric_share(table: StructuredTable, index: int) -> float:
-    texts = [row.cells[index] for row in table.rows if index < len(row.cells) and row.cells[index] is not None and row.cells[index].value_text]  # type: ignore[union-attr]
+    cells = (row.cells[index] for row in table.rows if index < len(row.cells))
+    texts = [cell for cell in cells if cell is not None and cell.value_text]
     if not texts:
         return 0.0
-    numeric = sum(1 for cell in texts if parse_quantity(cell.value_text) is not None)  # type: ignore[union-attr]
+    numeric = sum(1 for cell in texts if parse_quantity(cell.value_text) is not None)
     return numeric / len(texts)
 
 
@@ -706,16 +710,16 @@ def _label_beside(line: RawLine, lines: Iterable[RawLine], token: str) -> str | 
 
 # --- OPSIN (optional) ----------------------------------------------------------------------------------
 
-_OPSIN_STATE: dict[str, object] = {}
+_OPSIN_STATE: dict[str, Callable[[str], str | None] | None] = {}
 
 
 def opsin_resolver() -> Callable[[str], str | None] | None:
     """Name -> canonical SMILES through OPSIN, when ``py2opsin`` is importable and ``java`` is on PATH."""
     if "resolver" in _OPSIN_STATE:
-        return _OPSIN_STATE["resolver"]  # type: ignore[return-value]
+        return _OPSIN_STATE["resolver"]
     resolver: Callable[[str], str | None] | None = None
     try:
-        from py2opsin import py2opsin  # type: ignore[import-not-found]
+        from py2opsin import py2opsin
     except ImportError:
         logger.info("OPSIN name resolution skipped: py2opsin is not installed")
     else:

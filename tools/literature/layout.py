@@ -36,9 +36,9 @@ def remove_line_numbers(blocks: Sequence[RawBlock]) -> list[RawBlock]:
         return list(blocks)
     kept: list[RawBlock] = []
     for block in blocks:
-        lines = tuple(ln for ln in block.lines if id(ln) not in doomed)
-        if lines:
-            kept.append(replace(block, lines=lines) if len(lines) != len(block.lines) else block)
+        kept_lines = tuple(ln for ln in block.lines if id(ln) not in doomed)
+        if kept_lines:
+            kept.append(replace(block, lines=kept_lines) if len(kept_lines) != len(block.lines) else block)
     return kept
 
 

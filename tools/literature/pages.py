@@ -9,7 +9,7 @@ import re
 from typing import TYPE_CHECKING, Literal
 
 from tools.literature.layout import order_blocks, remove_line_numbers
-from tools.literature.raw import RawBlock, RawLine, RawPage, RawTable, center_inside
+from tools.literature.raw import RawBlock, RawLine, RawPage, RawTable, as_bbox, center_inside
 from tools.literature.tables import TABLE_CAPTION_RE, find_tables
 
 if TYPE_CHECKING:
@@ -74,9 +74,9 @@ def _text_blocks(page: pymupdf.Page) -> list[RawBlock]:
                 (s["flags"] & 16) or "bold" in s.get("font", "").lower() or "black" in s.get("font", "").lower()
                 for s in visible
             )
-            lines.append(RawLine(text=text, bbox=tuple(float(v) for v in line["bbox"]), size=float(main["size"]), bold=bold))  # type: ignore[arg-type]
+            lines.append(RawLine(text=text, bbox=as_bbox(line["bbox"]), size=float(main["size"]), bold=bold))
         if lines:
-            blocks.append(RawBlock(bbox=tuple(float(v) for v in block["bbox"]), lines=tuple(lines)))  # type: ignore[arg-type]
+            blocks.append(RawBlock(bbox=as_bbox(block["bbox"]), lines=tuple(lines)))
     return blocks
 
 

@@ -188,6 +188,7 @@ def parse_quantity(text: str) -> ParsedQuantity | None:
                 pos += 1
             break
 
+    uncertainty: float | None
     grouped = _read_grouped(s, pos)
     if grouped is not None:
         value, uncertainty, pos = grouped
@@ -501,9 +502,15 @@ def _repeated_unit(value_text: str, unit_text: str | None) -> tuple[str, int] | 
     if match is None:
         return None
     low, high = match.group("low"), match.group("high")
-    same_unit = bool(unit_text) and unit_text.split()[0] == match.group("unit").replace(" ", "")  # type: ignore[union-attr]
-    numbers = [parse_quantity(low), parse_quantity(high)]
-    rising = all(n is not None and n.value is not None for n in numbers) and numbers[1].value >= numbers[0].value  # type: ignore[union-attr,operator]
+    same_unit = bool(unit_text and unit_text.split()[0] == match.group("unit").replace(" ", ""))
+    first, second = parse_quantity(low), parse_quantity(high)
+    rising = (
+        first is not None
+        and first.value is not None
+        and second is not None
+        and second.value is not None
+        and second.value >= first.value
+    )
     if same_unit and rising:
         return f"{low} {match.group('sep')} {high}", -1
     return low, match.start("unit")

@@ -5,6 +5,7 @@ Frozen slotted dataclasses: cheap to build, cheap to pickle. Coordinates are PDF
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 BBox = tuple[float, float, float, float]
@@ -55,6 +56,12 @@ class RawPage:
     tables: tuple[RawTable, ...]
     flags: tuple[str, ...]
     tables_scanned: bool
+
+
+def as_bbox(values: Iterable[float]) -> BBox:
+    """A box from the four coordinates PyMuPDF reports (a ``Rect`` or a list), as floats."""
+    x0, y0, x1, y1 = (float(v) for v in values)
+    return (x0, y0, x1, y1)
 
 
 def union(boxes: list[BBox]) -> BBox:

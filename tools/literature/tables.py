@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tools.literature.quantities import LABEL_HEADER_CELL_RE, parse_quantity
-from tools.literature.raw import BBox, RawBlock, RawCell, RawTable, union
+from tools.literature.raw import BBox, RawBlock, RawCell, RawTable, as_bbox, union
 
 if TYPE_CHECKING:
     import pymupdf
@@ -57,19 +57,19 @@ def find_tables(page: pymupdf.Page, number: int, blocks: Sequence[RawBlock]) -> 
         for row in table.rows:
             rows.append(tuple(_read_cell(page, cell) if cell else None for cell in row.cells))
         rows = [row for row in rows if any(cell is not None and cell.text for cell in row)]
-        bbox = tuple(float(v) for v in table.bbox)
+        bbox = as_bbox(table.bbox)
         if external:
             cells = [c.bbox for c in rows[0] if c is not None]
             bbox = union([bbox, *cells]) if cells else bbox
-        rows, bbox = _drop_caption_rows(rows, bbox, blocks)  # type: ignore[arg-type]
+        rows, bbox = _drop_caption_rows(rows, bbox, blocks)
         if len(rows) < 2 or max(len(row) for row in rows) < 2:
             continue
         tables.append(
             RawTable(
                 page=number,
-                bbox=bbox,  # type: ignore[arg-type]
+                bbox=bbox,
                 rows=tuple(rows),
-                caption=_caption(bbox, blocks),  # type: ignore[arg-type]
+                caption=_caption(bbox, blocks),
                 external_header_rows=external,
                 page_height=float(page.rect.height),
             )

@@ -223,10 +223,14 @@ class Predictor(Protocol):
 
     name: str
     """Family, e.g. 'fingerprint'."""
-    version: str
-    """Content hash of what the model was built from (id of its ModelVersion row)."""
-    property: str
-    implemented_properties: frozenset[str]
+
+    @property
+    def version(self) -> str:
+        """Content hash of what the model was built from (id of its ModelVersion row)."""
+        ...
+
+    @property
+    def implemented_properties(self) -> frozenset[str]: ...
 
     def predict(self, smiles: Sequence[str]) -> list[PredictedValue | PredictionFailure]:
         """One result per input, in order; an invalid SMILES gives a PredictionFailure for that input only."""
@@ -238,6 +242,11 @@ class Predictor(Protocol):
 
     def save(self, directory: Path) -> None:
         """Write the artifact into ``directory`` (created if needed)."""
+        ...
+
+    @property  # defined last: inside the class body the name shadows the builtin
+    def property(self) -> str:
+        """Canonical name of the property predicted (knowledge.properties)."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import select
+from sqlmodel import col, select
 
 from knowledge.models import Measurement, Molecule, Prediction
 from knowledge.store import KnowledgeStore
@@ -41,10 +41,10 @@ def calibration(store: KnowledgeStore, model_version: str) -> CalibrationReport:
     with store.session() as session:
         rows = session.exec(
             select(Prediction.value, Prediction.uncertainty, Measurement.value, Molecule.smiles)
-            .join(Measurement, Measurement.prediction_id == Prediction.id)
-            .join(Molecule, Prediction.molecule_id == Molecule.id)
+            .join(Measurement, col(Measurement.prediction_id) == col(Prediction.id))
+            .join(Molecule, col(Prediction.molecule_id) == col(Molecule.id))
             .where(Prediction.model_version_id == model_version, Measurement.qc_status == "passed")
-            .order_by(Measurement.id)
+            .order_by(col(Measurement.id))
         ).all()
     pairs = [CalibrationPair(smiles=smiles, predicted=p, sigma=s, measured=m) for p, s, m, smiles in rows]
     if not pairs:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from knowledge.textfiles import UnreadableFile, read_text
 from tools.errors import ToolFailed, ToolInputError
-from tools.predict.unimol import Conformer
+from tools.structures.conformers import Conformer
 
 log = logging.getLogger(__name__)
 
