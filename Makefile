@@ -21,8 +21,9 @@ install: $(VENV)/.torch-$(TORCH_VERSION)
 demo: install
 	$(BIN)/atomloop demo
 
+# One test process a core, at most four (pytest-xdist; each PostgreSQL test worker gets a database of its own).
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses=auto --maxprocesses=4 --durations=20
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -65,10 +65,12 @@ class App:
 
     @cached_property
     def predictors(self) -> Any:
+        """The model registry; its training fans ensemble members out to ``executor`` where that pays."""
         from tools.predict.registry import PredictorRegistry, default_families
 
         families = default_families(conformer_dir=self.settings.conformer_dir)
-        return PredictorRegistry(self.store, self.settings.home_dir / "models", families=families)
+        return PredictorRegistry(self.store, self.settings.home_dir / "models", families=families,
+                                 executor=self.executor)
 
     @property
     def tool_settings(self) -> ToolSettings:

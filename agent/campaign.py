@@ -1,8 +1,8 @@
 """Closed-loop campaigns: predict, choose, experiment, record, fine-tune, repeat, with no human in the loop.
 
-A campaign is a YAML file validated by ``CampaignSpec``. The first batch comes before any model, by the spec's
-initial design (``agent.initial_design``: by default one molecule per k-means cluster of the pool, or at random).
-Each later iteration:
+A campaign is a YAML file validated by ``agent.campaign_spec.CampaignSpec``. The first batch comes before any model,
+by the spec's initial design (``agent.initial_design``: by default one molecule per k-means cluster of the pool, or
+at random). Each later iteration:
 
     snapshot of the campaign's own measurements -> fine-tune (a new model version per property, parent = the
     previous one) -> predict with uncertainty over the pool -> acquisition (EI, UCB, Thompson, greedy or random,
@@ -12,10 +12,11 @@ Each later iteration:
     ensemble, one member drawn per slot of the batch) -> the lab, through the scheduler -> record every
     measurement with the prediction that motivated it -> metrics -> report.
 
-The models learn only from what the campaign measured, never from values already in the store or in the pool
-file. Every iteration is recorded (``Iteration`` rows) and the lab's state is saved after each batch, so a campaign
-killed at any point resumes with ``atomloop campaign resume ID`` without repeating an experiment: an unfinished
-iteration re-runs with the same seed, the same batch and the same op ids.
+The acquisition functions and batch rules are pure functions of ``tools.acquisition``; this module gathers what
+they take from the store and the models. The models learn only from what the campaign measured, never from values
+already in the store or in the pool file. Every iteration is recorded (``Iteration`` rows) and the lab's state is
+saved after each batch, so a campaign killed at any point resumes with ``atomloop campaign resume ID`` without
+repeating an experiment: an unfinished iteration re-runs with the same seed, the same batch and the same op ids.
 """
 
 from __future__ import annotations
@@ -24,291 +25,21 @@ import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict
 
-from knowledge.errors import StoreInputError
-from tools.acquisition import infeasibility_penalty
-from tools.schemas import Constraint
+from agent.campaign_spec import CampaignSpec, InvalidCampaign, StageSpec, campaign_id_prefix, pass_stage, read_pool
 from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     from agent.app import App
-    from knowledge.store import KnowledgeStore
     from lab.access import AssayReport, LabAccess, MeasurementSource
-    from lab.recipes import Assay
     from tools.predict.base import JointPosteriorPredictor
 
 log = logging.getLogger(__name__)
 
-
-class InvalidCampaign(StoreInputError, ToolInputError):
-    """A campaign that cannot start as given: its file, its pool (missing, unreadable, no valid molecule) or its
-    model kind. Found before the campaign writes anything. On the command line an input error (exit 2); for the
-    ``start_campaign`` tool a call the planner can repair."""
-
-ASSAY_FOR: dict[str, Assay] = {"pIC50": "potency", "logS": "solubility"}
 Z90 = 1.6448536269514722
-BELIEVER_SHORTLIST_PER_PICK = 32  # the kriging believer's first shortlist: 32 candidates a batch slot (see there)
-
-
-class Frozen(BaseModel):
-    """A part of a campaign file: immutable, no unknown keys, and every number finite (YAML's ``.nan`` and
-    ``.inf`` are refused: a NaN target or threshold compares false with everything and an infinite one with
-    nothing, so the campaign would run to its budget and say nothing about why)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class ObjectiveSpec(Frozen):
-    property: str
-    direction: Literal["maximize", "minimize"] = "maximize"
-    target: float | None = Field(default=None, description="A value that counts as a hit")
-
-
-class ConstraintSpec(Constraint):
-    """A constraint of a campaign file: ``tools.schemas.Constraint`` with every number finite (see ``Frozen``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class PoolSpec(Frozen):
-    file: str | None = Field(default=None, description="CSV with a smiles column, or one SMILES per line")
-    store: bool = Field(default=False, description="Every molecule in the store")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> PoolSpec:
-        if (self.file is not None) != self.store:
-            return self
-        raise ValueError("the pool is either a file or the store (exactly one)")
-
-
-class BudgetSpec(Frozen):
-    experiments: int = Field(default=64, ge=1, description="Molecules sent to the lab, initial batch included")
-    iterations: int = Field(default=6, ge=0, description="Model-guided iterations after the initial batch")
-    lab_hours: float | None = Field(default=None, gt=0, description="Stop when the simulated lab time exceeds this")
-
-
-class InitialSpec(Frozen):
-    """The molecules measured before the first model (``agent.initial_design``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, populate_by_name=True)
-
-    size: int = Field(
-        default=16, ge=1, validation_alias=AliasChoices("size", "random"),
-        description="How many molecules (``random: N`` is read as ``size: N, design: random``)",
-    )
-    design: Literal["random", "clusters"] = Field(
-        default="clusters", description="random: drawn uniformly from the pool; clusters: one per k-means cluster"
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _random_count_means_a_random_design(cls, data: Any) -> Any:
-        """``random: N`` (how initial batches were written before ``design``) still asks for N random molecules."""
-        if isinstance(data, dict) and "random" in data and "design" not in data:
-            return {**data, "design": "random"}
-        return data
-
-    def identity(self) -> dict[str, Any]:
-        """What enters the campaign id: a random design as it was written before ``design`` existed, so such a
-        spec keeps its id, its op ids and so its simulated readings."""
-        return {"random": self.size} if self.design == "random" else {"size": self.size, "design": self.design}
-
-
-class AcquisitionSpec(Frozen):
-    kind: Literal["ei", "ucb", "thompson", "greedy", "random"] = "ei"
-    kappa: float = Field(default=1.0, ge=0, description="UCB exploration weight")
-    diversity: float = Field(
-        default=0.7, gt=0, le=1, description="Max Tanimoto similarity within a batch filled by the diversity filter"
-    )
-    batch_method: Literal["kriging_believer", "diversity_filter"] = Field(
-        default="kriging_believer",
-        description=(
-            "How EI and UCB fill a batch when the model has a joint posterior (gp): kriging_believer picks one"
-            " molecule at a time and conditions the posterior on it as if measured at its predicted mean, so its"
-            " neighbours lose their uncertainty bonus (no similarity threshold); diversity_filter takes the best"
-            " scores at most `diversity` Tanimoto-similar to each other. Other models, Thompson sampling, greedy"
-            " and random always use the diversity filter."
-        ),
-    )
-
-    uncertainty: Literal["measurement", "latent"] = Field(
-        default="measurement",
-        description=(
-            "The sigma EI and UCB score with when the model keeps its noise apart from its uncertainty (gp):"
-            " measurement, that of a new reading, noise included (the default), or latent, that of the noise-free"
-            " property (as BoTorch's analytic EI does; EI's incumbent is already the best fitted mean). On the"
-            " simulated lab the two found as many of the top 2% (benchmarks/RESULTS.md). Other models report one"
-            " sigma, used as it is."
-        ),
-    )
-
-    incumbent_rank: int | None = Field(
-        default=8,
-        ge=1,
-        description=(
-            "What EI counts as improvement over: the k-th best of the model's means over the pool (measured"
-            " molecules at their fitted means, untried ones at their predicted means; with constraints, among those"
-            " likely to meet them), so a molecule gains by joining the pool's best k, not only by beating its single"
-            " best. null: the best fitted mean measured so far (classic EI, the behaviour before this field). On"
-            " BACE, ranks 8 to 31 found more of the top 2% than classic EI, 8 the most (benchmarks/RESULTS.md);"
-            " other acquisitions have no incumbent."
-        ),
-    )
-
-    def identity(self, conditions_batches: bool, separates_noise: bool) -> dict[str, Any]:
-        """What enters the campaign id: ``batch_method`` only where it changes the campaign (``conditions_batches``:
-        EI or UCB with a model that has a joint posterior), and ``uncertainty`` only where it changes the campaign
-        (``separates_noise``: EI or UCB with a model whose noise is apart) and is not ``measurement``, the behaviour
-        before it existed, and ``incumbent_rank`` only for EI and when it is set (null is the behaviour before it
-        existed), so campaigns either cannot change keep the ids, op ids and simulated readings they had."""
-        data = self.model_dump(mode="json")
-        if not conditions_batches:
-            data.pop("batch_method")
-        if not separates_noise or self.uncertainty == "measurement":
-            data.pop("uncertainty")
-        if self.kind != "ei" or self.incumbent_rank is None:
-            data.pop("incumbent_rank")
-        return data
-
-
-class ModelSpec(Frozen):
-    """The predictor family fine-tuned for every objective and constraint. The default, ``gp`` (a Gaussian process
-    on Morgan and atom-pair counts), found more of the true top 2% than the ``fingerprint`` forests on the simulated
-    lab, with and without the demo's solubility constraint (benchmarks/RESULTS.md); a file that names no model
-    therefore means a different campaign than it did when the forests were the default, and gets a different id."""
-
-    kind: str = "gp"
-    seed: int = Field(default=0, ge=0)
-
-
-class StageSpec(Frozen):
-    """A cheaper evaluation the untried pool passes before the lab (a fidelity stage): each candidate is evaluated
-    (``predicted``: the property's model, fine-tuned by the campaign when the campaign measures the property, else
-    the newest approved one), then the best ``keep_fraction`` is kept, or those at or beyond ``threshold``."""
-
-    evaluation: Literal["predicted"] = "predicted"
-    property: str
-    direction: Literal["maximize", "minimize"] = "maximize"
-    keep_fraction: float | None = Field(default=None, gt=0, le=1)
-    threshold: float | None = Field(default=None, description="Keep values >= this (maximize) or <= this (minimize)")
-
-    @model_validator(mode="after")
-    def _one_rule(self) -> StageSpec:
-        if (self.keep_fraction is None) == (self.threshold is None):
-            raise ValueError("a stage keeps either a keep_fraction of the pool or those past a threshold (exactly one)")
-        return self
-
-
-def _stages_identity(stages: list[StageSpec]) -> dict[str, Any]:
-    """What the stages add to the campaign id: none, or one predicted keep-fraction stage, as the ``prefilter``
-    they were written as before stages existed (so those specs keep their ids and simulated readings)."""
-    if not stages:
-        return {"prefilter": None}
-    [first, *rest] = stages
-    if not rest and first.evaluation == "predicted" and first.keep_fraction is not None:
-        return {"prefilter": {"property": first.property, "direction": first.direction, "keep_fraction": first.keep_fraction}}
-    return {"stages": [stage.model_dump(mode="json") for stage in stages]}
-
-
-def pass_stage(stage: StageSpec, candidates: list[str], values: dict[str, float]) -> list[str]:
-    """The candidates that pass ``stage`` given each one's evaluated value (a candidate without one does not pass),
-    in the order they came."""
-    sign = 1.0 if stage.direction == "maximize" else -1.0
-    evaluated = [s for s in candidates if s in values and math.isfinite(values[s])]
-    if stage.threshold is not None:
-        kept = {s for s in evaluated if sign * values[s] >= sign * stage.threshold}
-    else:
-        assert stage.keep_fraction is not None
-        ranked = sorted(evaluated, key=lambda s: (-sign * values[s], s))
-        kept = set(ranked[: max(1, int(len(candidates) * stage.keep_fraction))])
-    return [s for s in candidates if s in kept]
-
-
-class CampaignSpec(Frozen):
-    name: str = Field(min_length=1, max_length=200)
-    objectives: list[ObjectiveSpec] = Field(min_length=1)
-    constraints: list[ConstraintSpec] = Field(default_factory=list)
-    pool: PoolSpec
-    budget: BudgetSpec = BudgetSpec()
-    batch_size: int = Field(default=8, ge=1, le=96)
-    initial: InitialSpec = InitialSpec()
-    acquisition: AcquisitionSpec = AcquisitionSpec()
-    models: ModelSpec = ModelSpec()
-    stages: list[StageSpec] = Field(default_factory=list, description="Cheaper evaluations the pool passes, in order, before the lab")
-    seed: int = Field(default=0, ge=0, description="Seeds the choices and, added to the lab's seed, the simulated world")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _prefilter_is_a_stage(cls, data: Any) -> Any:
-        """``prefilter: {property, direction, keep_fraction}`` (before stages existed) is one predicted stage."""
-        if isinstance(data, dict) and "prefilter" in data:
-            data = dict(data)
-            prefilter = data.pop("prefilter")
-            if prefilter is not None:
-                if not isinstance(prefilter, dict):
-                    raise ValueError("prefilter: give property, direction and keep_fraction (or use stages)")
-                data["stages"] = [{"keep_fraction": 0.5, **prefilter}, *data.get("stages", [])]
-        return data
-
-    @model_validator(mode="after")
-    def _measurable(self) -> CampaignSpec:
-        for prop in self.properties():
-            if prop not in ASSAY_FOR:
-                raise ValueError(f"the lab cannot measure {prop!r}; campaigns can use {', '.join(ASSAY_FOR)}")
-        if len(self.objectives) > 1:
-            raise ValueError("one objective per campaign for now; express the others as constraints")
-        return self
-
-    def properties(self) -> list[str]:
-        return list(dict.fromkeys([o.property for o in self.objectives] + [c.property for c in self.constraints]))
-
-    def assays(self) -> list[Assay]:
-        return sorted({ASSAY_FOR[p] for p in self.properties()})
-
-    @classmethod
-    def from_yaml(cls, path: Path) -> CampaignSpec:
-        """The spec in the campaign file ``path``: ``UnreadableFile`` when it cannot be read as text,
-        ``InvalidCampaign`` when it is not a valid campaign."""
-        from knowledge.textfiles import read_text
-
-        text = read_text(path, what="campaign file")  # UnreadableFile: missing, a folder, binary, not UTF-8/16
-        return cls.from_yaml_text(text, str(path))
-
-    @classmethod
-    def from_yaml_text(cls, text: str, source: str) -> CampaignSpec:
-        """The spec in the YAML ``text`` (from ``source``, named in messages), or ``InvalidCampaign``."""
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise InvalidCampaign(f"cannot read campaign file {source}: {error}") from None
-        if not isinstance(data, dict):
-            raise InvalidCampaign(
-                f"invalid campaign file {source}: not a YAML mapping of campaign settings (name, objectives, pool, ...)"
-            )
-        return cls.from_data(data, f"campaign file {source}")
-
-    @classmethod
-    def from_data(cls, data: dict[str, Any], source: str) -> CampaignSpec:
-        """The spec in ``data`` (from ``source``, named in messages: "campaign file x.yaml"), or ``InvalidCampaign``."""
-        try:
-            return cls.model_validate(data)
-        except ValueError as error:
-            raise InvalidCampaign(f"invalid {source}: {_problems(error)}") from None
-
-
-def _problems(error: ValueError) -> str:
-    """A validation error as one line per problem, each with where it is in the file ("objectives.0.target:
-    Input should be a finite number"), without pydantic's links."""
-    from pydantic import ValidationError
-
-    from tools.base import validation_problems
-
-    return validation_problems(error) if isinstance(error, ValidationError) else str(error)
 
 
 class IterationSummary(BaseModel):
@@ -338,46 +69,6 @@ class CampaignStatus(BaseModel):
     world_eval: dict[str, Any] | None = None
 
 
-def read_pool(store: KnowledgeStore, pool: PoolSpec) -> list[str]:
-    """Canonical SMILES of a campaign's candidates, one per InChIKey, in file (or store) order; invalid SMILES
-    are skipped with a warning.
-
-    Raises:
-        InvalidCampaign: the pool file cannot be read (missing, a folder, binary, not UTF-8/16 text), or the pool
-            holds no valid molecule (a campaign over nothing would end "done" having measured nothing).
-    """
-    from knowledge.chem import canonicalize
-    from knowledge.errors import InvalidStructure
-
-    texts: list[str] = []
-    if pool.file:
-        from knowledge.textfiles import UnreadableFile, read_smiles_file
-
-        try:
-            texts = read_smiles_file(Path(pool.file), what="pool file")
-        except UnreadableFile as error:
-            raise InvalidCampaign(f"the campaign's pool: {error}") from error
-    else:
-        from sqlmodel import col, select
-
-        from knowledge.models import Molecule
-
-        with store.session() as session:
-            texts = list(session.exec(select(Molecule.smiles).order_by(col(Molecule.id))))
-    seen: dict[str, str] = {}
-    for text in texts:
-        try:
-            structure = canonicalize(text)
-        except InvalidStructure:
-            log.warning("pool: skipping an invalid SMILES %r", text)
-            continue
-        seen.setdefault(structure.inchikey, structure.smiles)
-    if not seen:
-        where = f"the pool file {pool.file}" if pool.file else "the store (the pool is every molecule in it)"
-        found = f"none of its {len(texts)} SMILES is a valid molecule" if texts else "it holds no molecules"
-        raise InvalidCampaign(f"nothing to measure in {where}: {found}")
-    return list(seen.values())
-
 
 class CampaignRunner:
     """Runs one campaign against the app's store, predictors and (simulated) lab.
@@ -405,35 +96,18 @@ class CampaignRunner:
 
         Everything the campaign needs is checked first (``check``), so a campaign that cannot run writes nothing.
         """
-        import hashlib
-        import json
-
         from sqlmodel import col, select
 
         from knowledge.models import Campaign
-        from knowledge.textfiles import read_bytes
 
         pool = cls.check(app, spec)
         spec_json = spec.model_dump(mode="json")
-        identity = dict(
-            spec_json,
-            initial=spec.initial.identity(),
-            acquisition=spec.acquisition.identity(
-                cls._conditions_batches(app, spec), cls._family_separates_noise(app, spec)
-            ),
-        )
-        del identity["stages"]
-        identity.update(_stages_identity(spec.stages))
-        if spec.pool.file:  # the pool by content, not by where it lies
-            data = read_bytes(spec.pool.file, what="pool file")
-            identity["pool"] = {"file_sha256": hashlib.sha256(data).hexdigest()}
-        prefix = "cmp-" + hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
+        prefix = campaign_id_prefix(spec)
 
         def work(writer: Any) -> str:
-            # The id is the spec's hash (its pool file by content) and a run number: the same spec and seed in a
-            # fresh store get the same id on any machine,
-            # hence the same op ids and the same simulated readings (noise is drawn per op id), so a campaign is
-            # reproducible from its file; the run number keeps repeated runs of one spec apart in one store.
+            # The id is the spec's hash and a run number (``campaign_id_prefix``): the same spec in a fresh store
+            # gets the same id, hence the same op ids and simulated readings; the run number keeps repeated runs of
+            # one spec apart in one store.
             runs = writer.session.exec(select(Campaign.id).where(col(Campaign.id).startswith(prefix + "-"))).all()
             campaign_id = f"{prefix}-{len(runs) + 1}"
             writer.add(Campaign(id=campaign_id, name=spec.name, spec=spec_json, status="running"))
@@ -468,11 +142,6 @@ class CampaignRunner:
         """Whether this campaign fills its batches by the kriging believer (else by the diversity filter)."""
         return self._conditions_batches(self.app, self.spec)
 
-    def scores_latent_sigma(self) -> bool:
-        """Whether EI or UCB score with the model's noise-free sigma (``acquisition.uncertainty: latent`` with a
-        model that keeps its noise apart)."""
-        return self.spec.acquisition.uncertainty == "latent" and self._family_separates_noise(self.app, self.spec)
-
     @staticmethod
     def _conditions_batches(app: App, spec: CampaignSpec) -> bool:
         """Whether batches are filled by conditioning the objective model's joint posterior (kriging believer)."""
@@ -480,11 +149,6 @@ class CampaignRunner:
             return False
         family = CampaignRunner._family(app, spec)
         return callable(getattr(family, "joint_posterior", None))
-
-    @staticmethod
-    def _family_separates_noise(app: App, spec: CampaignSpec) -> bool:
-        """Whether EI or UCB scores with a model whose noise is apart from its uncertainty (``uncertainty`` applies)."""
-        return spec.acquisition.kind in ("ei", "ucb") and hasattr(CampaignRunner._family(app, spec), "noise_variance")
 
     @staticmethod
     def _family(app: App, spec: CampaignSpec) -> Any:
@@ -497,6 +161,13 @@ class CampaignRunner:
 
     @classmethod
     def load(cls, app: App, campaign_id: str, on_progress: Callable[[str], None] | None = None) -> CampaignRunner:
+        """The stored campaign ``campaign_id`` with the spec it ran with (``CampaignSpec.from_stored``: one stored
+        before spec versions is version 1) and the id it was given.
+
+        Raises:
+            NotFoundError: no such campaign.
+            InvalidCampaign: its stored spec cannot be read now (``CampaignSpec.from_stored``).
+        """
         from knowledge.errors import NotFoundError
         from knowledge.models import Campaign
 
@@ -504,20 +175,7 @@ class CampaignRunner:
             row = session.get(Campaign, campaign_id)
         if row is None:
             raise NotFoundError(f"no campaign {campaign_id!r}: see `atomloop campaign list`")
-        stored = dict(row.spec)
-        acquisition = dict(stored.get("acquisition") or {})
-        if "batch_method" not in acquisition:  # started before batch_method existed: it resumes as it ran
-            acquisition["batch_method"] = "diversity_filter"
-        if "uncertainty" not in acquisition:  # started before uncertainty existed: it resumes as it ran
-            acquisition["uncertainty"] = "measurement"
-        if "incumbent_rank" not in acquisition:  # started before incumbent_rank existed: classic EI, as it ran
-            acquisition["incumbent_rank"] = None
-        stored["acquisition"] = acquisition
-        try:
-            spec = CampaignSpec.model_validate(stored)
-        except ValueError as error:  # stored before a rule it breaks (a NaN target, say): it cannot continue
-            raise InvalidCampaign(f"campaign {campaign_id}'s stored spec is not valid now: {_problems(error)}") from None
-        return cls(app, spec, campaign_id, on_progress)
+        return cls(app, CampaignSpec.from_stored(dict(row.spec), campaign_id), campaign_id, on_progress)
 
     def pool(self) -> list[str]:
         """Canonical SMILES of the candidates, one per InChIKey, in file order (``read_pool``; read once)."""
@@ -718,13 +376,10 @@ class CampaignRunner:
         if members:
             batch = self._thompson_batch(index, candidates, estimates, members, size)
         else:
-            noise = self._latent_noise_variance(models[objective])
-            scores = self._acquisition(index, candidates, estimates, measured, fitted_best, noise_variance=noise)
+            scores = self._acquisition(index, candidates, estimates, measured, fitted_best)
             if self.batches_by_believer():
                 incumbent = self._incumbent(measured, fitted_best, estimates)
-                batch = self._believer_batch(
-                    candidates, scores, estimates, incumbent, models[objective], size, latent=noise is not None
-                )
+                batch = self._believer_batch(candidates, scores, estimates, incumbent, models[objective], size)
             else:
                 batch = self._diverse(candidates, scores, size)
         return batch, {s: estimates[s] for s in batch}, versions
@@ -773,15 +428,6 @@ class CampaignRunner:
                     estimates[smiles][stage.property] = (item.value, item.uncertainty)
         return {s: estimates[s][stage.property][0] for s in candidates if stage.property in estimates[s]}
 
-    def _latent_noise_variance(self, model: Any) -> float | None:
-        """The objective model's noise variance when EI or UCB score with its latent sigma (``uncertainty:
-        latent`` and a model that keeps its noise apart), else None (score with the sigma ``predict`` reports)."""
-        acquisition = self.spec.acquisition
-        if acquisition.kind not in ("ei", "ucb") or acquisition.uncertainty != "latent":
-            return None
-        noise_variance = getattr(model, "noise_variance", None)
-        return float(noise_variance) if noise_variance is not None else None
-
     def _acquisition(
         self,
         index: int,
@@ -789,8 +435,6 @@ class CampaignRunner:
         estimates: dict[str, dict[str, tuple[float, float]]],
         measured: list[tuple[str, Any]],
         fitted_best: dict[str, float] | None = None,
-        *,
-        noise_variance: float | None = None,
     ) -> dict[str, float]:
         """Score each candidate by the campaign's acquisition function, weighted by the chance it is feasible.
 
@@ -798,10 +442,6 @@ class CampaignRunner:
         at the feasible molecules measured so far (``fitted_best``), not the best single reading, which is the
         luckiest draw of the assay's noise (or a censored value at the top of its range) and would make EI chase
         uncertainty instead of potency. Without fitted means it falls back to the best reading.
-
-        With ``noise_variance`` (``_latent_noise_variance``), the objective's sigma is that of the noise-free
-        property, ``sqrt(sigma² - noise_variance)``: the improvement EI and UCB weigh is in the property, not in
-        the next reading's noise.
 
         With ``acquisition.incumbent_rank``, the incumbent is the k-th best of the model's means over the pool
         instead (``_incumbent``): ``estimates`` holds every untried molecule's predictions, not only those of the
@@ -818,8 +458,6 @@ class CampaignRunner:
             if objective.property not in own:
                 continue
             mu, sigma = own[objective.property]
-            if noise_variance is not None:
-                sigma = math.sqrt(max(sigma * sigma - noise_variance, 0.0))
             if kind == "thompson":  # marginal draws: only for models without ensemble members (_thompson_batch)
                 mu, sigma = sign * float(rng.normal(sign * mu, max(sigma, 1e-6))), 0.0
             elif kind == "random":
@@ -834,30 +472,30 @@ class CampaignRunner:
         fitted_best: dict[str, float] | None,
         pool_estimates: dict[str, dict[str, tuple[float, float]]] | None = None,
     ) -> float | None:
-        """What expected improvement is over, on the objective's own scale (see ``_acquisition``).
+        """What expected improvement is over, on the objective's own scale (``tools.acquisition.incumbent``).
 
         With ``acquisition.incumbent_rank`` k and ``pool_estimates``: the k-th best of the model's means over the
         molecules of the pool that count, the measured feasible ones at their fitted means (``fitted_best``) and
-        the untried ones at their predicted means where the constraints hold with probability at least one half
-        (the last of them when fewer count). A campaign after many good molecules (the true top 2%, say) gains
-        from each molecule that would join the best few, not only from one that beats the best; EI over the best
-        asks for the latter and spends batches on long shots at the top of the model's uncertainty. Without either,
-        or with nothing that counts: the best fitted mean so far, else the best feasible reading."""
+        the untried ones at their predicted means where the constraints hold with probability at least one half.
+        EI over the single best asks for a molecule that beats it and spends batches on long shots at the top of
+        the model's uncertainty. Without either, or with nothing that counts: the best fitted mean so far, else
+        the best feasible reading."""
+        from tools.acquisition import incumbent
+
         sign = self._sign
-        rank = self.spec.acquisition.incumbent_rank
-        if rank is not None and pool_estimates:
-            objective = self.spec.objectives[0].property
-            values = [sign * value for value in (fitted_best or {}).values()]
-            values += [
+        objective = self.spec.objectives[0].property
+        pool_means = None
+        if pool_estimates:
+            pool_means = [
                 sign * own[objective][0] for own in pool_estimates.values()
                 if objective in own and self._feasibility(own) >= 0.5
             ]
-            if values:
-                values.sort(reverse=True)
-                return sign * values[min(rank, len(values)) - 1]
-        if fitted_best:
-            return sign * max(sign * value for value in fitted_best.values())
-        return self._best_feasible(measured)
+        best_reading = self._best_feasible(measured)
+        value = incumbent(
+            [sign * value for value in (fitted_best or {}).values()], pool_means, self.spec.acquisition.incumbent_rank,
+            sign * best_reading if best_reading is not None else None,
+        )
+        return sign * value if value is not None else None
 
     def _score(self, mu: float, sigma: float, incumbent: float | None, feasible: float) -> float:
         """The acquisition value of one candidate with predicted ``mu`` and ``sigma`` for the objective
@@ -878,49 +516,20 @@ class CampaignRunner:
         incumbent: float | None,
         model: JointPosteriorPredictor,
         size: int,
-        *,
-        latent: bool = False,
     ) -> list[str]:
-        """A batch by the kriging believer (Ginsbourger et al., 2010): the best-scoring candidate, then the model's
-        joint posterior conditioned on it as if it had been measured at its predicted mean (the mean stays, the
-        uncertainty of its neighbours shrinks), the scores recomputed, the best of the rest, and so on. A
-        molecule close to one already in the batch keeps a high score only if its own mean earns it.
+        """A batch by the kriging believer over ``model``'s joint posterior
+        (``tools.acquisition.kriging_believer_batch``), each candidate rescored by the campaign's acquisition with
+        its chance of meeting the constraints. The incumbent of EI stays that of the real measurements."""
+        from tools.acquisition import kriging_believer_batch
 
-        The joint posterior is taken over a shortlist of the best ``scores`` (marginal). Conditioning only lowers a
-        score (EI and UCB grow with sigma), so a pick that still scores at least the best score left off the
-        shortlist is the pick over the whole pool; when one does not, the shortlist grows and the batch is
-        chosen again. The incumbent of EI stays that of the real measurements. With ``latent`` the scores use the
-        posterior's noise-free sigma (as ``scores`` must then have); each pick is still believed as a noisy reading.
-        """
-        import numpy as np
+        feasibility: dict[str, float] = {}
 
-        ranked = sorted((s for s in candidates if s in scores), key=lambda s: (-scores[s], s))
-        if not ranked or size < 1:
-            return []
-        width = min(len(ranked), BELIEVER_SHORTLIST_PER_PICK * size)
-        while True:
-            shortlist = ranked[:width]
-            feasible = [self._feasibility(estimates[s]) for s in shortlist]
-            posterior = model.joint_posterior(shortlist)
-            left_off = scores[ranked[width]] if width < len(ranked) else -math.inf
-            chosen: list[int] = []
-            exact = True
-            while len(chosen) < min(size, len(shortlist)):
-                sigma = posterior.sigma(latent=latent)
-                current = np.array([
-                    -math.inf if i in chosen
-                    else self._score(float(posterior.mean[i]), float(sigma[i]), incumbent, feasible[i])
-                    for i in range(len(shortlist))
-                ])
-                pick = int(np.argmax(current))  # the first of equals: the shortlist is in (-score, SMILES) order
-                exact = exact and current[pick] >= left_off
-                chosen.append(pick)
-                posterior = posterior.believe(pick)
-            if exact or width == len(ranked):
-                break
-            log.debug("kriging believer: a pick scored below the shortlist's edge; widening it from %d", width)
-            width = min(len(ranked), width * 4)
-        return [shortlist[i] for i in chosen]
+        def score(smiles: str, mean: float, sigma: float) -> float:
+            if smiles not in feasibility:
+                feasibility[smiles] = self._feasibility(estimates[smiles])
+            return self._score(mean, sigma, incumbent, feasibility[smiles])
+
+        return kriging_believer_batch(candidates, scores, model.joint_posterior, score, size)
 
     def _feasibility(self, own: dict[str, tuple[float, float]]) -> float:
         """The probability that every constraint holds, from the predicted (mean, sigma) of each (0 if one is
@@ -937,50 +546,25 @@ class CampaignRunner:
         members: dict[str, tuple[float, ...]],
         size: int,
     ) -> list[str]:
-        """Thompson sampling over an ensemble: each slot of the batch goes to the best candidate under one member
-        (a joint draw from the model's posterior, drawn anew for every slot), skipping candidates too similar to
-        those already chosen. Constraints weigh in as they do for UCB and greedy."""
-        import numpy as np
+        """Thompson sampling over an ensemble (``tools.acquisition.thompson_batch``): each slot of the batch goes to
+        the best candidate under one member, drawn anew for every slot with the iteration's seed, skipping
+        candidates too similar to those already chosen. Constraints weigh in as they do for UCB and greedy."""
+        from tools.acquisition import thompson_batch
 
         sign = self._sign
-        rng = self._rng(index)
         eligible = [s for s in candidates if s in members]
-        if not eligible:
-            return []
-        draws = sign * np.array([members[s] for s in eligible], dtype=float)
-        penalty = np.array([infeasibility_penalty(self._feasibility(estimates[s])) for s in eligible])
-        chosen: list[str] = []
-        while len(chosen) < min(size, len(eligible)):
-            column = draws[:, rng.integers(draws.shape[1])] - penalty
-            scores = {s: float(v) for s, v in zip(eligible, column, strict=True) if s not in chosen}
-            picked = self._diverse(list(scores), scores, 1, already=chosen)
-            if not picked:
-                break
-            chosen.extend(picked)
-        return chosen
+        return thompson_batch(
+            {s: tuple(sign * value for value in members[s]) for s in eligible},
+            {s: self._feasibility(estimates[s]) for s in eligible},
+            size, self._rng(index), self.spec.acquisition.diversity, _similarity_fingerprint(),
+        )
 
-    def _diverse(
-        self, candidates: list[str], scores: dict[str, float], size: int, already: list[str] | None = None
-    ) -> list[str]:
+    def _diverse(self, candidates: list[str], scores: dict[str, float], size: int) -> list[str]:
         """Up to ``size`` candidates by descending score, each at most ``acquisition.diversity`` Tanimoto-similar
-        to those chosen before it and to ``already`` (molecules already in the batch)."""
-        from rdkit import Chem, DataStructs
+        to those chosen before it (``tools.acquisition.diverse_batch``)."""
+        from tools.acquisition import diverse_batch
 
-        from agent.initial_design import similarity_fingerprint_generator
-
-        generator = similarity_fingerprint_generator()
-        ranked = sorted((s for s in candidates if s in scores), key=lambda s: (-scores[s], s))
-        chosen: list[str] = []
-        fingerprints: list[Any] = [generator.GetFingerprint(Chem.MolFromSmiles(s)) for s in already or ()]
-        for smiles in ranked:
-            fingerprint = generator.GetFingerprint(Chem.MolFromSmiles(smiles))
-            if fingerprints and max(DataStructs.BulkTanimotoSimilarity(fingerprint, fingerprints)) > self.spec.acquisition.diversity:
-                continue
-            chosen.append(smiles)
-            fingerprints.append(fingerprint)
-            if len(chosen) == size:
-                break
-        return chosen
+        return diverse_batch(candidates, scores, size, self.spec.acquisition.diversity, _similarity_fingerprint())
 
     def _feasible_readings(self, measured: list[tuple[str, Any]]) -> dict[str, float]:
         """InChIKey -> objective reading of each measured molecule whose readings meet every constraint."""
@@ -1153,40 +737,25 @@ class CampaignRunner:
         )
 
     def world_eval(self) -> dict[str, Any]:
-        """After the fact, from the simulated world's ground truth (never shown to the models): how many of the
-        true top-2% of the pool (by the objective, among molecules whose true values meet the constraints; ties at
-        the cut included, ``simulators.world.best_share``) the campaign measured, and how many a random choice of
-        the same size would find on average; and, when the objective has a target, the same for every molecule
-        whose true value meets it and the constraints (``target_found``, ``target_total``,
-        ``target_random_expected``): a broader, less noisy measure."""
-        from knowledge.chem import canonicalize
-        from simulators.world import SimWorld, WorldConfig, best_share
+        """After the fact, from the simulated world's ground truth (never shown to the models): what the campaign
+        found of the pool's best (``agent.campaign_world.world_eval``).
 
-        pool = self.pool()  # first: a pool file that is gone fails before the world is built
-        world = SimWorld(WorldConfig(seed=self.app.settings.lab.seed + self.spec.seed))
-        objective = self.spec.objectives[0]
-        sign = self._sign
-        truth = []
-        for smiles in pool:
-            values = {prop: world.true_value(smiles, prop) for prop in self.spec.properties()}
-            if all(c.holds(values[c.property]) for c in self.spec.constraints):
-                truth.append((sign * values[objective.property], canonicalize(smiles).inchikey))
-        top = best_share(truth, 0.02)
+        Raises:
+            InvalidCampaign: the pool file is gone (checked before the world is built).
+        """
+        from agent.campaign_world import world_eval
+
+        pool = self.pool()
         measured = {key for key, _ in self._measured()}
-        found = len(top & measured)
-        pool_size = max(1, len(self.pool()))
-        result: dict[str, Any] = {
-            "top2pct_found": found,
-            "top2pct_total": len(top),
-            "random_expected": len(measured) * len(top) / pool_size,
-            "experiments": len(measured),
-            "pool": len(self.pool()),
-        }
-        if objective.target is not None:
-            meeting = {key for value, key in truth if value >= sign * objective.target}
-            result.update(
-                target_found=len(meeting & measured),
-                target_total=len(meeting),
-                target_random_expected=len(measured) * len(meeting) / pool_size,
-            )
-        return result
+        return world_eval(self.spec, pool, measured, self.app.settings.lab.seed + self.spec.seed)
+
+
+def _similarity_fingerprint() -> Callable[[str], Any]:
+    """The fingerprint (of a SMILES) a campaign's batches are kept diverse by: the one its clustered initial design
+    compares molecules by (``agent.initial_design.similarity_fingerprint_generator``)."""
+    from rdkit import Chem
+
+    from agent.initial_design import similarity_fingerprint_generator
+
+    generator = similarity_fingerprint_generator()
+    return lambda smiles: generator.GetFingerprint(Chem.MolFromSmiles(smiles))

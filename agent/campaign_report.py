@@ -19,8 +19,6 @@ def write_campaign_report(reports_dir: Path, runner: CampaignRunner, status: Cam
         "filled by the kriging believer" if runner.batches_by_believer()
         else f"with at most {spec.acquisition.diversity:g} Tanimoto similarity between molecules"
     )
-    if runner.scores_latent_sigma():
-        filled += ", scored on the uncertainty of the property (the assay's noise left out)"
     if spec.acquisition.kind == "ei":
         rank = spec.acquisition.incumbent_rank
         filled += (

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agent.cli_common import EXIT_INPUT, JsonOption, cells, console, emit_json, handles_errors, shown
 from agent.cli_campaign import campaign_cli
+from agent.cli_common import EXIT_INPUT, JsonOption, cells, console, emit_json, handles_errors, shown
 from agent.cli_jobs import jobs_cli
 from agent.cli_lab import lab_cli
 from agent.cli_models import models_cli

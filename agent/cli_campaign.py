@@ -24,7 +24,7 @@ campaign_cli = typer.Typer(help="Closed-loop campaigns: run, list, status, resum
 def status_payload(runner: CampaignRunner, status: CampaignStatus) -> dict[str, Any]:
     """The status as JSON, with the simulated world's verdict in sim mode (none when the pool file is gone: the
     campaign's own rows still say where it stands)."""
-    from agent.campaign import InvalidCampaign
+    from agent.campaign_spec import InvalidCampaign
 
     payload = status.model_dump()
     if runner.app.settings.lab.mode == "sim":
@@ -102,7 +102,8 @@ def run_campaign(spec_path: Path | None, spec: Any, as_json: bool, resume_id: st
     anything is written; a campaign that fails while running is marked failed and exits 4 (``EXIT_RUN_FAILED``).
     """
     from agent.app import build_app
-    from agent.campaign import CampaignRunner, CampaignSpec
+    from agent.campaign import CampaignRunner
+    from agent.campaign_spec import CampaignSpec
 
     app = build_app()
     out = console()
@@ -214,7 +215,8 @@ def campaign_schedule(
     The campaign is checked as `campaign run` checks it (the file, the pool, the model kind) before it is stored.
     """
     from agent.app import build_app
-    from agent.campaign import CampaignRunner, CampaignSpec
+    from agent.campaign import CampaignRunner
+    from agent.campaign_spec import CampaignSpec
     from agent.scheduling import parse_interval
 
     interval = parse_interval(every)

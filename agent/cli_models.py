@@ -184,8 +184,8 @@ def models_pretrain(
     The checkpoint is what `atomloop models train --model unimol --weights PATH` starts from.
     """
     from agent.app import build_app
-    from tools.predict.corpora import CorpusStats, read_qm9
     from tools.errors import ToolInputError
+    from tools.predict.corpora import CorpusStats, read_qm9
     from tools.predict.unimol import bundled_backbone, pretrain
     from tools.structures.cache import ConformerCache
 

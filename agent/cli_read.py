@@ -63,8 +63,8 @@ def register(cli: typer.Typer) -> None:
 
         from agent.app import build_app
         from agent.literature import store_document
-        from tools.literature.read_literature import literature_files, read_one_document
         from tools.errors import ToolInputError
+        from tools.literature.read_literature import literature_files, read_one_document
 
         for path in paths:
             check_path(path.expanduser())

@@ -133,9 +133,8 @@ def runs_list(limit: Annotated[int, typer.Option(min=1, help="How many, newest f
     from sqlmodel import col, select
 
     from agent.app import build_app
-    from knowledge.models import Run
-
     from agent.leases import shown_status
+    from knowledge.models import Run
 
     app = build_app()
     with app.store.session() as session:

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def demo_campaign_spec() -> Any:
     """The demo campaign: potent BACE-1 inhibitors that stay soluble, from the bundled BACE pool."""
-    from agent.campaign import CampaignSpec
+    from agent.campaign_spec import CampaignSpec
     from knowledge.bundled import bundled_dataset
 
     _, pool = bundled_dataset("bace")

@@ -6,9 +6,9 @@ import logging
 import os
 import sqlite3
 import uuid
-from pathlib import Path
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
@@ -167,7 +167,8 @@ class RunManager:
 
     def _launch_campaign(self, request: dict[str, Any]) -> dict[str, Any]:
         """Run a campaign for the start_campaign tool (campaigns are the agent's: they write their own rows)."""
-        from agent.campaign import CampaignRunner, CampaignSpec
+        from agent.campaign import CampaignRunner
+        from agent.campaign_spec import CampaignSpec
 
         spec = CampaignSpec.from_data(
             {

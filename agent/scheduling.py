@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from knowledge.errors import StoreInputError
 
 if TYPE_CHECKING:
-    from agent.campaign import CampaignSpec
+    from agent.campaign_spec import CampaignSpec
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def scheduled_spec_yaml(spec: CampaignSpec) -> str:
     another working directory, maybe days later)."""
     import yaml
 
-    from agent.campaign import PoolSpec
+    from agent.campaign_spec import PoolSpec
 
     if spec.pool.file:
         spec = spec.model_copy(update={"pool": PoolSpec(file=str(Path(spec.pool.file).expanduser().resolve()))})
@@ -62,7 +62,8 @@ def run_scheduled_campaign(spec_yaml: str, home: str, database_url: str | None) 
     import os
 
     from agent.app import build_app
-    from agent.campaign import CampaignRunner, CampaignSpec
+    from agent.campaign import CampaignRunner
+    from agent.campaign_spec import CampaignSpec
     from agent.settings import AtomLoopSettings
 
     os.environ["ATOMLOOP_HOME"] = home

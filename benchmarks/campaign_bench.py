@@ -36,9 +36,6 @@ Markdown goes to stdout, progress to stderr.
 
 from __future__ import annotations
 
-import reporting  # benchmarks/reporting.py (this folder is on sys.path)
-from fresh_store import fresh_app
-
 import argparse
 import asyncio
 import dataclasses
@@ -55,10 +52,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.campaign import (
+import reporting  # benchmarks/reporting.py (this folder is on sys.path)
+from fresh_store import fresh_app
+
+from agent.campaign import CampaignRunner
+from agent.campaign_spec import (
     AcquisitionSpec,
     BudgetSpec,
-    CampaignRunner,
     CampaignSpec,
     InitialSpec,
     ModelSpec,

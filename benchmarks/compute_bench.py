@@ -5,7 +5,14 @@ per-task overhead of each executor from a batch of no-op jobs, and of bare Dask 
 Each configuration gets a fresh job book (nothing is reused); a second run of the same fan-out shows what reuse
 costs. Start-up (the local job processes, the Dask cluster) is timed apart from the fan-out.
 
+``--fanout`` measures instead the callers that fan out through the executor, each on the local pool with 1 and 2
+workers (one worker: the in-process loop, which is what a pool of one gets): training a Uni-Mol ensemble's three
+members (``--unimol-rows`` ESOL molecules, ``--unimol-epochs`` epochs, conformers made before the clock starts),
+preparing a pool of ``--pool`` molecules for a fingerprint model's prediction, and reading the staged PDFs. Each
+result is checked to be identical across worker counts.
+
     .venv/bin/python benchmarks/compute_bench.py [--n 2000] [--noop 1000] [--workers 1 2] [--data ../shared/data]
+    .venv/bin/python benchmarks/compute_bench.py --fanout [--workers 1 2] [--unimol-rows 300] [--unimol-epochs 30] [--pool 5000]
 """
 
 from __future__ import annotations
@@ -143,7 +150,10 @@ def table(rows: list[dict[str, Any]], bare: dict[str, Any] | None) -> str:
     ]
     for w in counts:
         local, dask = by.get(("local", w)), by.get(("dask", w))
-        cell = lambda row, key, fmt: format(row[key], fmt) if row else "–"
+
+        def cell(row: dict[str, Any] | None, key: str, fmt: str) -> str:
+            return format(row[key], fmt) if row else "–"
+
         lines.append(
             f"| {w} | {cell(local, 'wall_s', '.1f')} | {cell(local, 'per_second', '.0f')} | {cell(dask, 'wall_s', '.1f')} | "
             f"{cell(dask, 'per_second', '.0f')} | {cell(local, 'startup_s', '.1f')} | {cell(dask, 'startup_s', '.1f')} | "
@@ -168,6 +178,123 @@ def table(rows: list[dict[str, Any]], bare: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def _local(workers: int, root: Path) -> Any:
+    """A local pool of ``workers`` on a fresh job book under ``root``, its processes started by one no-op each."""
+    from tools.compute.jobs import JobRequest
+
+    executor = _executor("local", workers, root)
+    executor.run([JobRequest(kind="compute_bench:noop", inputs={"i": -1 - i}) for i in range(workers)])
+    return executor
+
+
+def fanout_unimol(workers: int, rows: Any, epochs: int, conformer_dir: Path) -> dict[str, Any]:
+    from tools.predict.unimol import UniMolPredictor
+    from tools.structures.cache import ConformerCache
+
+    with tempfile.TemporaryDirectory(prefix="fanout-unimol-") as folder:
+        executor = _local(workers, Path(folder))
+        try:
+            started = time.perf_counter()
+            model = UniMolPredictor.train(rows, seed=0, epochs=epochs, conformers=ConformerCache(conformer_dir),
+                                          executor=executor, work_dir=Path(folder))
+            wall = time.perf_counter() - started
+        finally:
+            executor.close()
+    probe = list(rows.smiles[:50])
+    return {"what": "unimol-train", "workers": workers, "wall_s": wall,
+            "check": [p.model_dump() for p in model.predict(probe)], "n": len(rows)}
+
+
+def fanout_pool(workers: int, model_dir: Path, pool: list[str]) -> dict[str, Any]:
+    from knowledge.database import make_engine, upgrade
+    from knowledge.store import KnowledgeStore
+    from tools.predict.fingerprint import FingerprintPredictor
+    from tools.predict.registry import PredictorRegistry
+
+    with tempfile.TemporaryDirectory(prefix="fanout-pool-") as folder:
+        executor = _local(workers, Path(folder))
+        engine = make_engine(f"sqlite:///{Path(folder) / 'models.db'}")
+        upgrade(engine)
+        registry = PredictorRegistry(KnowledgeStore(engine, snapshot_dir=Path(folder) / "snapshots"), Path(folder) / "models")
+        try:
+            predictor = FingerprintPredictor.load(model_dir)  # empty caches: every molecule is new
+            started = time.perf_counter()
+            results = registry.predict(predictor, pool, executor=executor)
+            wall = time.perf_counter() - started
+        finally:
+            executor.close()
+            engine.dispose()
+    return {"what": "fingerprint-pool", "workers": workers, "wall_s": wall, "n": len(pool),
+            "check": [r.model_dump() for r in results]}
+
+
+def fanout_pdfs(workers: int, pdfs: list[Path]) -> dict[str, Any]:
+    from knowledge.properties import PropertyRegistry
+    from knowledge.units import UnitConverter
+    from tools.literature.pdf import read_pdf
+
+    properties, units = PropertyRegistry.default(), UnitConverter()
+    with tempfile.TemporaryDirectory(prefix="fanout-pdf-") as folder:
+        executor = _local(workers, Path(folder))
+        try:
+            started = time.perf_counter()
+            documents = [read_pdf(path, properties=properties, units=units, executor=executor) for path in pdfs]
+            wall = time.perf_counter() - started
+        finally:
+            executor.close()
+    return {"what": "pdf-read", "workers": workers, "wall_s": wall, "n": sum(d.pages for d in documents),
+            "check": [d.model_dump(mode="json") for d in documents]}
+
+
+def fanout(args: argparse.Namespace) -> None:
+    """The ``--fanout`` measurements (see the module docstring)."""
+    from tools.predict.base import TrainingRows
+    from tools.predict.fingerprint import FingerprintPredictor
+    from tools.structures.cache import ConformerCache
+
+    rows = TrainingRows.from_bundled("logS").subset(range(args.unimol_rows))
+    pool = load_smiles(args.data, args.pool)
+    pdfs = sorted((args.data / "literature" / "pdfs").glob("*.pdf"))
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="fanout-setup-") as folder:
+        conformer_dir, model_dir = Path(folder) / "conformers", Path(folder) / "model"
+        started = time.perf_counter()
+        cache = ConformerCache(conformer_dir)
+        for k in range(5):  # the default n_conformers: made once, read from disk by every configuration
+            seeded = ConformerCache(conformer_dir, seed=cache.seed + k)
+            for smiles in rows.smiles:
+                seeded.conformer(smiles)
+        FingerprintPredictor.train(TrainingRows.from_bundled("logS"), seed=0).save(model_dir)
+        log.warning("set-up (conformers, the fingerprint model) took %.1f s", time.perf_counter() - started)
+        for measure in ("unimol-train", "fingerprint-pool", "pdf-read"):
+            for workers in args.workers:
+                if measure == "unimol-train":
+                    row = fanout_unimol(workers, rows, args.unimol_epochs, conformer_dir)
+                elif measure == "fingerprint-pool":
+                    row = fanout_pool(workers, model_dir, pool)
+                elif pdfs:
+                    row = fanout_pdfs(workers, pdfs)
+                else:
+                    continue
+                print(json.dumps({k: v for k, v in row.items() if k != "check"}), flush=True)
+                results.append(row)
+    lines = ["| what | size | " + " | ".join(f"{w} worker{'s' if w > 1 else ''}: wall s" for w in args.workers)
+             + " | speed-up | identical |", "|---|---:|" + "---:|" * len(args.workers) + "---:|---|"]
+    for measure in ("unimol-train", "fingerprint-pool", "pdf-read"):
+        group = [row for row in results if row["what"] == measure]
+        if not group:
+            continue
+        same = all(row["check"] == group[0]["check"] for row in group)
+        walls = " | ".join(f"{row['wall_s']:.1f}" for row in group)
+        unit = {"unimol-train": "rows", "fingerprint-pool": "molecules", "pdf-read": "pages"}[measure]
+        lines.append(f"| {measure} | {group[0]['n']} {unit} | {walls} | {group[0]['wall_s'] / group[-1]['wall_s']:.2f}x | "
+                     f"{'yes' if same else 'NO'} |")
+    print()
+    print("\n".join(lines))
+    if args.json:
+        args.json.write_text(json.dumps([{k: v for k, v in row.items() if k != "check"} for row in results], indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=2000, help="molecules in the fan-out")
@@ -176,8 +303,15 @@ def main() -> None:
     parser.add_argument("--executors", nargs="+", default=["local", "dask"], choices=["local", "dask"])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--fanout", action="store_true", help="measure the callers that fan out (see above)")
+    parser.add_argument("--unimol-rows", type=int, default=300)
+    parser.add_argument("--unimol-epochs", type=int, default=30)
+    parser.add_argument("--pool", type=int, default=5000, help="molecules in the prediction pool")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.fanout:
+        fanout(args)
+        return
 
     smiles = load_smiles(args.data, args.n)
     rows = []

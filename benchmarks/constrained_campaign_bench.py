@@ -23,9 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def run(model: str, seed: int) -> dict[str, object]:
+    from fresh_store import fresh_app
+
     from agent.campaign import CampaignRunner, CampaignSpec
     from agent.demo import demo_campaign_spec
-    from fresh_store import fresh_app
 
     spec = demo_campaign_spec().model_dump(mode="json")
     spec.update(

@@ -16,12 +16,12 @@ ChEMBL, CC BY-SA 3.0); BACE from MoleculeNet (see the SOURCE.txt files beside th
 
 from __future__ import annotations
 
-import reporting  # benchmarks/reporting.py (this folder is on sys.path)
-
 import argparse
 import csv
 from collections.abc import Sequence
 from pathlib import Path
+
+import reporting  # benchmarks/reporting.py (this folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = (

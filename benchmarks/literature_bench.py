@@ -58,8 +58,6 @@ Markdown goes to stdout and to ``--out``; progress lines to stderr.
 
 from __future__ import annotations
 
-import reporting  # benchmarks/reporting.py (this folder is on sys.path)
-
 import argparse
 import csv
 import importlib.util
@@ -78,6 +76,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import reporting  # benchmarks/reporting.py (this folder is on sys.path)
 
 from knowledge.properties import PropertyRegistry
 from knowledge.units import UnitConverter

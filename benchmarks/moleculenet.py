@@ -27,8 +27,6 @@ Markdown goes to stdout, progress lines to stderr.
 
 from __future__ import annotations
 
-import reporting  # benchmarks/reporting.py (this folder is on sys.path)
-
 import argparse
 import csv
 import hashlib
@@ -42,6 +40,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import reporting  # benchmarks/reporting.py (this folder is on sys.path)
 
 from knowledge.properties import PropertyRegistry
 from tools.predict.base import PredictedValue, TrainingRows, regression_metrics

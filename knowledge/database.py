@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError
 
 from knowledge.errors import StoreSetupError
 
@@ -39,6 +42,25 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 def writer_engine(engine: Engine) -> Engine:
     """The same engine, marked so that SQLite starts its transactions with ``BEGIN IMMEDIATE``."""
     return engine.execution_options(**{WRITE_OPTION: True})
+
+
+T = TypeVar("T")
+BUSY_RETRIES = 5
+
+
+def retry_while_locked(transaction: Callable[[], T], retries: int = BUSY_RETRIES) -> T:
+    """The result of ``transaction`` (one whole write transaction), run again with a growing pause while SQLite
+    reports the database locked (another process holds the write lock past its busy timeout); any other error, or
+    the last attempt's, is raised."""
+    for attempt in range(retries):
+        try:
+            return transaction()
+        except OperationalError as error:
+            if "locked" not in str(error).lower() or attempt == retries - 1:
+                raise
+            log.warning("database busy, retrying (attempt %d)", attempt + 1)
+            time.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def redact_url(url: str) -> str:

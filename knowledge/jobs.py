@@ -10,17 +10,16 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, bindparam, insert, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from knowledge.database import writer_engine
+from knowledge.database import retry_while_locked, writer_engine
 from knowledge.errors import NotFoundError, StoreInputError
 from knowledge.models import ComputeJob
 
@@ -33,7 +32,6 @@ JOB_STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "time
 ACTIVE_STATES: tuple[str, ...] = ("queued", "running")
 
 _CHUNK = 500
-_BUSY_RETRIES = 5
 _FIELDS = frozenset(ComputeJob.model_fields) - {"id", "key"}
 _TABLE = ComputeJob.__table__  # type: ignore[attr-defined]
 
@@ -126,16 +124,12 @@ class JobLedger:
 
     def _write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one write transaction, retrying while SQLite reports the database locked."""
-        for attempt in range(_BUSY_RETRIES):
-            try:
-                with Session(self._writer, expire_on_commit=False) as session, session.begin():
-                    return work(session)
-            except OperationalError as error:
-                if "locked" not in str(error).lower() or attempt == _BUSY_RETRIES - 1:
-                    raise
-                log.warning("database busy, retrying (attempt %d)", attempt + 1)
-                time.sleep(0.2 * 2**attempt)
-        raise AssertionError("unreachable")
+
+        def transaction() -> T:
+            with Session(self._writer, expire_on_commit=False) as session, session.begin():
+                return work(session)
+
+        return retry_while_locked(transaction)
 
     def enqueue(self, jobs: Sequence[Mapping[str, Any]]) -> None:
         """Mark each job (a mapping with ``key`` and any ``ComputeJob`` fields) queued: a new row, or the row of an

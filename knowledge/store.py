@@ -9,7 +9,6 @@ input raises a typed ``StoreInputError`` and leaves the database as it was.
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,11 +18,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, func
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from knowledge.chem import CanonicalStructure, canonicalize
-from knowledge.database import writer_engine
+from knowledge.database import retry_while_locked, writer_engine
 from knowledge.errors import InvalidValue, NotFoundError, StoreReadOnly, StoreSetupError
 from knowledge.models import (
     DatasetSnapshot,
@@ -31,8 +29,8 @@ from knowledge.models import (
     Fact,
     Measurement,
     MeasurementSource,
-    Molecule,
     ModelVersion,
+    Molecule,
     Prediction,
     QCStatus,
     Run,
@@ -47,7 +45,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _LOOKUP_CHUNK = 500
-_BUSY_RETRIES = 5
 
 
 class NewMeasurement(BaseModel):
@@ -409,16 +406,12 @@ class KnowledgeStore:
 
     def write(self, work: Callable[[StoreWriter], T]) -> T:
         """Run ``work`` in a transaction, retrying if SQLite reports the database locked."""
-        for attempt in range(_BUSY_RETRIES):
-            try:
-                with self.transaction() as writer:
-                    return work(writer)
-            except OperationalError as error:
-                if "locked" not in str(error).lower() or attempt == _BUSY_RETRIES - 1:
-                    raise
-                log.warning("database busy, retrying (attempt %d)", attempt + 1)
-                time.sleep(0.2 * 2**attempt)
-        raise AssertionError("unreachable")
+
+        def transaction() -> T:
+            with self.transaction() as writer:
+                return work(writer)
+
+        return retry_while_locked(transaction)
 
     def add_molecule(self, smiles: str) -> Molecule:
         structure = self._structures.get(smiles)

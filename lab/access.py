@@ -18,7 +18,7 @@ from lab.recipes import Assay, LabMeasurement, RecipeSettings, characterize_prot
 if TYPE_CHECKING:
     from lab.models import WellRef
     from lab.recipes import LabInstruments, WellAllocator
-    from lab.scheduler import ScheduleReport, Scheduler
+    from lab.scheduler import Scheduler, ScheduleReport
 
 MeasurementSource = Literal["measured", "simulated"]
 

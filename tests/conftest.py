@@ -51,6 +51,25 @@ def _backends() -> list[object]:
     ]
 
 
+def _this_workers_database(url: str) -> str:
+    """``url`` itself, or under pytest-xdist a database of this worker's own on the same server (created on first
+    use): each test empties its database, and two workers must not empty each other's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url)
+    name = f"{server.database}_{worker}"
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).scalar() is None:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(params=_backends())
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database (no tables) on each backend."""
@@ -59,7 +78,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     from sqlalchemy import create_engine, text
 
-    url = os.environ[POSTGRES_URL_ENV]
+    url = _this_workers_database(os.environ[POSTGRES_URL_ENV])
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))

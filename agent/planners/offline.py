@@ -270,7 +270,11 @@ def _describe(step: StepRecord, labels: dict[str, str] | None = None) -> list[st
         lines += [f"- {name(f['smiles'])}: not measured ({f['error_type']}: {f['error'][:120]})" for f in output.get("failures", [])]
         return lines
     if step.tool == "query_knowledge":
-        lines = [f"The store holds {len(output['measurements'])} measurements, {len(output['predictions'])} predictions and {len(output['facts'])} literature facts for {', '.join(output['molecules_found']) or 'these molecules'}."]
+        found = ", ".join(output["molecules_found"]) or "these molecules"
+        lines = [
+            f"The store holds {len(output['measurements'])} measurements, {len(output['predictions'])} predictions"
+            f" and {len(output['facts'])} literature facts for {found}."
+        ]
         lines += [f"- measured {m['property']} = {m['value']:.2f} {m['unit'] or ''} ({m['source']})" for m in output["measurements"][:10]]
         lines += [f"- predicted {p['property']} = {p['value']:.2f} ± {(p['uncertainty'] or 0):.2f} ({p['detail']})" for p in output["predictions"][:10]]
         lines += [f"- literature: {f['property']} = {f['value']} {f['unit'] or ''} ({f['detail'][:120]})" for f in output["facts"][:10]]
@@ -291,7 +295,8 @@ def _describe(step: StepRecord, labels: dict[str, str] | None = None) -> list[st
     if step.tool == "read_literature":
         lines = []
         for d in output["documents"]:
-            lines.append(f"Read {d['title'] or d['path']} ({d['pages']} pages): {len(d['facts'])} property values" + (f"; flagged pages {', '.join(str(p) for p, _ in d['flagged_pages'])}" if d["flagged_pages"] else ""))
+            flagged = f"; flagged pages {', '.join(str(p) for p, _ in d['flagged_pages'])}" if d["flagged_pages"] else ""
+            lines.append(f"Read {d['title'] or d['path']} ({d['pages']} pages): {len(d['facts'])} property values{flagged}")
             for f in d["facts"][:8]:
                 sigma = f" ± {f['uncertainty']:g}" if f.get("uncertainty") is not None else ""
                 value = "nd" if f["value"] is None else f"{f['qualifier'] if f['qualifier'] not in ('=', 'range') else ''}{f['value']:g}{sigma}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import subprocess
 import sys
@@ -109,9 +108,10 @@ def test_a_killed_campaign_resumes_without_repeating_an_experiment(tmp_path: Pat
     assert listed[0]["status"] == "interrupted"  # stored as running, but no live process holds it
     status = _json("campaign", "resume", campaign_id)
     assert status["status"] == "done" and len(status["iterations"]) == 3
+    from sqlmodel import Session
+
     from knowledge.database import make_engine
     from knowledge.models import Measurement
-    from sqlmodel import Session
 
     engine = make_engine(f"sqlite:///{home / 'atomloop.db'}")
     with Session(engine) as session:
@@ -174,7 +174,8 @@ def test_the_same_spec_in_a_fresh_store_repeats_the_campaign_exactly(tmp_path: P
 def test_expected_improvement_is_over_the_models_best_mean_not_the_luckiest_reading(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from agent.campaign import CampaignRunner, CampaignSpec
+    from agent.campaign import CampaignRunner
+    from agent.campaign_spec import CampaignSpec
 
     classic = {"kind": "ei", "incumbent_rank": None}  # over the best mean, not the pool's k-th (tested below)
     spec = CampaignSpec.model_validate(yaml.safe_load(_campaign_file(tmp_path, constraints=[], acquisition=classic).read_text()))
@@ -191,7 +192,8 @@ def test_expected_improvement_is_over_the_models_best_mean_not_the_luckiest_read
 def test_ei_over_the_pools_kth_best_mean_prefers_a_sure_member_of_the_top_to_a_long_shot(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from agent.campaign import CampaignRunner, CampaignSpec
+    from agent.campaign import CampaignRunner
+    from agent.campaign_spec import CampaignSpec
 
     def runner_for(acquisition: dict[str, object], **overrides: object) -> CampaignRunner:
         text = _campaign_file(tmp_path, acquisition=acquisition, **overrides).read_text()
@@ -234,35 +236,6 @@ def test_ei_over_the_pools_kth_best_mean_prefers_a_sure_member_of_the_top_to_a_l
     ]
 
 
-def test_ei_can_score_a_gps_uncertainty_of_the_property_instead_of_the_next_readings(tmp_path: Path) -> None:
-    from types import SimpleNamespace
-
-    from agent.campaign import CampaignRunner, CampaignSpec
-
-    def runner_for(acquisition: dict[str, object]) -> CampaignRunner:
-        text = _campaign_file(tmp_path, constraints=[], acquisition=acquisition).read_text()
-        return CampaignRunner(SimpleNamespace(store=None), CampaignSpec.model_validate(yaml.safe_load(text)), "cmp-t")  # type: ignore[arg-type]
-
-    gp = SimpleNamespace(noise_variance=0.25)  # the assay's noise, as a GP fits it (sd 0.5)
-    latent = runner_for({"kind": "ei", "uncertainty": "latent", "incumbent_rank": None})  # over 7.0, the best mean
-    assert latent._latent_noise_variance(gp) == 0.25
-    assert latent._latent_noise_variance(SimpleNamespace()) is None  # forests, unimol: one sigma, used as it is
-    default = runner_for({"kind": "ei"})
-    assert default.spec.acquisition.uncertainty == "measurement" and default._latent_noise_variance(gp) is None
-    assert runner_for({"kind": "greedy"})._latent_noise_variance(gp) is None
-    # "known": next to a measured molecule, the model is sure of the property (latent sigma 0) and only the
-    # reading's noise is left (sigma 0.5); "unknown": a new molecule, sigma 0.6 latent, 0.78 with the noise.
-    estimates = {"known": {"pIC50": (6.5, 0.5)}, "unknown": {"pIC50": (6.0, math.sqrt(0.36 + 0.25))}}
-    fitted = {"KEY-A": 7.0}
-    measurement = latent._acquisition(1, ["known", "unknown"], estimates, [], fitted_best=fitted)
-    assert measurement["known"] > measurement["unknown"]  # betting on a lucky reading of a known molecule
-    assert measurement["known"] == pytest.approx(-0.5 * 0.1587 + 0.5 * 0.2420, abs=1e-3)  # z = -1
-    scored = latent._acquisition(1, ["known", "unknown"], estimates, [], fitted_best=fitted, noise_variance=0.25)
-    assert scored["known"] == pytest.approx(0.0, abs=1e-9)  # the property cannot improve on 7.0 there
-    assert scored["unknown"] == pytest.approx(-1.0 * 0.0478 + 0.6 * 0.0995, abs=1e-3)  # z = -5/3
-    assert scored["unknown"] > scored["known"]
-
-
 class _GaussianModel:
     """A joint posterior given outright: what the kriging believer reads from a GP."""
 
@@ -283,15 +256,13 @@ class _GaussianModel:
         )
 
 
-def test_the_kriging_believer_spends_a_batch_on_one_series_only_when_its_means_earn_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_kriging_believer_spends_a_batch_on_one_series_only_when_its_means_earn_it(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
     import numpy as np
 
-    import agent.campaign as campaign
-    from agent.campaign import CampaignRunner, CampaignSpec
+    from agent.campaign import CampaignRunner
+    from agent.campaign_spec import CampaignSpec
 
     spec = CampaignSpec.model_validate(
         yaml.safe_load(_campaign_file(tmp_path, constraints=[], acquisition={"kind": "ei"}).read_text())
@@ -329,23 +300,16 @@ def test_the_kriging_believer_spends_a_batch_on_one_series_only_when_its_means_e
     ahead_scores = {s: runner._score(*ahead_estimates[s]["pIC50"], incumbent, 1.0) for s in names}
     assert runner._believer_batch(names, ahead_scores, ahead_estimates, incumbent, ahead, size=2) == ["A1", "A2"]
 
-    # A shortlist of one a slot: alone, A1 is the pick over the pool; in a batch of three the shortlist A1-A3 is
-    # too short (once A1 is believed, A2 scores below B, which was left off), so it grows and gives the batch
-    # over the whole pool.
-    monkeypatch.setattr(campaign, "BELIEVER_SHORTLIST_PER_PICK", 1)
-    model.asked.clear()
-    assert runner._believer_batch(names, scores, estimates, incumbent, model, size=1) == ["A1"]
-    assert model.asked == [1]
-    assert runner._believer_batch(names, scores, estimates, incumbent, model, size=3) == batch
-    assert model.asked == [1, 3, 6]
     assert runner._believer_batch(names, {}, estimates, incumbent, model, size=3) == []  # nothing scored
     assert runner._believer_batch(names[:2], scores, estimates, incumbent, model, size=3) == ["A1", "A2"]
-    assert model.asked == [1, 3, 6, 2]
 
 
-def test_the_batch_method_enters_the_id_only_where_it_changes_the_campaign(tmp_path: Path) -> None:
+def test_the_id_hashes_the_whole_canonical_spec(tmp_path: Path) -> None:
+    """Every field enters the id as the spec writes it out (no field is left out where it would not change the
+    campaign): a file that spells out a default is the same campaign, one that changes any field is another."""
     from agent.app import build_app
-    from agent.campaign import CampaignRunner, CampaignSpec
+    from agent.campaign import CampaignRunner
+    from agent.campaign_spec import CampaignSpec, campaign_id_prefix
 
     _json("db", "init")
     app = build_app()
@@ -355,46 +319,25 @@ def test_the_batch_method_enters_the_id_only_where_it_changes_the_campaign(tmp_p
         return CampaignRunner.create(app, spec).id.rsplit("-", 1)[0]
 
     gp = campaign_id(acquisition={"kind": "ei"})
-    gp_filter = campaign_id(acquisition={"kind": "ei", "batch_method": "diversity_filter"})
-    assert gp != gp_filter  # a GP campaign's batches depend on it
-    forest = campaign_id(acquisition={"kind": "ei"}, models={"kind": "fingerprint"})
-    forest_filter = campaign_id(
-        acquisition={"kind": "ei", "batch_method": "diversity_filter"}, models={"kind": "fingerprint"}
+    assert gp == campaign_id(
+        acquisition={"kind": "ei", "batch_method": "kriging_believer", "incumbent_rank": 8, "kappa": 1.0},
+        spec_version=2, models={"kind": "gp"},
     )
-    assert forest == forest_filter  # forests have no joint posterior: the diversity filter either way
-    greedy = campaign_id(acquisition={"kind": "greedy"})
-    assert greedy == campaign_id(acquisition={"kind": "greedy", "batch_method": "diversity_filter"})
-    # uncertainty: in the id of GP campaigns scored with the latent sigma only; the measurement sigma (the default,
-    # and the behaviour before the option) keeps the ids campaigns had then.
-    assert gp == campaign_id(acquisition={"kind": "ei", "uncertainty": "measurement"})
-    gp_latent = campaign_id(acquisition={"kind": "ei", "uncertainty": "latent"})
-    assert len({gp, gp_latent, gp_filter}) == 3
-    assert forest == campaign_id(acquisition={"kind": "ei", "uncertainty": "latent"}, models={"kind": "fingerprint"})
-    assert greedy == campaign_id(acquisition={"kind": "greedy", "uncertainty": "latent"})
-    # incumbent_rank: in the id of EI campaigns only, and not when null (classic EI, the behaviour before it).
-    gp_classic = campaign_id(acquisition={"kind": "ei", "incumbent_rank": None})
-    assert len({gp, gp_classic, campaign_id(acquisition={"kind": "ei", "incumbent_rank": 4})}) == 3
-    assert gp == campaign_id(acquisition={"kind": "ei", "incumbent_rank": 8})
-    assert greedy == campaign_id(acquisition={"kind": "greedy", "incumbent_rank": None})
-    ucb = campaign_id(acquisition={"kind": "ucb"})
-    assert ucb == campaign_id(acquisition={"kind": "ucb", "incumbent_rank": None})
-    # A campaign stored before the options existed resumes with the diversity filter and sigma it ran with.
-    from knowledge.models import Campaign
-
-    started = CampaignRunner.create(app, CampaignSpec.model_validate(yaml.safe_load(_campaign_file(tmp_path).read_text())))
-    assert CampaignRunner.load(app, started.id).spec.acquisition.batch_method == "kriging_believer"
-
-    def drop_new_options(writer: object) -> None:
-        row = writer.session.get(Campaign, started.id)  # type: ignore[attr-defined]
-        older = {
-            k: v for k, v in row.spec["acquisition"].items() if k not in ("batch_method", "uncertainty", "incumbent_rank")
-        }
-        row.spec = {**row.spec, "acquisition": older}
-        writer.add(row)  # type: ignore[attr-defined]
-
-    app.store.write(drop_new_options)
-    loaded = CampaignRunner.load(app, started.id).spec.acquisition
-    assert (loaded.batch_method, loaded.uncertainty, loaded.incumbent_rank) == ("diversity_filter", "measurement", None)
+    assert gp == campaign_id(acquisition={"kind": "ei"}, initial={"size": 8, "design": "random"})  # = random: 8
+    others = [
+        campaign_id(acquisition={"kind": "ei", "batch_method": "diversity_filter"}),
+        campaign_id(acquisition={"kind": "ei", "incumbent_rank": None}),
+        campaign_id(acquisition={"kind": "ei", "incumbent_rank": 4}),
+        campaign_id(acquisition={"kind": "ei"}, models={"kind": "fingerprint"}),
+        # where a field changes no pick (forests have no joint posterior to condition) it still makes another id
+        campaign_id(acquisition={"kind": "ei", "batch_method": "diversity_filter"}, models={"kind": "fingerprint"}),
+        campaign_id(acquisition={"kind": "greedy"}),
+        campaign_id(acquisition={"kind": "ei"}, initial={"size": 8, "design": "clusters"}),
+        campaign_id(acquisition={"kind": "ei"}, stages=[{"property": "logS", "keep_fraction": 0.5}]),
+    ]
+    assert len({gp, *others}) == 1 + len(others)
+    spec = CampaignSpec.model_validate(yaml.safe_load(_campaign_file(tmp_path, acquisition={"kind": "ei"}).read_text()))
+    assert campaign_id_prefix(spec) == gp and gp.startswith("cmp-") and len(gp) == 12
     with pytest.raises(ValueError, match="batch_method"):
         CampaignSpec.model_validate(
             dict(yaml.safe_load(_campaign_file(tmp_path).read_text()), acquisition={"batch_method": "fastest"})
@@ -417,7 +360,8 @@ def test_too_few_measurements_for_a_model_means_a_random_batch_not_a_crash(tmp_p
 def test_thompson_sampling_fills_each_slot_from_one_member_and_keeps_the_batch_diverse(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from agent.campaign import CampaignRunner, CampaignSpec
+    from agent.campaign import CampaignRunner
+    from agent.campaign_spec import CampaignSpec
 
     spec = CampaignSpec.model_validate(
         yaml.safe_load(_campaign_file(tmp_path, acquisition={"kind": "thompson", "diversity": 0.7}).read_text())
@@ -497,9 +441,10 @@ def test_a_clustered_initial_design_takes_one_molecule_from_each_series(seed: in
     assert cluster_representatives(["CCO", "bad(", "c1ccccc1"], 4, seed=seed) == ["CCO", "c1ccccc1"]
 
 
-def test_the_initial_design_is_part_of_the_spec_and_old_specs_keep_their_ids(tmp_path: Path) -> None:
+def test_the_initial_design_is_part_of_the_spec(tmp_path: Path) -> None:
     from agent.app import build_app
-    from agent.campaign import CampaignRunner, CampaignSpec, InitialSpec
+    from agent.campaign import CampaignRunner
+    from agent.campaign_spec import CampaignSpec, InitialSpec
 
     assert InitialSpec.model_validate({"random": 8}) == InitialSpec(size=8, design="random")  # as files were written
     assert InitialSpec() == InitialSpec(size=16, design="clusters")  # the default: measured better (RESULTS.md)
@@ -507,14 +452,13 @@ def test_the_initial_design_is_part_of_the_spec_and_old_specs_keep_their_ids(tmp
         InitialSpec.model_validate({"size": 8, "design": "latin"})
     _json("db", "init")
     app = build_app()
-    legacy_file = _campaign_file(tmp_path, models={"kind": "fingerprint"})  # the model was the default then
-    legacy = CampaignSpec.model_validate(yaml.safe_load(legacy_file.read_text()))
-    assert CampaignRunner.create(app, legacy).id == "cmp-a70fef71-1"  # the id it had before `design` existed
+    random_file = _campaign_file(tmp_path)  # initial: {random: 8}
+    random_id = CampaignRunner.create(app, CampaignSpec.model_validate(yaml.safe_load(random_file.read_text()))).id
     clustered = _campaign_file(
         tmp_path, every=SMALL, initial={"size": 8, "design": "clusters"}, budget={"experiments": 8, "iterations": 0}
     )
     status = _json("campaign", "run", str(clustered))
-    assert not status["id"].startswith("cmp-a70fef71") and status["iterations"][0]["model_versions"] == {}
+    assert status["id"].rsplit("-", 1)[0] != random_id.rsplit("-", 1)[0] and status["iterations"][0]["model_versions"] == {}
     with app.store.session() as session:
         from knowledge.models import Iteration
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from sqlmodel import select
 
 from agent.app import build_app
-from agent.campaign import CampaignRunner, CampaignSpec
+from agent.campaign import CampaignRunner
+from agent.campaign_spec import CampaignSpec
 from knowledge.bundled import bundled_dir
 from knowledge.database import upgrade
 from knowledge.models import DatasetSnapshot, Measurement, ModelVersion

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from agent.app import build_app
-from agent.campaign import CampaignRunner, ConstraintSpec
+from agent.campaign import CampaignRunner
+from agent.campaign_spec import ConstraintSpec
 from agent.plan import Answer, Plan, PlannedStep
 from agent.planners.scripted import ScriptedPlanner
 from agent.runs import RunManager

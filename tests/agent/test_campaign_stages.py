@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from agent.app import build_app
-from agent.campaign import CampaignRunner, CampaignSpec, StageSpec, pass_stage
+from agent.campaign import CampaignRunner
+from agent.campaign_spec import CampaignSpec, StageSpec, pass_stage
 from knowledge.bundled import bundled_dir
 from knowledge.database import upgrade
 

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import cli
-from knowledge.database import head_revision
 from agent.cli_common import EXIT_INPUT, EXIT_SETUP
+from knowledge.database import head_revision
 
 
 @pytest.fixture

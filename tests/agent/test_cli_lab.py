@@ -14,7 +14,6 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import cli
-from agent.cli_common import EXIT_INPUT
 from knowledge.bundled import bundled_dir
 from knowledge.chem import canonicalize
 from simulators.runner import free_loopback_port

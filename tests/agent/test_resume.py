@@ -37,9 +37,10 @@ def _cli(home: Path, *args: str) -> Result:
 
 
 def _ops_in_store(home: Path) -> list[str]:
+    from sqlmodel import Session
+
     from knowledge.database import make_engine
     from knowledge.models import Measurement
-    from sqlmodel import Session
 
     engine = make_engine(f"sqlite:///{home / 'atomloop.db'}")
     with Session(engine) as session:

@@ -297,16 +297,12 @@ def test_a_campaign_held_by_another_runner_is_refused_before_it_runs(runner: Cli
     assert _measurements(runner) == 0
 
 
-def test_two_processes_on_one_campaign_the_second_is_refused(tmp_path: Path) -> None:
+def test_two_processes_on_one_campaign_the_second_is_refused(runner: CliRunner, tmp_path: Path, _isolated_home: Path) -> None:
+    """The first runs the campaign in a process of its own; this one is the second."""
     from agent import leases
 
-    home = tmp_path / "home"
+    home = _isolated_home
     env = {**os.environ, "ATOMLOOP_HOME": str(home)}
-
-    def atomloop(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([ATOMLOOP, *args], env=env, capture_output=True, text=True, timeout=300)
-
-    assert atomloop("db", "init").returncode == 0
     # long enough to be running when the second process starts; it is killed once that one was refused
     spec = _spec(tmp_path, pool=_pool(tmp_path, 40), budget={"experiments": 40, "iterations": 30}, batch_size=1)
     first = subprocess.Popen([ATOMLOOP, "campaign", "run", str(spec)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -320,12 +316,11 @@ def test_two_processes_on_one_campaign_the_second_is_refused(tmp_path: Path) -> 
                     campaign_id = held
             time.sleep(0.05)
         assert campaign_id is not None, first.stderr.read() if first.poll() is not None and first.stderr else "no lease"
-        second = atomloop("campaign", "resume", campaign_id)
-        assert second.returncode == EXIT_INPUT, second.stderr
+        second = runner.invoke(cli, ["campaign", "resume", campaign_id])
+        assert second.exit_code == EXIT_INPUT, second.output
         assert f"already running in process {first.pid}" in second.stderr
         assert first.poll() is None  # the first is still running its campaign
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=60)
-    listed = json.loads(atomloop("campaign", "list", "--json").stdout)
-    assert [(c["id"], c["status"]) for c in listed] == [(campaign_id, "interrupted")]
+    assert [(c["id"], c["status"]) for c in _campaigns(runner)] == [(campaign_id, "interrupted")]

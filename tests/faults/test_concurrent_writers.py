@@ -9,13 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from agent.cli import cli
+
 ATOMLOOP = str(Path(sys.executable).parent / "atomloop")
 
 
 def test_two_runs_measuring_at_once_keep_both_journals(tmp_path: Path) -> None:
     env = {**os.environ, "ATOMLOOP_HOME": str(tmp_path)}
     env.pop("ATOMLOOP_FAULT_CRASH_AFTER", None)
-    assert subprocess.run([ATOMLOOP, "db", "init"], env=env, capture_output=True, timeout=120).returncode == 0
+    assert CliRunner().invoke(cli, ["db", "init"], env={"ATOMLOOP_HOME": str(tmp_path)}).exit_code == 0  # the two runs are the processes
     requests = {"left": "measure the solubility of caffeine and aspirin", "right": "measure the solubility of ethanol and phenol"}
     processes = {
         run_id: subprocess.Popen([ATOMLOOP, "ask", "--offline", "--json", "--run-id", run_id, request], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

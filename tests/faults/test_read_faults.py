@@ -25,7 +25,8 @@ ZERO_PAGES = (
 
 
 def invoke(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
+    # wide enough that rich wraps none of the temporary paths looked for (they are longer under pytest-xdist)
+    return CliRunner(env={"COLUMNS": "400"}).invoke(cli, list(args))
 
 
 def stats() -> dict[str, Any]:

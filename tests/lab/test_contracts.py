@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lab.errors import InstrumentBusy, InstrumentFault, InstrumentTimeout, ConnectionLost, InvalidRequest, NotReady, PhysicalLimitError, SafetyViolation
+from lab.errors import ConnectionLost, InstrumentBusy, InstrumentFault, InstrumentTimeout, InvalidRequest, NotReady, PhysicalLimitError, SafetyViolation
 from lab.models import (
     AspirateRequest,
     DispenseRequest,

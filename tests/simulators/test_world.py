@@ -42,8 +42,8 @@ def test_the_hidden_model_tracks_the_data() -> None:
     rows = list(csv.DictReader((bundled_dir() / "delaney.csv").open()))
     from scipy.stats import spearmanr
 
-    from simulators.world import PropertyTruth, _NeighbourModel
     from knowledge.chem import canonicalize
+    from simulators.world import PropertyTruth, _NeighbourModel
 
     train = rows[::2]
     test = rows[1::2][:200]

@@ -26,7 +26,10 @@ def test_tool_schemas_match_the_snapshot() -> None:
 
 def test_every_tool_is_described_and_typed() -> None:
     tools = list(ToolRegistry(default_tools()))
-    assert [t.name for t in tools] == sorted(["query_knowledge", "register_molecules", "predict_property", "select_experiments", "run_experiment", "summarize_results", "start_campaign", "read_literature"])
+    assert [t.name for t in tools] == sorted([
+        "query_knowledge", "register_molecules", "predict_property", "select_experiments", "run_experiment",
+        "summarize_results", "start_campaign", "read_literature",
+    ])
     for tool in tools:
         schema = tool.openai_schema()["function"]
         assert len(schema["description"]) > 30

@@ -12,7 +12,6 @@ from tools.errors import ToolFailed
 from tools.records import Records
 from tools.schemas import MAX_MOLECULES_PER_EXPERIMENT, ToolInput, ToolOutput
 
-
 AssayName = Literal["potency", "solubility"]
 
 

@@ -1,15 +1,16 @@
-"""Reading single pages into ``RawPage`` data. Runs in the calling process or in worker processes; each
-worker opens the document itself (PyMuPDF documents are not thread-safe and do not pickle).
+"""Reading single pages into ``RawPage`` data. Runs in the calling process, in worker processes or as compute jobs
+(``read_pages_job``); each worker or job opens the document itself (PyMuPDF documents are not thread-safe and do
+not pickle).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tools.literature.layout import order_blocks, remove_line_numbers
-from tools.literature.raw import RawBlock, RawLine, RawPage, RawTable, as_bbox, center_inside
+from tools.literature.raw import RawBlock, RawLine, RawPage, RawTable, as_bbox, center_inside, page_to_json
 from tools.literature.tables import TABLE_CAPTION_RE, find_tables
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ IMAGE_ONLY = "image-only page: no text layer (OCR is off)"
 BLANK = "blank page: no text and no images"
 SCANNED = "scanned page: page image with an invisible OCR text layer (text may contain OCR errors)"
 FAILED = "failed: "  # the prefix of the flag of a page that could not be read at all
+PAGES_JOB_KIND = "tools.literature.pages:read_pages_job"
 
 
 def read_page(page: pymupdf.Page, *, tables: TableMode = "auto", force_tables: bool = False) -> RawPage:
@@ -125,3 +127,29 @@ def safe_read_page(doc: pymupdf.Document, index: int, tables: TableMode, *, forc
             flags=(f"{FAILED}{type(error).__name__}: {error}",),
             tables_scanned=False,
         )
+
+
+def reader_software() -> dict[str, str]:
+    """What a page's reading depends on besides the file: AtomLoop's and PyMuPDF's versions (part of a page job's
+    key, so pages read by another version are not reused)."""
+    from tools.compute.fanout import package_versions
+
+    return package_versions("atomloop", "pymupdf")
+
+
+def read_pages_job(
+    path: str, sha256: str, numbers: list[int], tables: TableMode, software: dict[str, str]
+) -> list[dict[str, Any]]:
+    """A compute job: open ``path`` and read its 0-based pages ``numbers`` (``raw.page_to_json`` of each, one
+    failure per page as in ``safe_read_page``).
+
+    Raises:
+        ValueError: ``path`` is not the file ``sha256`` names (it changed since the job was made), or this worker's
+            AtomLoop or PyMuPDF is not the one ``software`` names.
+    """
+    from tools.compute.fanout import check_file
+
+    here = reader_software()
+    if here != software:
+        raise ValueError(f"this worker reads with {here}, the job was made for {software}")
+    return [page_to_json(page) for page in read_page_range(str(check_file(path, sha256)), numbers, tables)]

@@ -1,7 +1,10 @@
 """``read_pdf``: one PDF in, a ``ReadDocument`` out (text in reading order, sections, tables, facts).
 
-Pages are read one by one (in worker processes when ``max_workers > 1``, each opening the file itself);
-a page that fails is flagged and the rest is kept. Cross-page work (running headers, table continuations,
+Pages are read one by one (in worker processes when ``max_workers > 1``, each opening the file itself, or as
+compute jobs of a few pages each when an ``executor`` that runs several jobs at once is given and the document has
+at least ``MIN_PAGES_FOR_JOBS`` pages); a page that fails is flagged and the rest is kept. Pages read elsewhere are
+the pages read here (the same reader on the same file, checked by its sha256, and JSON that keeps every float), so
+the document is the same whichever way it was read. Cross-page work (running headers, table continuations,
 sections, facts) happens afterwards in the calling process. OCR is off: image-only pages are flagged.
 """
 
@@ -16,7 +19,7 @@ import stat
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from knowledge.properties import PropertyRegistry
 from knowledge.units import UnitConverter
@@ -24,17 +27,31 @@ from tools.literature.errors import DocumentEncrypted, DocumentUnreadable
 from tools.literature.facts import Skips, find_structures, smiles_by_label, table_facts, text_facts
 from tools.literature.layout import build_sections, guess_authors, guess_title, strip_running_lines
 from tools.literature.models import ExtractedTable, ReadDocument
-from tools.literature.pages import FAILED, TableMode, read_page_range, safe_read_page
-from tools.literature.raw import RawPage
+from tools.literature.pages import (
+    FAILED,
+    PAGES_JOB_KIND,
+    TableMode,
+    read_page_range,
+    reader_software,
+    safe_read_page,
+)
+from tools.literature.raw import RawPage, page_from_json
 from tools.literature.tables import CONTINUATION_BOTTOM, join_continued, reaches_bottom, table_text_rows
 
 if TYPE_CHECKING:
     import pymupdf
 
+    from tools.compute.jobs import ComputeExecutor
+
 logger = logging.getLogger(__name__)
 
 _PDF_MAGIC = b"%PDF-"
 PAGES_PER_WORKER = 20
+MIN_PAGES_FOR_JOBS = 8  # the local executor's job processes outlive a batch, so even a short document pays
+MIN_PAGES_PER_JOB = 1
+# Jobs per slot: a few pages with tables take most of a document's time (PyMuPDF's table finder, ~2 s a page),
+# so small jobs share them out between the workers better than one long run of pages per worker.
+JOBS_PER_SLOT = 8
 
 
 def read_pdf(
@@ -44,12 +61,14 @@ def read_pdf(
     units: UnitConverter,
     max_workers: int = 1,
     tables: TableMode = "auto",
+    executor: ComputeExecutor | None = None,
 ) -> ReadDocument:
     """Read ``path`` into a ``ReadDocument``.
 
     ``tables``: 'auto' looks for tables on pages with a table caption ('Table 2', 'TABLE I', 'Table S3')
     and on the page after a table (continuations); 'all' on every page (slow: PyMuPDF's layout model
-    takes ~0.5 s a page); 'none' skips tables.
+    takes ~0.5 s a page); 'none' skips tables. ``executor``: read the pages as compute jobs when it runs several at
+    once and the document has at least ``MIN_PAGES_FOR_JOBS`` pages (before ``max_workers`` is looked at).
 
     Raises:
         DocumentUnreadable: missing, not a regular file (a folder, a pipe, a device), a loop of symbolic links,
@@ -59,11 +78,14 @@ def read_pdf(
     started = time.perf_counter()
     path = Path(path)
     data = _read_bytes(path)
+    sha256 = hashlib.sha256(data).hexdigest()
     doc = _open(path, data)
     try:
         n_pages = doc.page_count
         metadata = doc.metadata or {}
-        raw_pages = _read_pages(doc, path, n_pages, tables, max_workers)
+        raw_pages = _read_pages_as_jobs(executor, doc, path, sha256, n_pages, tables)
+        if raw_pages is None:
+            raw_pages = _read_pages(doc, path, n_pages, tables, max_workers)
         raw_pages = _scan_continuations(doc, raw_pages, tables)
     finally:
         doc.close()
@@ -113,7 +135,7 @@ def read_pdf(
     )
     return ReadDocument(
         path=path,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256,
         title=title,
         authors=authors,
         pages=n_pages,
@@ -207,6 +229,47 @@ def _read_pages(doc: pymupdf.Document, path: Path, n_pages: int, tables: TableMo
                 for index in numbers:
                     results[index + 1] = safe_read_page(doc, index, tables)
     return [results[number] for number in range(1, n_pages + 1)]
+
+
+def _read_pages_as_jobs(
+    executor: ComputeExecutor | None, doc: pymupdf.Document, path: Path, sha256: str, n_pages: int, tables: TableMode
+) -> list[RawPage] | None:
+    """The pages read by compute jobs of contiguous pages (``JOBS_PER_SLOT`` jobs per slot, at least
+    ``MIN_PAGES_PER_JOB`` pages each), or None when the executor runs one job at a time or the document is
+    short. Pages whose job gave nothing usable are read here."""
+    from tools.compute.fanout import job_results, parallel_slots
+    from tools.compute.jobs import JobRequest
+
+    slots = parallel_slots(executor)
+    if executor is None or slots < 2 or n_pages < MIN_PAGES_FOR_JOBS:
+        return None
+    size = max(MIN_PAGES_PER_JOB, -(-n_pages // (JOBS_PER_SLOT * slots)))
+    ranges = [list(range(start, min(start + size, n_pages))) for start in range(0, n_pages, size)]
+    software = reader_software()
+    jobs = [
+        JobRequest(kind=PAGES_JOB_KIND,
+                   inputs={"path": str(path.resolve()), "sha256": sha256, "numbers": numbers, "tables": tables,
+                           "software": software},
+                   label=f"{path.name}: " + (f"pages {numbers[0] + 1}-{numbers[-1] + 1}" if len(numbers) > 1
+                                             else f"page {numbers[0] + 1}"))
+        for numbers in ranges
+    ]
+    pages: list[RawPage] = []
+    for numbers, result in zip(ranges, job_results(executor, jobs, group=f"read {path.name}"), strict=True):
+        read = _pages_of(result, numbers)
+        pages.extend(read if read is not None else (safe_read_page(doc, index, tables) for index in numbers))
+    return pages
+
+
+def _pages_of(result: Any, numbers: list[int]) -> list[RawPage] | None:
+    """The pages of a job's result, or None when it is not the pages ``numbers`` (1-based in the pages)."""
+    if not isinstance(result, list) or len(result) != len(numbers):
+        return None
+    try:
+        pages = [page_from_json(item) for item in result]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return pages if [page.number for page in pages] == [index + 1 for index in numbers] else None
 
 
 def _scan_continuations(doc: pymupdf.Document, pages: list[RawPage], tables: TableMode) -> list[RawPage]:

@@ -16,6 +16,7 @@ from tools.schemas import InvalidInput, ToolInput, ToolOutput
 if TYPE_CHECKING:
     from knowledge.properties import PropertyRegistry
     from knowledge.units import UnitConverter
+    from tools.compute.jobs import ComputeExecutor
 
 
 class ReadLiteratureInput(ToolInput):
@@ -70,11 +71,14 @@ def literature_files(paths: list[str], allowed: AllowedPaths | None = None) -> l
     return files
 
 
-def read_one_document(path: Path, properties: PropertyRegistry, units: UnitConverter) -> ReadDocumentOutput:
-    """One PDF read into the tool's output form (facts with units in the registry's canonical terms)."""
+def read_one_document(
+    path: Path, properties: PropertyRegistry, units: UnitConverter, executor: ComputeExecutor | None = None
+) -> ReadDocumentOutput:
+    """One PDF read into the tool's output form (facts with units in the registry's canonical terms); its pages as
+    compute jobs on ``executor`` where that pays (``read_pdf``)."""
     from tools.literature.pdf import read_pdf
 
-    document = read_pdf(path, properties=properties, units=units)
+    document = read_pdf(path, properties=properties, units=units, executor=executor)
     data = document.model_dump(mode="json")
     data["path"] = str(path)
     data["facts"] = [{k: f[k] for k in LiteratureFact.model_fields} for f in data["facts"]]
@@ -88,7 +92,9 @@ async def read_literature(ctx: ToolContext, args: ReadLiteratureInput) -> ReadLi
     documents, unreadable = [], []
     for path in literature_files(args.paths, ctx.paths):
         try:
-            documents.append(await asyncio.to_thread(read_one_document, path, ctx.store.properties, ctx.store.units))
+            documents.append(
+                await asyncio.to_thread(read_one_document, path, ctx.store.properties, ctx.store.units, ctx.executor)
+            )
         except ToolInputError as error:
             unreadable.append(InvalidInput(input=str(path), error=str(error)))
     if not documents:

@@ -281,12 +281,11 @@ class JointPosterior:
     covariance: Any
     noise_variance: float
 
-    def sigma(self, *, latent: bool = False) -> Any:
-        """Each molecule's predictive standard deviation (noise included), or with ``latent`` that of the
-        noise-free function."""
+    def sigma(self) -> Any:
+        """Each molecule's predictive standard deviation: that of a new measurement, noise included."""
         import numpy as np
 
-        return np.sqrt(np.maximum(np.diag(self.covariance), 0.0) + (0.0 if latent else self.noise_variance))
+        return np.sqrt(np.maximum(np.diag(self.covariance), 0.0) + self.noise_variance)
 
     def believe(self, index: int) -> JointPosterior:
         """The posterior after a measurement of molecule ``index`` that equals its predicted mean (the "kriging
@@ -372,6 +371,24 @@ class EnsemblePredictions:
     ) -> list[tuple[PredictedValue, tuple[float, ...]] | PredictionFailure]:
         """``predict`` with every member's prediction beside it, from the same pass."""
         return per_input("predict_with_members", smiles, self._prepare, self._predict_prepared)
+
+
+class PreparedFeatures(Protocol):
+    """A featurizer that keeps structures and features made elsewhere (by a preparation job), from their JSON."""
+
+    def take_json(self, smiles: Sequence[str], prepared: Sequence[dict[str, Any] | None]) -> int: ...
+
+
+def take_prepared_json(featurizer: PreparedFeatures, smiles: list[str], result: Any, what: str) -> int:
+    """Hand a preparation job's ``result`` for ``smiles`` to ``featurizer``: how many molecules it kept (none, and
+    a warning naming ``what`` the job made, when the result is not theirs)."""
+    if not isinstance(result, list) or len(result) != len(smiles):
+        return 0
+    try:
+        return featurizer.take_json(smiles, result)
+    except (KeyError, TypeError, ValueError) as error:
+        log.warning("ignoring a %s job's result: %s", what, error)
+        return 0
 
 
 class LRUCache(Generic[K, V]):

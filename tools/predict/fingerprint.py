@@ -28,6 +28,14 @@ Deterministic: the same rows (in the same order), seed and parameters give ident
 predict with one job so sums are always taken in the same order). ``version`` is a sha256 content hash of the
 family, property, unit, seed, parameters, training rows and parent version.
 
+Members as compute jobs: given an executor that runs more jobs at once than a forest uses threads
+(``tools.compute.fanout.parallel_slots`` above ``n_jobs``), and at least ``MIN_ROWS_TO_FAN_OUT`` rows, each member
+is fitted by a job (``fit_member_job``: the training matrix written once to a work folder, the member's bootstrap,
+its random state, the parameters; the fitted member written back as a file). Each member is a function of those
+alone, so the ensemble is the one the in-process loop fits; a member whose job fails is fitted in this process.
+A large pool's featurisation can be made by jobs too (``preparation_job``, ``featurize_job``: canonical structures
+and features into the featurizer's caches) before ``predict`` runs on the pool here.
+
 Artifacts (``save``/``load``): ``model.joblib`` (the fitted forests; joblib is pickle, so only load artifacts
 you wrote), ``training.csv`` (the rows it was trained on, needed by ``fine_tune``) and ``meta.json``. ``load``
 recomputes the version from ``meta.json`` and ``training.csv`` and refuses an artifact that does not match.
@@ -57,6 +65,7 @@ from tools.predict.base import (
     content_version,
     read_meta,
     read_training_csv,
+    take_prepared_json,
     write_artifact_files,
 )
 
@@ -64,6 +73,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from knowledge.chem import CanonicalStructure
+    from tools.compute.jobs import ComputeExecutor, JobRequest
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +96,10 @@ MIN_TRAINING_ROWS = 5
 MIN_SCAFFOLD_GROUPS = 10  # fewer groups than this: bootstrap rows instead
 RIDGE_ALPHAS: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 STANDARDISED_CLIP = 10.0  # descriptors further than this many training standard deviations are clipped
+MEMBER_JOB_KIND = "tools.predict.fingerprint:fit_member_job"
+FEATURIZE_JOB_KIND = "tools.predict.fingerprint:featurize_job"
+# Fewer rows than this fit in well under the seconds a job process takes to start and import scikit-learn.
+MIN_ROWS_TO_FAN_OUT = 500
 
 
 class FingerprintParams(BaseModel):
@@ -213,6 +227,48 @@ class Featurizer:
                 bad.append((index, PredictionFailure.from_error(text, error)))
         return good, bad
 
+    def prepared_json(self, smiles: Sequence[str]) -> list[dict[str, Any] | None]:
+        """Per input, its canonical structure and features as JSON-able data (None for an input that is not a
+        valid structure): what ``take_json`` keeps."""
+        results: list[dict[str, Any] | None] = [None] * len(smiles)
+        for index, structure, features in self.prepare(smiles)[0]:
+            results[index] = {"structure": structure.model_dump(mode="json"), "features": features.model_dump(mode="json")}
+        return results
+
+    def take_json(self, smiles: Sequence[str], prepared: Sequence[dict[str, Any] | None]) -> int:
+        """Cache the structures and features ``prepared_json`` made of ``smiles`` (by a featurizer of the same
+        radius and bits); returns how many it kept."""
+        from knowledge.chem import CanonicalStructure
+
+        kept = 0
+        for text, item in zip(smiles, prepared, strict=True):
+            if item is None:
+                continue
+            structure = CanonicalStructure.model_validate(item["structure"])
+            self.structures.put(text, structure)
+            self.features_by_smiles.put(structure.smiles, MoleculeFeatures.model_validate(item["features"]))
+            kept += 1
+        return kept
+
+
+def featurize_job(smiles: list[str], radius: int, n_bits: int, software: dict[str, str]) -> list[dict[str, Any] | None]:
+    """A compute job: ``Featurizer(radius, n_bits).prepared_json(smiles)``.
+
+    Raises:
+        ValueError: this worker's AtomLoop, RDKit or numpy is not the one ``software`` names.
+    """
+    here = _featurizer_software()
+    if here != software:
+        raise ValueError(f"this worker featurizes with {here}, the job was made for {software}")
+    return Featurizer(radius, n_bits).prepared_json(smiles)
+
+
+def _featurizer_software() -> dict[str, str]:
+    """What features depend on besides the SMILES and the parameters (part of a featurize job's key)."""
+    from tools.compute.fanout import package_versions
+
+    return {**package_versions("atomloop", "rdkit", "numpy"), "descriptors": ",".join(DESCRIPTORS)}
+
 
 class FingerprintPredictor(PredictorIdentity, EnsemblePredictions):
     """An ensemble of forests on Morgan count fingerprints + descriptors (see the module docstring).
@@ -290,8 +346,14 @@ class FingerprintPredictor(PredictorIdentity, EnsemblePredictions):
         *,
         parent_version: str | None = None,
         featurizer: Featurizer | None = None,
+        executor: ComputeExecutor | None = None,
+        work_dir: Path | None = None,
     ) -> FingerprintPredictor:
         """Fit a new predictor on ``rows`` (rows whose SMILES do not parse are skipped with a warning).
+
+        ``executor``: fit the members as compute jobs when it runs more of them at once than a forest uses threads
+        (see the module docstring; the result is the same); their files go to a folder under ``work_dir`` (None:
+        the system's temporary folder), removed afterwards.
 
         Raises:
             ToolFailed: fewer than ``MIN_TRAINING_ROWS`` valid rows.
@@ -325,7 +387,9 @@ class FingerprintPredictor(PredictorIdentity, EnsemblePredictions):
         X = featurizer.matrix([features for _, _, features in good])
         y = np.asarray(used.values, dtype=float)
         groups = [features.group for _, _, features in good]
-        members, member_predictions, in_bag = _fit_members(X, y, groups, seed, params, featurizer.n_bits)
+        members, member_predictions, in_bag = _fit_members(
+            X, y, groups, seed, params, featurizer.n_bits, executor=executor, work_dir=work_dir
+        )
         bits = bit_matrix([features for _, _, features in good], featurizer.n_bits)
         residual = _calibrate_residual(y, member_predictions, in_bag, bits)
         version = compute_version(used, seed, params, parent_version)
@@ -347,9 +411,11 @@ class FingerprintPredictor(PredictorIdentity, EnsemblePredictions):
             featurizer=featurizer,
         )
 
-    def fine_tune(self, rows: TrainingRows) -> FingerprintPredictor:
+    def fine_tune(
+        self, rows: TrainingRows, *, executor: ComputeExecutor | None = None, work_dir: Path | None = None
+    ) -> FingerprintPredictor:
         """A new version trained on this version's rows updated with ``rows`` (``TrainingRows.updated_with``), with
-        the same seed and parameters.
+        the same seed and parameters (``executor`` and ``work_dir`` as in ``train``).
 
         For a forest, continuing training is retraining on the union; the child records this version as its
         parent. ``self`` is not changed.
@@ -361,9 +427,26 @@ class FingerprintPredictor(PredictorIdentity, EnsemblePredictions):
             params=self._params,
             parent_version=self._version,
             featurizer=self._featurizer,
+            executor=executor,
+            work_dir=work_dir,
         )
 
     # -- predicting --------------------------------------------------------------------------------
+
+    def preparation_job(self, smiles: list[str]) -> JobRequest:
+        """The compute job that featurizes ``smiles`` (``tools.predict.registry.PreparesInJobs``)."""
+        from tools.compute.jobs import JobRequest
+
+        return JobRequest(
+            kind=FEATURIZE_JOB_KIND,
+            inputs={"smiles": smiles, "radius": self._params.radius, "n_bits": self._params.n_bits,
+                    "software": _featurizer_software()},
+            label=f"fingerprints of {len(smiles)} molecules from {smiles[0][:60]}" if smiles else "no molecules",
+        )
+
+    def take_prepared(self, smiles: list[str], result: Any) -> int:
+        """Keep the structures and features a ``preparation_job`` made (nothing if its result is not theirs)."""
+        return take_prepared_json(self._featurizer, smiles, result, "featurize")
 
     def _predict_prepared(
         self, items: list[tuple[CanonicalStructure, MoleculeFeatures]]
@@ -523,12 +606,21 @@ def _bootstraps(groups: Sequence[str], seed: int, params: FingerprintParams) -> 
 
 
 def _fit_members(
-    X: np.ndarray, y: np.ndarray, groups: Sequence[str], seed: int, params: FingerprintParams, descriptor_offset: int
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: Sequence[str],
+    seed: int,
+    params: FingerprintParams,
+    descriptor_offset: int,
+    *,
+    executor: ComputeExecutor | None = None,
+    work_dir: Path | None = None,
 ) -> tuple[list[EnsembleMember], np.ndarray, np.ndarray]:
     """Fit the members; return them, their predictions on X (n × members) and the in-bag mask (n × members).
 
     With ``baseline="auto"`` both kinds are fitted on the same bootstraps and the one with the smaller
-    out-of-bag RMSE is kept (ties keep the forest alone).
+    out-of-bag RMSE is kept (ties keep the forest alone). Member ``m`` of each kind is fitted on bootstrap ``m``
+    with the random state ``_member_random_state(seed, m)``: nothing else, so members fitted by jobs are the same.
     """
     import numpy as np
 
@@ -537,17 +629,125 @@ def _fit_members(
     in_bag = np.zeros((len(y), params.n_members), dtype=bool)
     for m, sample in enumerate(samples):
         in_bag[sample, m] = True
+    states = [_member_random_state(seed, m) for m in range(params.n_members)]
+    by_member: list[dict[str, EnsembleMember] | None] = [None] * params.n_members
+    if _fans_out(executor, params, len(y)):
+        assert executor is not None
+        by_member = _fit_members_as_jobs(executor, X, y, samples, kinds, states, params, descriptor_offset, work_dir)
+    for m, sample in enumerate(samples):
+        if by_member[m] is None:
+            by_member[m] = {kind: _fit_member(X, y, sample, kind, states[m], params, descriptor_offset) for kind in kinds}
     fitted: dict[str, tuple[list[EnsembleMember], np.ndarray]] = {}
     for kind in kinds:
-        members = [
-            _fit_member(X, y, sample, kind, int(np.random.default_rng([seed, m, 1]).integers(0, 2**31 - 1)),
-                        params, descriptor_offset)
-            for m, sample in enumerate(samples)
-        ]
+        members = [fitted_member[kind] for fitted_member in by_member if fitted_member is not None]
         fitted[kind] = (members, np.column_stack([member.predict(X) for member in members]))
     chosen = min(kinds, key=lambda kind: (_out_of_bag_rmse(y, fitted[kind][1], in_bag), kinds.index(kind)))
     members, predictions = fitted[chosen]
     return members, predictions, in_bag
+
+
+def _member_random_state(seed: int, member: int) -> int:
+    """The random state of member ``member``'s forest (of either kind)."""
+    import numpy as np
+
+    return int(np.random.default_rng([seed, member, 1]).integers(0, 2**31 - 1))
+
+
+def _fans_out(executor: ComputeExecutor | None, params: FingerprintParams, rows: int) -> bool:
+    """Whether fitting the members as jobs can be faster: more jobs at once than one forest's threads, more than
+    one member, and enough rows to pay for starting the job processes."""
+    from tools.compute.fanout import parallel_slots
+
+    return parallel_slots(executor) > params.n_jobs and params.n_members > 1 and rows >= MIN_ROWS_TO_FAN_OUT
+
+
+def _fit_members_as_jobs(
+    executor: ComputeExecutor,
+    X: np.ndarray,
+    y: np.ndarray,
+    samples: Sequence[np.ndarray],
+    kinds: Sequence[str],
+    states: Sequence[int],
+    params: FingerprintParams,
+    descriptor_offset: int,
+    work_dir: Path | None,
+) -> list[dict[str, EnsembleMember] | None]:
+    """Each member (of every kind) fitted by a ``fit_member_job``; ``None`` for a member whose job gave nothing."""
+    import joblib
+    import numpy as np
+
+    from tools.compute.fanout import file_sha256, job_results, work_folder
+    from tools.compute.jobs import JobRequest
+
+    with work_folder(work_dir, prefix=".fingerprint-members-") as folder:
+        data = folder / "training.npz"
+        rows, columns = np.nonzero(X)
+        offsets = np.cumsum([0, *(len(sample) for sample in samples)])
+        np.savez(data, shape=np.asarray(X.shape), rows=rows, columns=columns, values=X[rows, columns], y=y,
+                 samples=np.concatenate(samples), offsets=offsets)
+        digest = file_sha256(data)
+        jobs = [
+            JobRequest(
+                kind=MEMBER_JOB_KIND,
+                inputs={"data": str(data), "data_sha256": digest, "member": m, "kinds": list(kinds),
+                        "random_state": states[m], "params": params.model_dump(mode="json"),
+                        "descriptor_offset": descriptor_offset, "out": str(folder / f"member-{m}.joblib"),
+                        "software": _library_versions()},
+                label=f"fingerprint member {m + 1} of {params.n_members} ({len(y)} rows)",
+            )
+            for m in range(params.n_members)
+        ]
+        results = job_results(executor, jobs, group=f"fingerprint members ({len(y)} rows)")
+        members: list[dict[str, EnsembleMember] | None] = []
+        for m, result in enumerate(results):
+            loaded = None
+            if isinstance(result, dict) and isinstance(result.get("path"), str):
+                try:
+                    loaded = joblib.load(result["path"])
+                except (OSError, EOFError, ValueError) as error:
+                    log.warning("cannot read the member %d a job fitted (%s); fitting it in this process", m, error)
+            if not isinstance(loaded, dict) or set(loaded) != set(kinds):
+                loaded = None
+            members.append(loaded)
+    return members
+
+
+def fit_member_job(
+    data: str,
+    data_sha256: str,
+    member: int,
+    kinds: list[str],
+    random_state: int,
+    params: dict[str, Any],
+    descriptor_offset: int,
+    out: str,
+    software: dict[str, str],
+) -> dict[str, Any]:
+    """A compute job: fit member ``member`` of each kind on its bootstrap of the training matrix in ``data`` and
+    write them (``{kind: EnsembleMember}``, joblib) to ``out``; returns ``{"path": out, "kinds": kinds}``.
+
+    Raises:
+        ValueError: ``data`` is not the file the job was made for, or this worker's scikit-learn, RDKit or numpy
+            is not the one ``software`` names (its forests would differ from the caller's).
+    """
+    import joblib
+    import numpy as np
+
+    from tools.compute.fanout import check_file
+
+    here = _library_versions()
+    if here != software:
+        raise ValueError(f"this worker fits with {here}, the job was made for {software}")
+    with np.load(check_file(data, data_sha256)) as stored:
+        X = np.zeros(tuple(int(n) for n in stored["shape"]), dtype=np.float32)
+        X[stored["rows"], stored["columns"]] = stored["values"]
+        y = stored["y"]
+        offsets = stored["offsets"]
+        sample = stored["samples"][offsets[member] : offsets[member + 1]]
+    parameters = FingerprintParams.model_validate(params)
+    fitted = {kind: _fit_member(X, y, sample, kind, random_state, parameters, descriptor_offset) for kind in kinds}
+    joblib.dump(fitted, out)
+    return {"path": out, "kinds": kinds}
 
 
 def _fit_member(

@@ -1,4 +1,5 @@
-"""predict_property: a property, with an uncertainty, from the newest approved model of it."""
+"""predict_property: a property, with an uncertainty, from the newest approved model of it (a large pool of molecules
+prepared by compute jobs first, ``PredictorRegistry.predict``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from tools.base import Tool, ToolContext
 from tools.errors import ToolInputError
 from tools.names import resolve_molecule
 from tools.predict.access import model_for_prediction
+from tools.predict.base import PredictedValue
 from tools.records import PredictionRecord, Records
 from tools.schemas import InvalidInput, ModelInfo, ToolInput, ToolOutput
 
@@ -46,9 +48,11 @@ async def predict_property(ctx: ToolContext, args: PredictPropertyInput) -> Pred
             resolved.append(resolve_molecule(text))
         except ToolInputError as error:
             failures.append(InvalidInput(input=text, error=str(error)))
+    # a pool of thousands is prepared by compute jobs first when the executor runs several at once
+    results = ctx.predictors.predict(predictor, resolved, executor=ctx.executor) if resolved else []
     predictions = []
-    for item in predictor.predict(resolved) if resolved else []:
-        if hasattr(item, "value"):
+    for item in results:
+        if isinstance(item, PredictedValue):
             predictions.append(
                 Predicted(smiles=item.smiles, inchikey=item.inchikey, property=spec.name, value=item.value, uncertainty=item.uncertainty, unit=spec.canonical_unit)
             )

@@ -14,33 +14,47 @@ out from a parent is held out from its children too: parent and child are compar
 
 Approval: a version without a parent is approved; a child is approved when its held-out RMSE is not worse than
 its parent's RMSE on the same held-out rows (both are recorded, as ``rmse`` and ``parent_rmse``).
+
+Compute jobs: a registry given an ``executor`` hands it to the families whose ``train`` (and predictors whose
+``fine_tune``) take one, which fit their members as jobs where that pays (``tools.predict.fingerprint``,
+``tools.predict.unimol``), with their files in a folder under ``models_dir``. ``predict`` has the molecules of a
+pool of at least ``MIN_POOL_TO_FAN_OUT`` prepared by jobs of chunks of it (canonical structures and features, or
+conformers: a predictor that ``PreparesInJobs``) when the executor runs several at once, then predicts the pool in
+one call here, so the predictions are those of the call without jobs (a chunk whose job fails is prepared by that
+call).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
+import math
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import ToolFailed, ToolInputError
-from tools.predict.base import Predictor, TrainingRows, evaluate, json_safe
+from tools.predict.base import PredictedValue, PredictionFailure, Predictor, TrainingRows, evaluate, json_safe
 
 if TYPE_CHECKING:
     from knowledge.models import ModelVersion
     from knowledge.store import KnowledgeStore
+    from tools.compute.jobs import ComputeExecutor, JobRequest
 
 log = logging.getLogger(__name__)
 
 MIN_TEST_ROWS = 2
 _HOLDOUT_SALT = "atomloop-holdout:"
+# Smaller pools are prepared in seconds (fingerprints) or far fewer conformers: not worth the jobs' start.
+MIN_POOL_TO_FAN_OUT = 2000
+MIN_POOL_CHUNK = 500  # molecules per job at least
 
 
 class PredictorFamily(Protocol):
@@ -49,6 +63,20 @@ class PredictorFamily(Protocol):
     def train(self, rows: TrainingRows, seed: int = 0) -> Predictor: ...
 
     def load(self, directory: Path) -> Predictor: ...
+
+
+@runtime_checkable
+class PreparesInJobs(Protocol):
+    """A predictor whose per-molecule preparation (RDKit canonicalisation and features, 3D conformers: most of the
+    cost of predicting a new molecule) can be made by compute jobs ahead of ``predict``."""
+
+    def preparation_job(self, smiles: list[str]) -> JobRequest:
+        """The job that prepares ``smiles`` (its result is for ``take_prepared``)."""
+        ...
+
+    def take_prepared(self, smiles: list[str], result: Any) -> int:
+        """Keep what the job of ``smiles`` made for the next ``predict``; returns how many molecules it prepared."""
+        ...
 
 
 class ModelRecord(BaseModel):
@@ -135,13 +163,17 @@ class PredictorRegistry:
         families: Mapping[str, PredictorFamily] | None = None,
         test_fraction: float = 0.2,
         min_store_rows: int = 30,
+        executor: ComputeExecutor | None = None,
     ) -> None:
+        """``executor``: where training fans out ensemble members and ``predict`` prepares large pools (None: all in
+        this process)."""
         if not 0 < test_fraction < 1:
             raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
         self.store = store
         self.models_dir = Path(models_dir)
         self.test_fraction = test_fraction
         self.min_store_rows = min_store_rows
+        self.executor = executor
         self._families: dict[str, PredictorFamily] = dict(families) if families is not None else default_families()
         self._loaded: dict[str, Predictor] = {}
         self._bundled: dict[str, TrainedModel] = {}
@@ -264,10 +296,10 @@ class PredictorRegistry:
                 )
             if options:
                 raise ToolInputError(f"a fine-tuned model keeps its parent's settings: {', '.join(options)} not allowed")
-            predictor = parent_predictor.fine_tune(train_rows)
+            predictor = parent_predictor.fine_tune(train_rows, **self._fan_out_options(parent_predictor.fine_tune))
         else:
             try:
-                predictor = family.train(train_rows, seed=seed, **dict(options or {}))
+                predictor = family.train(train_rows, seed=seed, **dict(options or {}), **self._fan_out_options(family.train))
             except TypeError as error:
                 if "unexpected keyword" not in str(error):
                     raise
@@ -317,6 +349,13 @@ class PredictorRegistry:
             record.id, kind, name, metrics["rmse"], metrics.get("parent_rmse"), approved,
         )
         return TrainedModel(predictor=predictor, record=record)
+
+    def _fan_out_options(self, train: Callable[..., Any]) -> dict[str, Any]:
+        """``executor`` and ``work_dir`` for a ``train`` or ``fine_tune`` that takes them, when this registry has an
+        executor (nothing otherwise: the call is the one it always was)."""
+        if self.executor is None or "executor" not in inspect.signature(train).parameters:
+            return {}
+        return {"executor": self.executor, "work_dir": self.models_dir}
 
     def _save(self, predictor: Predictor) -> Path:
         """Save under models_dir/<version>/ once (same version, same content); atomic via a rename."""
@@ -386,6 +425,34 @@ class PredictorRegistry:
         trained = self.train(name, rows)
         self.register(trained)
         return trained.predictor
+
+    # -- predicting --------------------------------------------------------------------------------
+
+    def predict(
+        self, predictor: Predictor, smiles: Sequence[str], *, executor: ComputeExecutor | None = None
+    ) -> list[PredictedValue | PredictionFailure]:
+        """``predictor.predict(smiles)``; for a pool of at least ``MIN_POOL_TO_FAN_OUT`` molecules, when
+        ``executor`` (else this registry's) runs several jobs at once and the predictor ``PreparesInJobs``, each
+        molecule's preparation (canonical structure and features, or 3D conformers) is made first by compute jobs
+        of chunks of the pool. The predictions are then made here in one call, so they are those of the call
+        without jobs, bit for bit (batched numerics need not be the same in other batches)."""
+        from tools.compute.fanout import job_results, parallel_slots
+
+        if len(smiles) < MIN_POOL_TO_FAN_OUT or not isinstance(predictor, PreparesInJobs):
+            return predictor.predict(smiles)
+        executor = executor if executor is not None else self.executor
+        slots = parallel_slots(executor)
+        if executor is None or slots < 2:
+            return predictor.predict(smiles)
+        pool = list(smiles)
+        size = max(MIN_POOL_CHUNK, math.ceil(len(pool) / (2 * slots)))
+        chunks = [pool[start : start + size] for start in range(0, len(pool), size)]
+        results = job_results(executor, [predictor.preparation_job(chunk) for chunk in chunks],
+                              group=f"prepare {len(pool)} molecules for {predictor.property} ({predictor.version})")
+        taken = sum(predictor.take_prepared(chunk, result) for chunk, result in zip(chunks, results, strict=True)
+                    if result is not None)
+        log.info("prepared %d of %d molecules in %d jobs on %s", taken, len(pool), len(chunks), executor.name)
+        return predictor.predict(pool)
 
     # -- helpers -----------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""select_experiments: rank candidates by an objective under constraints, measured values first, predictions otherwise."""
+"""select_experiments: rank candidates by an objective under constraints, measured values first, predictions otherwise.
+The score is the campaigns' (``tools.acquisition.acquisition_score``): greedy for ``mean``, UCB for ``ucb``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from tools.acquisition import upper_confidence_bound
+from tools.acquisition import acquisition_score
 from tools.base import Tool, ToolContext
 from tools.candidates import invalid_input, read_candidates
 from tools.errors import ToolInputError
@@ -114,8 +115,10 @@ async def select_experiments(ctx: ToolContext, args: SelectExperimentsInput) -> 
             for c in args.constraints
         )
         estimate = own[objective]
-        kappa = args.kappa if args.strategy == "ucb" else 0.0
-        score = upper_confidence_bound(sign * estimate.value, estimate.uncertainty, kappa)
+        score = acquisition_score(
+            "ucb" if args.strategy == "ucb" else "greedy", sign * estimate.value, estimate.uncertainty,
+            incumbent=None, feasible=1.0 if feasible else 0.0, kappa=args.kappa,
+        )
         ranked.append(Candidate(smiles=smiles, score=score, feasible=feasible, estimates=own))
     ranked.sort(key=lambda c: (not c.feasible, -c.score, c.smiles))
     feasible_ranked = [c for c in ranked if c.feasible]

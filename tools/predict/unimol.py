@@ -92,6 +92,16 @@ cores, but the last bits may then differ between machines). ``version`` is a sha
 property, unit, seed, configuration, parameters, dictionary, conformer generator, training rows, pretrained
 checkpoint hash and parent version.
 
+Members as compute jobs: given an executor that runs more jobs at once than a member uses threads
+(``tools.compute.fanout.parallel_slots``), and members long enough to pay for a job process's start (at least
+``MIN_STEPS_TO_FAN_OUT`` optimiser steps each), each member is trained by a job (``fit_member_job``: the encoded
+molecules and targets written once to a work folder, the member's starting weights, its seeds, epochs and the
+parameters; the trained weights written back as a file). A member is a function of those alone (its own forked,
+seeded RNG state, one thread), so the ensemble is the one the in-process loop trains; a member whose job fails is
+trained in this process. A large pool's conformers can be made by jobs too (``preparation_job``,
+``conformers_job``: canonical structures and conformers into the featurizer's caches, and into the conformer
+directory when there is one) before ``predict`` runs on the pool here.
+
 Cost and accuracy (small config, 2-core CPU, one thread, one conformer, ESOL with a seeded random split):
 ~0.5 s per epoch per member on 200 molecules. 300 training molecules: 5 epochs x 3 members ~10 s (~5 s with two
 threads), 40 epochs (the default until session 5) ~1 min, held-out RMSE 0.86 log units, Spearman 0.93, 90%
@@ -135,6 +145,7 @@ from tools.predict.base import (
     content_version,
     read_meta,
     read_training_csv,
+    take_prepared_json,
     write_artifact_files,
 )
 from tools.structures.cache import ConformerCache
@@ -144,6 +155,28 @@ if TYPE_CHECKING:
     import torch
 
     from knowledge.chem import CanonicalStructure
+    from tools.compute.jobs import ComputeExecutor, JobRequest
+
+    class UniMolNetwork(torch.nn.Module):
+        """For the type checker only: what the network class that ``_torch_modules()`` defines on first use offers
+        (the class is made there so that importing this module does not import torch)."""
+
+        config: UniMolConfig
+        n_tokens: int
+        padding_idx: int
+        regression_head: torch.nn.Module
+
+        def encode(
+            self, tokens: torch.Tensor, distance: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]: ...
+
+        def atom_mask(self, tokens: torch.Tensor) -> torch.Tensor: ...
+
+        def regress(self, tokens: torch.Tensor, distance: torch.Tensor) -> torch.Tensor: ...
+
+        def pretraining_outputs(
+            self, tokens: torch.Tensor, distance: torch.Tensor, coord: torch.Tensor, masked: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]: ...
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +191,10 @@ MIN_CALIBRATION_ROWS = 5
 DICTIONARY_PATH = Path(__file__).with_name("unimol_dict.txt")
 BUNDLED_BACKBONE = Path(__file__).with_name("weights") / "unimol-small-qm9-druglike.pt"
 BUNDLED = "bundled"  # ``UniMolPredictor.train(pretrained=BUNDLED)``: the shipped backbone where it fits
+MEMBER_JOB_KIND = "tools.predict.unimol:fit_member_job"
+CONFORMERS_JOB_KIND = "tools.predict.unimol:conformers_job"
+# A job process takes a few seconds to start and import torch; members of fewer steps train in about that time.
+MIN_STEPS_TO_FAN_OUT = 200
 PAD, CLS, SEP, UNK, MASK = "[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"
 # Uni-Mol's normalisation of distance targets in pretraining (unimol/losses/unimol.py).
 DIST_MEAN = 6.312581655060595
@@ -349,8 +386,14 @@ def encode_geometry(
     tokens = np.array([dictionary.cls, *(dictionary.index(s) for s in names), dictionary.sep], dtype=np.int64)
     full = np.zeros((len(tokens), 3), dtype=np.float64)
     full[1:-1] = xyz
-    distances = np.sqrt(((full[:, None, :] - full[None, :, :]) ** 2).sum(-1)).astype(np.float32)
-    return EncodedMolecule(tokens=tokens, coordinates=full, distances=distances)
+    return EncodedMolecule(tokens=tokens, coordinates=full, distances=_pair_distances(full))
+
+
+def _pair_distances(coordinates: np.ndarray) -> np.ndarray:
+    """(L, L) float32 distances between the rows of (L, 3) float64 coordinates."""
+    import numpy as np
+
+    return np.sqrt(((coordinates[:, None, :] - coordinates[None, :, :]) ** 2).sum(-1)).astype(np.float32)
 
 
 def _collate(molecules: Sequence[EncodedMolecule], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -435,6 +478,42 @@ class UniMolFeaturizer:
     ) -> tuple[list[tuple[int, CanonicalStructure, tuple[EncodedMolecule, ...]]], list[tuple[int, PredictionFailure]]]:
         """``prepare`` with ``count`` conformers of each valid input (the first is ``prepare``'s)."""
         return self._encode_each(smiles, lambda structure: tuple(self.molecule(structure, k) for k in range(count)))
+
+    def prepared_json(self, smiles: Sequence[str], count: int) -> list[dict[str, Any] | None]:
+        """Per input, its canonical structure and its first ``count`` conformers as JSON-able data (None for an
+        input that is not a valid structure): what ``take_json`` keeps."""
+        from knowledge.errors import InvalidStructure
+
+        results: list[dict[str, Any] | None] = []
+        for text in smiles:
+            try:
+                structure = self.structure(text)
+                conformers = [self.conformer_cache(k).get(structure).to_json() for k in range(count)]
+            except (InvalidStructure, ValueError, RuntimeError, TypeError):
+                results.append(None)
+                continue
+            results.append({"structure": structure.model_dump(mode="json"), "conformers": conformers})
+        return results
+
+    def take_json(self, smiles: Sequence[str], prepared: Sequence[dict[str, Any] | None]) -> int:
+        """Cache the structures and conformers ``prepared_json`` made of ``smiles`` (by a featurizer whose
+        conformer generator has the same seed); returns how many molecules it kept."""
+        from knowledge.chem import CanonicalStructure
+        from tools.structures.conformers import Conformer
+
+        kept = 0
+        for text, item in zip(smiles, prepared, strict=True):
+            if item is None:
+                continue
+            structure = CanonicalStructure.model_validate(item["structure"])
+            conformers = [Conformer.from_json(data) for data in item["conformers"]]
+            if any(conformer.inchikey != structure.inchikey for conformer in conformers):
+                raise ValueError(f"the conformers of {text} are of another molecule")
+            self.structures.put(text, structure)
+            for k, conformer in enumerate(conformers):
+                self.conformer_cache(k).add(conformer)
+            kept += 1
+        return kept
 
     def _encode_each(
         self, smiles: Sequence[str], encode: Callable[[CanonicalStructure], Encoded]
@@ -711,7 +790,7 @@ def _torch_modules() -> SimpleNamespace:
 
 def build_network(
     config: UniMolConfig | None = None, seed: int = 0, dictionary: AtomDictionary | None = None
-) -> torch.nn.Module:
+) -> UniMolNetwork:
     """A freshly initialised network (eval mode), its weights a function of ``seed`` (global RNG untouched)."""
     import torch
 
@@ -724,7 +803,7 @@ def build_network(
 
 
 def forward_geometry(
-    network: torch.nn.Module,
+    network: UniMolNetwork,
     symbols: Sequence[str],
     coordinates: Any,
     dictionary: AtomDictionary | None = None,
@@ -995,10 +1074,10 @@ def load_unimol_weights(
     path: Path | str,
     config: UniMolConfig | None = None,
     *,
-    network: torch.nn.Module | None = None,
+    network: UniMolNetwork | None = None,
     dictionary: AtomDictionary | None = None,
     trust_pickle: bool = False,
-) -> torch.nn.Module:
+) -> UniMolNetwork:
     """Load a Uni-Mol molecular checkpoint (official, or written by ``pretrain``) into a network of ``config``.
 
     ``path`` is a torch file holding ``{"model": state dict, ...}`` (``model_state_dict`` or a bare state dict
@@ -1069,7 +1148,7 @@ def load_unimol_weights(
     return network.eval()
 
 
-def _official_state(network: torch.nn.Module) -> dict[str, Any]:
+def _official_state(network: UniMolNetwork) -> dict[str, Any]:
     """The network's state in Uni-Mol's naming (without the regression head), tensors cloned."""
     local = network.state_dict()
     return {p.official: local[p.local].detach().clone() for p in official_parameters(network.config, network.n_tokens)}
@@ -1222,7 +1301,8 @@ class Pretrainer:
         present = target_rows > 0
         dist = F.smooth_l1_loss(rows[present], (target_rows[present] - DIST_MEAN) / DIST_STD, beta=1.0)
         parts = {"token": token, "coord": coord, "dist": dist, "x_norm": x_norm, "delta_norm": delta_norm}
-        total = sum(self.loss_weights[name] * value for name, value in parts.items())
+        weighted = [self.loss_weights[name] * value for name, value in parts.items()]
+        total = sum(weighted[1:], start=weighted[0])  # a tensor from the start: 0 + the first term, as before
         values = {name: float(value.detach()) for name, value in parts.items()}
         values["total"] = float(total.detach())
         return total, values
@@ -1360,6 +1440,205 @@ def _holdout_position(seed: int, group: str) -> float:
     return int(digest[:13], 16) / 16**13
 
 
+@dataclass(frozen=True, eq=False)
+class _MemberPlan:
+    """What one member's training is a function of, besides the molecules, targets and starting weights."""
+
+    member: int
+    seed: int  # of its torch session (dropout) and its batch order
+    init_seed: int  # of its fresh weights (the head, and the backbone when not pretrained)
+    indices: np.ndarray  # the rows it trains on (all but its held-out slice)
+    epochs: int
+
+
+def _train_member(
+    plan: _MemberPlan,
+    molecules: Sequence[Sequence[EncodedMolecule]],
+    target: np.ndarray,
+    *,
+    config: UniMolConfig,
+    params: UniMolTrainParams,
+    dictionary: AtomDictionary,
+    start: dict[str, Any] | None,
+    strict: bool,
+    learning_rate: float,
+) -> UniMolNetwork:
+    """Train one member in this process: fresh weights of ``plan.init_seed``, then ``start`` loaded over them (a
+    member's own weights with ``strict``, a pretrained backbone without), then ``plan.epochs`` epochs."""
+    import numpy as np
+
+    with _torch_session(plan.seed, params.threads):
+        network = build_network(config, plan.init_seed, dictionary)
+        if start is not None:
+            network.load_state_dict(start, strict=strict)
+        _fit_member(network, molecules, target, plan.indices, params, plan.epochs, learning_rate,
+                    np.random.default_rng([plan.seed % 2**32, plan.member]), dictionary.pad)
+    return network
+
+
+def _fans_out(executor: ComputeExecutor | None, params: UniMolTrainParams, plans: Sequence[_MemberPlan]) -> bool:
+    """Whether training the members as jobs can be faster: more jobs at once than a member's torch threads, more
+    than one member, and members of at least ``MIN_STEPS_TO_FAN_OUT`` optimiser steps."""
+    from tools.compute.fanout import parallel_slots
+
+    threads = params.threads if params.threads is not None else (os.cpu_count() or 1)
+    if parallel_slots(executor) <= threads or len(plans) < 2:
+        return False
+    steps = min(plan.epochs * math.ceil(len(plan.indices) / params.batch_size) for plan in plans)
+    return steps >= MIN_STEPS_TO_FAN_OUT
+
+
+def _fit_members_as_jobs(
+    executor: ComputeExecutor,
+    plans: Sequence[_MemberPlan],
+    molecules: Sequence[Sequence[EncodedMolecule]],
+    target: np.ndarray,
+    *,
+    config: UniMolConfig,
+    params: UniMolTrainParams,
+    dictionary: AtomDictionary,
+    member_states: Sequence[dict[str, Any]] | None,
+    backbone_state: dict[str, Any] | None,
+    learning_rate: float,
+    work_dir: Path | None,
+) -> list[dict[str, Any] | None]:
+    """Each member's trained weights from a ``fit_member_job``; ``None`` for a member whose job gave nothing."""
+    import numpy as np
+    import torch
+
+    from tools.compute.fanout import file_sha256, job_results, work_folder
+    from tools.compute.jobs import JobRequest
+
+    with work_folder(work_dir, prefix=".unimol-members-") as folder:
+        data = folder / "molecules.npz"
+        flat = [conformer for conformers in molecules for conformer in conformers]
+        lengths = np.array([len(conformer.tokens) for conformer in flat], dtype=np.int64)
+        np.savez(data, tokens=np.concatenate([c.tokens for c in flat]),
+                 coordinates=np.concatenate([c.coordinates for c in flat]), lengths=lengths,
+                 conformers=np.array([len(conformers) for conformers in molecules], dtype=np.int64), target=target)
+        starts: list[tuple[str, str] | None] = []
+        if member_states is not None:
+            for plan in plans:
+                path = folder / f"start-{plan.member}.pt"
+                torch.save(member_states[plan.member], path)
+                starts.append((str(path), file_sha256(path)))
+        elif backbone_state is not None:
+            path = folder / "backbone.pt"
+            torch.save(backbone_state, path)
+            starts = [(str(path), file_sha256(path))] * len(plans)
+        else:
+            starts = [None] * len(plans)
+        shared = {"data": str(data), "data_sha256": file_sha256(data), "strict": member_states is not None,
+                  "learning_rate": learning_rate, "config": config.model_dump(mode="json"),
+                  "params": params.model_dump(mode="json"), "dictionary": list(dictionary.symbols),
+                  "software": _library_versions()}
+        jobs = [
+            JobRequest(
+                kind=MEMBER_JOB_KIND,
+                inputs={**shared, "member": plan.member, "seed": plan.seed, "init_seed": plan.init_seed,
+                        "indices": [int(i) for i in plan.indices], "epochs": plan.epochs,
+                        "start": start[0] if start else None, "start_sha256": start[1] if start else None,
+                        "out": str(folder / f"member-{plan.member}.pt")},
+                label=f"unimol member {plan.member + 1} of {len(plans)} ({len(plan.indices)} rows, {plan.epochs} epochs)",
+            )
+            for plan, start in zip(plans, starts, strict=True)
+        ]
+        results = job_results(executor, jobs, group=f"unimol members ({len(molecules)} rows)")
+        states: list[dict[str, Any] | None] = []
+        for plan, result in zip(plans, results, strict=True):
+            state = None
+            if isinstance(result, dict) and isinstance(result.get("path"), str):
+                try:
+                    state = torch.load(result["path"], map_location="cpu", weights_only=True)
+                except (OSError, RuntimeError, ValueError) as error:
+                    log.warning("cannot read the weights of member %d a job trained (%s); training it in this "
+                                "process", plan.member, error)
+            states.append(state if isinstance(state, dict) else None)
+    return states
+
+
+def conformers_job(
+    smiles: list[str], seed: int, count: int, directory: str | None, software: dict[str, str]
+) -> list[dict[str, Any] | None]:
+    """A compute job: the canonical structures and the first ``count`` conformers (generator seeds ``seed``,
+    ``seed + 1`` ...) of ``smiles`` (``UniMolFeaturizer.prepared_json``), read from or written to ``directory``.
+
+    Raises:
+        ValueError: this worker's AtomLoop or RDKit is not the one ``software`` names.
+    """
+    here = _conformer_software()
+    if here != software:
+        raise ValueError(f"this worker makes conformers with {here}, the job was made for {software}")
+    featurizer = UniMolFeaturizer(UniMolConfig.small(), ConformerCache(directory, seed=seed))
+    return featurizer.prepared_json(smiles, count)
+
+
+def _conformer_software() -> dict[str, str]:
+    """What conformers depend on besides the SMILES and the seed (part of a conformers job's key)."""
+    from tools.compute.fanout import package_versions
+    from tools.structures.conformers import CONFORMER_GENERATOR
+
+    return {**package_versions("atomloop", "rdkit"), "generator": CONFORMER_GENERATOR}
+
+
+def fit_member_job(
+    data: str,
+    data_sha256: str,
+    member: int,
+    seed: int,
+    init_seed: int,
+    indices: list[int],
+    epochs: int,
+    start: str | None,
+    start_sha256: str | None,
+    strict: bool,
+    learning_rate: float,
+    config: dict[str, Any],
+    params: dict[str, Any],
+    dictionary: list[str],
+    out: str,
+    software: dict[str, str],
+) -> dict[str, Any]:
+    """A compute job: train member ``member`` on the encoded molecules and standardised targets in ``data`` (from
+    ``start``'s weights when given) and save its state dict (torch) to ``out``; returns ``{"path": out}``.
+
+    Raises:
+        ValueError: ``data`` or ``start`` is not the file the job was made for, or this worker's torch, RDKit or
+            numpy is not the one ``software`` names (its weights could differ from the caller's).
+    """
+    import numpy as np
+    import torch
+
+    from tools.compute.fanout import check_file
+
+    here = _library_versions()
+    if here != software:
+        raise ValueError(f"this worker trains with {here}, the job was made for {software}")
+    with np.load(check_file(data, data_sha256)) as stored:
+        tokens, coordinates, lengths = stored["tokens"], stored["coordinates"], stored["lengths"]
+        counts, target = stored["conformers"], stored["target"]
+    ends = np.cumsum(lengths)
+    flat = [
+        EncodedMolecule(tokens=tokens[end - n : end], coordinates=coordinates[end - n : end],
+                        distances=_pair_distances(coordinates[end - n : end]))
+        for n, end in zip(lengths, ends, strict=True)
+    ]
+    bounds = np.cumsum([0, *counts])
+    molecules = [tuple(flat[bounds[i] : bounds[i + 1]]) for i in range(len(counts))]
+    state = None
+    if start is not None and start_sha256 is not None:
+        state = torch.load(check_file(start, start_sha256), map_location="cpu", weights_only=True)
+    plan = _MemberPlan(member=member, seed=seed, init_seed=init_seed, indices=np.asarray(indices, dtype=np.int64),
+                       epochs=epochs)
+    network = _train_member(
+        plan, molecules, target, config=UniMolConfig.model_validate(config),
+        params=UniMolTrainParams.model_validate(params), dictionary=AtomDictionary(dictionary), start=state,
+        strict=strict, learning_rate=learning_rate,
+    )
+    torch.save(network.state_dict(), out)
+    return {"path": out}
+
+
 class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
     """A deep ensemble of Uni-Mol-style networks with a regression head (see the module docstring).
 
@@ -1377,7 +1656,7 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
         config: UniMolConfig,
         params: UniMolTrainParams,
         seed: int,
-        networks: Sequence[torch.nn.Module],
+        networks: Sequence[UniMolNetwork],
         target_mean: float,
         target_std: float,
         residual_variance: float,
@@ -1431,7 +1710,7 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
         return self._featurizer
 
     @property
-    def networks(self) -> tuple[torch.nn.Module, ...]:
+    def networks(self) -> tuple[UniMolNetwork, ...]:
         return self._networks
 
     # -- training ----------------------------------------------------------------------------------
@@ -1449,6 +1728,8 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
         conformers: ConformerCache | None = None,
         featurizer: UniMolFeaturizer | None = None,
         trust_pickle: bool = False,
+        executor: ComputeExecutor | None = None,
+        work_dir: Path | None = None,
     ) -> UniMolPredictor:
         """Fit a new ensemble on ``rows`` (rows whose SMILES do not parse are skipped with a warning).
 
@@ -1456,7 +1737,9 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
         from (``load_unimol_weights``); ``BUNDLED`` (the default) is the pretrained backbone shipped with
         AtomLoop (``bundled_backbone``) when it fits ``config``, else none; None trains from scratch. ``epochs``
         sets the epochs exactly (``params.epochs``, with no ``min_steps``); by default ``params.training_epochs``
-        chooses them from the number of rows.
+        chooses them from the number of rows. ``executor``: train the members as compute jobs when it runs more of
+        them at once than a member uses threads (see the module docstring; the result is the same); their files go
+        to a folder under ``work_dir`` (None: the system's temporary folder), removed afterwards.
 
         Raises:
             ToolFailed: fewer than ``MIN_TRAINING_ROWS`` valid rows; an unusable checkpoint (UniMolWeightsError).
@@ -1483,15 +1766,18 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
         return cls._fit(
             rows, seed=seed, config=config, params=params, featurizer=featurizer, member_states=None,
             backbone_state=initial, pretrained_hash=pretrained_hash, parent_version=None, scale=None,
-            epochs=None, learning_rate=params.learning_rate,
+            epochs=None, learning_rate=params.learning_rate, executor=executor, work_dir=work_dir,
         )
 
-    def fine_tune(self, rows: TrainingRows) -> UniMolPredictor:
+    def fine_tune(
+        self, rows: TrainingRows, *, executor: ComputeExecutor | None = None, work_dir: Path | None = None
+    ) -> UniMolPredictor:
         """A new version: every member continued from its weights on this version's rows updated with ``rows``
         (``TrainingRows.updated_with``).
 
         Same seed, configuration, parameters and target scaling; ``fine_tune_epochs`` at
-        ``fine_tune_learning_rate``; the residual term is recalibrated. ``self`` is not changed.
+        ``fine_tune_learning_rate``; the residual term is recalibrated (``executor`` and ``work_dir`` as in
+        ``train``). ``self`` is not changed.
         """
         self._check_fine_tune_rows(rows)
         return type(self)._fit(
@@ -1499,7 +1785,7 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
             featurizer=self._featurizer, member_states=[n.state_dict() for n in self._networks],
             backbone_state=None, pretrained_hash=self._pretrained_hash, parent_version=self._version,
             scale=(self._target_mean, self._target_std), epochs=self._params.fine_tune_epochs,
-            learning_rate=self._params.fine_tune_learning_rate,
+            learning_rate=self._params.fine_tune_learning_rate, executor=executor, work_dir=work_dir,
         )
 
     @classmethod
@@ -1518,8 +1804,11 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
         scale: tuple[float, float] | None,
         epochs: int | None,
         learning_rate: float,
+        executor: ComputeExecutor | None = None,
+        work_dir: Path | None = None,
     ) -> UniMolPredictor:
-        """Train (``epochs`` None: ``params.training_epochs`` of each member's rows) or continue the members."""
+        """Train (``epochs`` None: ``params.training_epochs`` of each member's rows) or continue the members, as
+        compute jobs where ``_fans_out`` says so."""
         import numpy as np
 
         started = time.perf_counter()
@@ -1554,22 +1843,35 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
             used, seed, config, params, featurizer.dictionary, featurizer.conformers.tag, pretrained_hash,
             parent_version,
         )
-        networks = []
-        epochs_used: list[int] = []
+        plans = []
         for m in range(params.n_members):
-            member_seed = _derive_seed(seed, m, parent_version)
-            with _torch_session(member_seed, params.threads):
-                network = build_network(config, _derive_seed(seed, m, "init"), featurizer.dictionary)
-                if member_states is not None:
-                    network.load_state_dict(member_states[m])
-                elif backbone_state is not None:
-                    network.load_state_dict(backbone_state, strict=False)
-                indices = np.flatnonzero(holdout_member != m)
-                member_epochs = epochs if epochs is not None else params.training_epochs(len(indices))
-                epochs_used.append(member_epochs)
-                _fit_member(network, molecules, target, indices, params, member_epochs, learning_rate,
-                            np.random.default_rng([member_seed % 2**32, m]), featurizer.dictionary.pad)
-            networks.append(network)
+            indices = np.flatnonzero(holdout_member != m)
+            member_epochs = epochs if epochs is not None else params.training_epochs(len(indices))
+            plans.append(_MemberPlan(
+                member=m, seed=_derive_seed(seed, m, parent_version), init_seed=_derive_seed(seed, m, "init"),
+                indices=indices, epochs=member_epochs,
+            ))
+        trained: list[dict[str, Any] | None] = [None] * params.n_members
+        if _fans_out(executor, params, plans):
+            assert executor is not None
+            trained = _fit_members_as_jobs(
+                executor, plans, molecules, target, config=config, params=params, dictionary=featurizer.dictionary,
+                member_states=member_states, backbone_state=backbone_state, learning_rate=learning_rate,
+                work_dir=work_dir,
+            )
+        networks = []
+        for plan, state in zip(plans, trained, strict=True):
+            if state is not None:
+                network = build_network(config, 0, featurizer.dictionary)
+                network.load_state_dict(state)
+            else:
+                network = _train_member(
+                    plan, molecules, target, config=config, params=params, dictionary=featurizer.dictionary,
+                    start=member_states[plan.member] if member_states is not None else backbone_state,
+                    strict=member_states is not None, learning_rate=learning_rate,
+                )
+            networks.append(network.eval())
+        epochs_used = [plan.epochs for plan in plans]
         member_predictions = _predict_over_conformers(networks, molecules, params.batch_size_predict,
                                                       featurizer.dictionary.pad, params.threads) * scale[1] + scale[0]
         residual_variance = _calibrate_residual_variance(y, member_predictions, holdout_member)
@@ -1585,6 +1887,25 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
         )
 
     # -- predicting --------------------------------------------------------------------------------
+
+    def preparation_job(self, smiles: list[str]) -> JobRequest:
+        """The compute job that makes the conformers of ``smiles`` (``tools.predict.registry.PreparesInJobs``),
+        writing them to this featurizer's conformer directory too when it has one."""
+        from tools.compute.jobs import JobRequest
+
+        conformers = self._featurizer.conformers
+        return JobRequest(
+            kind=CONFORMERS_JOB_KIND,
+            inputs={"smiles": smiles, "seed": conformers.seed, "count": self._params.n_conformers,
+                    "directory": str(conformers.directory) if conformers.directory is not None else None,
+                    "software": _conformer_software()},
+            label=f"{self._params.n_conformers} conformers of {len(smiles)} molecules from {smiles[0][:60]}"
+            if smiles else "no molecules",
+        )
+
+    def take_prepared(self, smiles: list[str], result: Any) -> int:
+        """Keep the structures and conformers a ``preparation_job`` made (nothing if its result is not theirs)."""
+        return take_prepared_json(self._featurizer, smiles, result, "conformers")
 
     def _prepare(
         self, smiles: Sequence[str]
@@ -1727,10 +2048,18 @@ class UniMolFamily:
     def __init__(self, conformer_dir: Path | str | None = None) -> None:
         self.conformers = ConformerCache(conformer_dir)
 
-    def train(self, rows: TrainingRows, seed: int = 0, **options: Any) -> UniMolPredictor:
+    def train(
+        self,
+        rows: TrainingRows,
+        seed: int = 0,
+        *,
+        executor: ComputeExecutor | None = None,
+        work_dir: Path | None = None,
+        **options: Any,
+    ) -> UniMolPredictor:
         """``UniMolPredictor.train`` with this family's conformer cache unless ``options`` name one."""
         options.setdefault("conformers", self.conformers)
-        return UniMolPredictor.train(rows, seed, **options)
+        return UniMolPredictor.train(rows, seed, executor=executor, work_dir=work_dir, **options)
 
     def load(self, directory: Path) -> UniMolPredictor:
         return UniMolPredictor.load(directory, conformers=self.conformers)
@@ -1765,7 +2094,7 @@ def compute_version(
 
 
 def _fit_member(
-    network: torch.nn.Module,
+    network: UniMolNetwork,
     molecules: Sequence[Sequence[EncodedMolecule]],
     target: np.ndarray,
     indices: np.ndarray,
@@ -1826,7 +2155,7 @@ def _length_bucketed_batches(
 
 
 def _predict_over_conformers(
-    networks: Sequence[torch.nn.Module],
+    networks: Sequence[UniMolNetwork],
     molecules: Sequence[Sequence[EncodedMolecule]],
     batch_size: int,
     pad: int,
@@ -1843,7 +2172,7 @@ def _predict_over_conformers(
 
 
 def _predict_members(
-    networks: Sequence[torch.nn.Module],
+    networks: Sequence[UniMolNetwork],
     molecules: Sequence[EncodedMolecule],
     batch_size: int,
     pad: int,

@@ -81,7 +81,11 @@ async def query_knowledge(ctx: ToolContext, args: QueryKnowledgeInput) -> QueryK
             fact_query = fact_query.where(Fact.property == property_name)
         for prediction, smiles in session.exec(prediction_query.order_by(col(Prediction.id).desc()).limit(args.limit)):
             predictions.append(
-                KnownValue(smiles=smiles, property=prediction.property, value=prediction.value, uncertainty=prediction.uncertainty, unit=prediction.unit, source="predicted", detail=f"model {prediction.model_version_id}")
+                KnownValue(
+                    smiles=smiles, property=prediction.property, value=prediction.value,
+                    uncertainty=prediction.uncertainty, unit=prediction.unit, source="predicted",
+                    detail=f"model {prediction.model_version_id}",
+                )
             )
         for fact, title, smiles in session.exec(fact_query.limit(args.limit)):
             facts.append(

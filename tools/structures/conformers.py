@@ -10,7 +10,10 @@ Two shapes, for two kinds of caller:
   energies and atomistic models start from. Conformer 0 comes from the same seeded embedding as ``generate_conformer``,
   so with the same seed and molecule it is the same geometry.
 
-RDKit and numpy are imported inside the functions: importing this module is cheap.
+RDKit and numpy are imported inside the functions: importing this module is cheap. The RDKit functions come from
+the modules that define them (``rdDistGeom``, ``rdForceFieldHelpers``, ``rdDepictor``; ``AllChem`` re-exports the
+same objects, which RDKit's type stubs do not declare). The stubs type the setters of ``EmbedParameters``
+(``randomSeed`` and the like) as taking the parameters object itself, so those assignments carry a narrow ignore.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ class Conformer:
 def generate_conformer(smiles: str, inchikey: str, seed: int = CONFORMER_SEED) -> Conformer:
     """ETKDGv3 (seeded) + MMFF94 (UFF without MMFF parameters); 2D coordinates, with a warning, on failure."""
     from rdkit import Chem, rdBase
-    from rdkit.Chem import AllChem
+    from rdkit.Chem import rdDepictor, rdDistGeom, rdForceFieldHelpers
 
     with rdBase.BlockLogs():
         mol = Chem.MolFromSmiles(smiles)
@@ -76,26 +79,26 @@ def generate_conformer(smiles: str, inchikey: str, seed: int = CONFORMER_SEED) -
 
             raise InvalidStructure(smiles)
         mol = Chem.AddHs(mol)
-        params = AllChem.ETKDGv3()
-        params.randomSeed = seed
-        status = AllChem.EmbedMolecule(mol, params)
+        params = rdDistGeom.ETKDGv3()
+        params.randomSeed = seed  # type: ignore[assignment]
+        status = rdDistGeom.EmbedMolecule(mol, params)
         if status != 0:
-            params.useRandomCoords = True
-            status = AllChem.EmbedMolecule(mol, params)
+            params.useRandomCoords = True  # type: ignore[assignment]
+            status = rdDistGeom.EmbedMolecule(mol, params)
         if status == 0:
             method = "etkdgv3"
             try:
-                if AllChem.MMFFHasAllMoleculeParams(mol):
-                    AllChem.MMFFOptimizeMolecule(mol, maxIters=1000)
+                if rdForceFieldHelpers.MMFFHasAllMoleculeParams(mol):
+                    rdForceFieldHelpers.MMFFOptimizeMolecule(mol, maxIters=1000)
                     method += "+mmff94"
-                elif AllChem.UFFHasAllMoleculeParams(mol):
-                    AllChem.UFFOptimizeMolecule(mol, maxIters=1000)
+                elif rdForceFieldHelpers.UFFHasAllMoleculeParams(mol):
+                    rdForceFieldHelpers.UFFOptimizeMolecule(mol, maxIters=1000)
                     method += "+uff"
             except (ValueError, RuntimeError) as error:  # keep the ETKDG geometry
                 log.warning("force-field optimisation failed for %s (%s); keeping the ETKDG geometry", smiles, error)
         else:
             log.warning("3D embedding failed for %s; using 2D coordinates (z = 0)", smiles)
-            AllChem.Compute2DCoords(mol)
+            rdDepictor.Compute2DCoords(mol)
             method = "2d"
     positions = mol.GetConformer().GetPositions()
     return Conformer(
@@ -249,7 +252,7 @@ def embed_conformers(
         ValueError: ``n_conformers`` below 1 or ``prune_rms`` negative.
     """
     from rdkit import Chem, rdBase
-    from rdkit.Chem import AllChem
+    from rdkit.Chem import rdDepictor, rdDistGeom
 
     if n_conformers < 1:
         raise ValueError(f"n_conformers must be at least 1, not {n_conformers}")
@@ -267,18 +270,18 @@ def embed_conformers(
         parsed.RemoveAllConformers()
         mol = Chem.AddHs(parsed)
         name = Chem.MolToSmiles(parsed)
-        params = AllChem.ETKDGv3()
-        params.randomSeed = seed
-        params.pruneRmsThresh = prune_rms
-        params.numThreads = 1
-        ids = list(AllChem.EmbedMultipleConfs(mol, n_conformers, params))
+        params = rdDistGeom.ETKDGv3()
+        params.randomSeed = seed  # type: ignore[assignment]
+        params.pruneRmsThresh = prune_rms  # type: ignore[assignment]
+        params.numThreads = 1  # type: ignore[assignment]
+        ids = list(rdDistGeom.EmbedMultipleConfs(mol, n_conformers, params))
         if not ids:
-            params.useRandomCoords = True
-            ids = list(AllChem.EmbedMultipleConfs(mol, n_conformers, params))
+            params.useRandomCoords = True  # type: ignore[assignment]
+            ids = list(rdDistGeom.EmbedMultipleConfs(mol, n_conformers, params))
         if not ids:
             log.warning("3D embedding failed for %s; using 2D coordinates (z = 0)", name)
             mol.RemoveAllConformers()
-            AllChem.Compute2DCoords(mol)
+            rdDepictor.Compute2DCoords(mol)
             return ConformerSet(_renumbered(mol, [mol.GetConformer().GetId()]), (None,), "2d", seed)
         method, energies = _optimise(mol, ids, max_iterations, name)
     kept = _distinct(mol, ids, prune_rms)
@@ -287,14 +290,14 @@ def embed_conformers(
 
 def _optimise(mol: Chem.Mol, ids: list[int], max_iterations: int, name: str) -> tuple[str, list[float | None]]:
     """Optimise every conformer in place with MMFF94 (else UFF); the method and each conformer's energy."""
-    from rdkit.Chem import AllChem
+    from rdkit.Chem import rdForceFieldHelpers
 
     try:
-        if AllChem.MMFFHasAllMoleculeParams(mol):
-            results = AllChem.MMFFOptimizeMoleculeConfs(mol, numThreads=1, maxIters=max_iterations)
+        if rdForceFieldHelpers.MMFFHasAllMoleculeParams(mol):
+            results = rdForceFieldHelpers.MMFFOptimizeMoleculeConfs(mol, numThreads=1, maxIters=max_iterations)
             method = "etkdgv3+mmff94"
-        elif AllChem.UFFHasAllMoleculeParams(mol):
-            results = AllChem.UFFOptimizeMoleculeConfs(mol, numThreads=1, maxIters=max_iterations)
+        elif rdForceFieldHelpers.UFFHasAllMoleculeParams(mol):
+            results = rdForceFieldHelpers.UFFOptimizeMoleculeConfs(mol, numThreads=1, maxIters=max_iterations)
             method = "etkdgv3+uff"
         else:
             log.warning("no force field has parameters for %s; keeping the ETKDG geometries", name)

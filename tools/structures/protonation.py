@@ -74,7 +74,7 @@ def _dominant_state_protonator(smiles: list[str], ph: float) -> Any:
     from dimorphite_dl.protonate.run import Protonate
     from dimorphite_dl.protonate.site import ProtonationState
 
-    class DominantState(Protonate):  # type: ignore[misc]
+    class DominantState(Protonate):
         def _detect_protonation_sites(self, mol_record: Any) -> tuple[Any, list[Any]]:
             mol_record, sites = super()._detect_protonation_sites(mol_record)
             decided = [

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision = '0002_compute_jobs'
 down_revision = '0001_initial'
 branch_labels = None

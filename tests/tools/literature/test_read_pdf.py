@@ -123,9 +123,11 @@ def test_document_identity(table_pdf: Path, table_doc: ReadDocument) -> None:
 
 
 def test_models_are_frozen(table_doc: ReadDocument) -> None:
-    with pytest.raises(Exception):  # pydantic ValidationError
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
         table_doc.facts[0].value = 1.0  # type: ignore[misc]
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         table_doc.title = "x"  # type: ignore[misc]
 
 
