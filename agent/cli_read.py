@@ -68,18 +68,19 @@ def register(cli: typer.Typer) -> None:
 
         for path in paths:
             check_path(path.expanduser())
-        store = build_app().store
         files = literature_files([str(p) for p in paths])
         if not files:
             raise ToolInputError(f"no PDF found in {', '.join(map(str, paths))}")
+        app = build_app()
+        store = app.store
         documents: list[dict[str, Any]] = []
         failures: list[dict[str, str]] = []
-        with Progress(console=console(), disable=as_json, transient=True) as progress:
+        with app, Progress(console=console(), disable=as_json, transient=True) as progress:
             task = progress.add_task("Reading", total=len(files))
             for path in files:
                 progress.update(task, description=f"Reading {shown(path.name)}")
                 try:
-                    document = read_one_document(path, store.properties, store.units).model_dump(mode="json")
+                    document = read_one_document(path, store.properties, store.units, app.executor).model_dump(mode="json")
                 except ToolInputError as error:
                     logger.debug("read: %s failed: %s", path, error)
                     failures.append(_failure(path, error))

@@ -155,11 +155,14 @@ def _bundled_models_trained_once(_bundled_models: BundledModels, monkeypatch: py
     fit = FingerprintPredictor.__dict__["train"].__func__
 
     def train(
-        cls: type[FingerprintPredictor], rows: Any, seed: int = 0, params: FingerprintParams | None = None, **kwargs: Any
+        cls: type[FingerprintPredictor], rows: Any, seed: int = 0, params: FingerprintParams | None = None,
+        executor: Any = None, work_dir: Any = None, **kwargs: Any
     ) -> FingerprintPredictor:
+        # members fitted as jobs are the serial members (tests/tools/predict/test_member_jobs.py), so where the fit
+        # runs is no part of the key; the registry sees ``executor`` in this signature and hands its own over
         key = None if kwargs else _bundled_models.key(rows, seed, params or FingerprintParams())
         if key is None:
-            return fit(cls, rows, seed, params, **kwargs)
+            return fit(cls, rows, seed, params, executor=executor, work_dir=work_dir, **kwargs)
         if key not in _bundled_models.models:
             _bundled_models.models[key] = fit(cls, rows, seed, params)
             _bundled_models.trained += 1

@@ -144,3 +144,15 @@ def test_a_file_with_an_unknown_version_or_the_removed_uncertainty_is_refused(
     data = {"name": "x", "objectives": [{"property": "pIC50"}], "pool": {"file": "pool.csv"}, **change}
     with pytest.raises(InvalidCampaign, match=f"invalid campaign file x.yaml: {problem}"):
         CampaignSpec.from_data(data, "campaign file x.yaml")
+
+
+def test_the_example_campaign_file_is_the_demos_campaign(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.demo import demo_campaign_spec
+
+    root = Path(__file__).resolve().parents[2]
+    example = CampaignSpec.from_data(yaml.safe_load((root / "examples" / "campaign.yaml").read_text()), "examples/campaign.yaml")
+    demo = demo_campaign_spec()
+    assert example.spec_version == SPEC_VERSION
+    assert (root / str(example.pool.file)).read_bytes() == Path(str(demo.pool.file)).read_bytes()  # the bundled pool
+    same_pool = {"pool": demo.pool, "name": demo.name}
+    assert example.model_copy(update=same_pool) == demo

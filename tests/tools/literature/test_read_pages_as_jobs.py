@@ -4,6 +4,7 @@ of one slot read as before; the read_literature path passes its executor down.""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -129,3 +130,23 @@ def test_raw_pages_survive_json(long_pdf: Path) -> None:
             assert page_from_json(page_to_json(page)) == page
     finally:
         document.close()
+
+
+def test_atomloop_read_sends_a_long_documents_pages_to_the_configured_executor(
+    long_pdf: Path, registry: PropertyRegistry, units: UnitConverter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli import cli
+
+    monkeypatch.setenv("ATOMLOOP_COMPUTE__EXECUTOR", "local")
+    monkeypatch.setenv("ATOMLOOP_COMPUTE__WORKERS", "2")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "init"]).exit_code == 0
+    result = runner.invoke(cli, ["read", str(long_pdf), "--json"])
+    assert result.exit_code == 0, result.output
+    (document,) = json.loads(result.stdout)["documents"]
+    assert len(document["facts"]) == len(read(long_pdf, registry, units)["facts"])
+    listed = json.loads(runner.invoke(cli, ["jobs", "list", "--json"]).stdout)
+    assert len(listed) == 10 and {job["status"] for job in listed} == {"succeeded"}
+    assert {job["group"] for job in listed} == {"read long.pdf"} and {job["executor"] for job in listed} == {"local"}
