@@ -14,8 +14,13 @@ from knowledge.store import KnowledgeStore, StoreWriter
 
 
 def fact_fingerprint(fact: dict[str, Any]) -> str:
+    """The content hash that stores a fact once. Conditions count only when there are some, so a fact read before
+    facts had conditions keeps its hash (and reading its document again adds nothing)."""
     keys = ("compound", "property", "value", "value_high", "qualifier", "uncertainty", "unit", "page", "snippet")
-    return hashlib.sha256(json.dumps({k: fact.get(k) for k in keys}, sort_keys=True, default=str).encode()).hexdigest()
+    content = {k: fact.get(k) for k in keys}
+    if fact.get("conditions"):
+        content["conditions"] = fact["conditions"]
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def store_document(store: KnowledgeStore, document: dict[str, Any]) -> tuple[int, int]:
@@ -60,6 +65,8 @@ def write_document(writer: StoreWriter, document: dict[str, Any]) -> tuple[int, 
                 page=fact["page"],
                 bbox=list(fact["bbox"]) if fact.get("bbox") else None,
                 snippet=fact["snippet"][:2000],
+                conditions=dict(fact["conditions"]) if fact.get("conditions") else None,
+                registered=bool(fact.get("registered", True)),
                 fingerprint=fingerprint,
             )
         )

@@ -47,11 +47,17 @@ Data (``--data``, default ``../shared/data`` relative to the project root; every
 * Outside-paper pKa tables: the PDFs of ``tests/tools/literature/pka_tables.py`` (5 layouts unlike SAMPL6),
   scored against the hand-written expectations of ``tests/tools/literature/test_pka_tables.py``: a fact is
   right when label, property, qualifier, value and uncertainty are right; spurious = pKa facts not expected.
+* Med-chem results tables: the PDFs of ``tests/tools/literature/medchem_tables.py`` (3 held-out layouts, 2
+  development layouts), scored against the expected facts written by hand there. Only numeric table facts count
+  ('n.d.' cells are not scored). "values right": compound label, property, qualifier, value (and range end) and
+  unit right; "with conditions": and the target, species or pH too. Precision = values right / numeric facts read.
+  ``--medchem-only`` prints this section alone (no shared data needed).
 * chemdataextractor2: run through ``--cde-python`` (an interpreter of a separate virtualenv, default
   ``/tmp/cde-venv/bin/python``; never AtomLoop's). A probe parses one sentence first; if that fails
   (not installed, or its models cannot be downloaded offline), the reason is printed and the results say so.
 
     .venv/bin/python benchmarks/literature_bench.py [--data ../shared/data] [--out benchmarks/results/literature.md]
+    .venv/bin/python benchmarks/literature_bench.py --medchem-only
 
 Markdown goes to stdout and to ``--out``; progress lines to stderr.
 """
@@ -623,6 +629,51 @@ def pka_check(properties: PropertyRegistry, units: UnitConverter) -> tuple[str, 
     return table(["layout", "what it tests", "facts right", "share", "spurious"], rows), ok
 
 
+def _read_facts(document: ReadDocument) -> list[Any]:
+    generator = sys.modules["atomloop_bench_medchem_tables"]
+    return [
+        generator.ReadFact(
+            compound=f.compound,
+            property=f.property,
+            qualifier=f.qualifier,
+            value=f.value,
+            value_high=f.value_high,
+            unit=f.unit,
+            conditions=tuple(sorted(getattr(f, "conditions", {}).items())),
+        )
+        for f in document.facts
+        if f.source == "table"
+    ]
+
+
+def medchem_check(properties: PropertyRegistry, units: UnitConverter, *, verbose: bool = False) -> str:
+    """Per-layout recall and precision on the med-chem results tables (held out and development)."""
+    font = next((f for f in FONT_CANDIDATES if Path(f).is_file()), None)
+    if font is None:
+        return "Med-chem results tables: skipped, no DejaVuSans.ttf on this machine."
+    generator = _load(TESTS / "medchem_tables.py", "atomloop_bench_medchem_tables")
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for kind, layouts in (("held out", generator.HELD_OUT), ("development", generator.DEVELOPMENT)):
+            right = conditioned = expected = read = 0
+            for layout in layouts:
+                document = read_pdf(layout.build(Path(folder), font), properties=properties, units=units)
+                result = generator.score(layout.name, _read_facts(document), layout.expected)
+                if verbose:
+                    progress(f"{layout.name}: missed {list(result.missed)}")
+                    progress(f"{layout.name}: spurious {list(result.spurious)}")
+                rows.append([kind, layout.name, layout.description, str(result.expected), str(result.read),
+                             f"{result.right_values} ({pct(result.recall)})",
+                             f"{result.right_with_conditions} ({pct(result.recall_with_conditions)})", pct(result.precision)])
+                right += result.right_values
+                conditioned += result.right_with_conditions
+                expected += result.expected
+                read += result.read
+            rows.append([f"**{kind}**", "**all**", "", str(expected), str(read), f"{right} ({pct(right / expected)})",
+                         f"{conditioned} ({pct(conditioned / expected)})", pct(right / read if read else None)])
+    return table(["set", "layout", "what it has", "expected", "read", "values right (recall)", "with conditions", "precision"], rows)
+
+
 # -- chemdataextractor2 ---------------------------------------------------------------------------------------
 
 _CDE_PROBE = r"""
@@ -698,12 +749,22 @@ def environment() -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="shared data directory (literature/ under it)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "literature.md", help="Markdown results file")
+    parser.add_argument("--out", type=Path, default=None, help="Markdown results file (default benchmarks/results/literature.md, or literature_medchem.md with --medchem-only)")
+    parser.add_argument("--medchem-only", action="store_true", help="only the med-chem results tables (no shared data needed)")
+    parser.add_argument("--verbose", action="store_true", help="with --medchem-only: print each layout's missed and spurious facts")
     parser.add_argument("--cde-python", type=Path, default=Path("/tmp/cde-venv/bin/python"), help="python of a virtualenv with chemdataextractor2")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = ROOT / "benchmarks" / "results" / ("literature_medchem.md" if args.medchem_only else "literature.md")
+    return args
 
 
 def run(args: argparse.Namespace) -> str:
+    if args.medchem_only:
+        properties = PropertyRegistry.default()
+        units = UnitConverter()
+        return "\n\n".join([f"Command: `{reporting.command_line()}`", f"Environment: {environment()}",
+                             "**Med-chem results tables**\n\n" + medchem_check(properties, units, verbose=args.verbose)]) + "\n"
     literature = args.data / "literature"
     pdf_dir = literature / "pdfs"
     if not pdf_dir.is_dir():
@@ -800,6 +861,12 @@ def run(args: argparse.Namespace) -> str:
         + ("met" if pka_ok else "NOT met")
         + ")\n\n"
         + pka_table
+    )
+    progress("med-chem results tables ...")
+    parts.append(
+        "**Med-chem results tables** (`tests/tools/literature/medchem_tables.py`: 3 held-out layouts written before"
+        " the reader was changed for them, 2 development layouts; expected facts hand-written there)\n\n"
+        + medchem_check(properties, units)
     )
     if cde_rows:
         parts.append(

@@ -83,6 +83,10 @@ class Fact(SQLModel, table=True):
     page: int
     bbox: list[float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     snippet: str
+    conditions: dict[str, str] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True), description="What the value was measured under: target, species, pH"
+    )
+    registered: bool = Field(default=True, description="False: the property is the column's header, not a registry name")
     fingerprint: str = Field(max_length=64, description="Content hash: the same fact is stored once")
     created_at: datetime = _timestamp()
 

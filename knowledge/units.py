@@ -33,6 +33,11 @@ _REPLACEMENTS = (
     ("\u00c5", "angstrom"),
 )
 _TEMPERATURE_WORDS = {"c": "degC", "celsius": "degC", "f": "degF", "k": "kelvin"}
+# A power of ten printed before a unit: '10-6 cm/s', '10^-6 cm/s', '×10−6 cm s−1', '1e-6 cm/s', '(10-6 cm/s)'.
+_SCALE_RE = re.compile(
+    r"^\(?\s*(?:[x×*·]\s?)?(?:10\s?(?:\^|\*\*)?\s?\(?(?P<power>[-−–+]?\s?\d{1,2})\)?|1(?:\.0+)?[eE](?P<e>[-+]?\d{1,2}))"
+    r"(?:\s*[*·]\s*|\s+)(?P<rest>[^\d\s].*?)\)?$"
+)
 
 
 def normalize_unit_text(unit: str) -> str:
@@ -44,6 +49,20 @@ def normalize_unit_text(unit: str) -> str:
         text = text.replace(old, new)
     text = re.sub(r"\s+", " ", text)
     return text
+
+
+def split_scale(unit: str) -> tuple[float, str]:
+    """A unit printed with a power of ten before it, as (factor, the unit after it): '10-6 cm/s' -> (1e-06, 'cm/s').
+    A unit without one comes back as (1.0, unit)."""
+    text = unit.strip()
+    match = _SCALE_RE.match(text)
+    if match is None:
+        return 1.0, unit
+    power = match.group("power")
+    if power is not None and power[:1].isdigit() and not re.match(r"\(?\s*(?:[x×*·]|10\s?(?:\^|\*\*))", text):
+        return 1.0, unit  # '102 K': a number, not a power of ten
+    raw = (match.group("power") or match.group("e") or "0").replace(" ", "").replace("\u2212", "-").replace("\u2013", "-")
+    return 10.0 ** int(raw), match.group("rest").strip()
 
 
 class UnitConverter:
@@ -72,13 +91,26 @@ class UnitConverter:
             raise UnknownUnit(unit) from error
         return parsed
 
+    def parse_scaled_unit(self, unit: str) -> tuple[float, pint.Unit]:
+        """A unit that may carry a power of ten before it ('10-6 cm/s'): the factor and the pint unit after it."""
+        try:
+            return 1.0, self.parse_unit(unit)
+        except UnknownUnit:
+            factor, rest = split_scale(unit)
+            if factor == 1.0:
+                raise
+            try:
+                return factor, self.parse_unit(rest)
+            except UnknownUnit as error:
+                raise UnknownUnit(unit) from error
+
     def convert(self, value: float, from_unit: str, to_unit: str) -> float:
-        source = self.parse_unit(from_unit)
-        target = self.parse_unit(to_unit)
+        source_factor, source = self.parse_scaled_unit(from_unit)
+        target_factor, target = self.parse_scaled_unit(to_unit)
         if source.dimensionality != target.dimensionality:
             raise IncompatibleUnit(from_unit, "this value", to_unit)
-        quantity = self._ureg.Quantity(value, source)
-        return float(quantity.to(target).magnitude)
+        quantity = self._ureg.Quantity(value * source_factor, source)
+        return float(quantity.to(target).magnitude) / target_factor
 
     def to_canonical(
         self, spec: PropertySpec, value: float, unit: str | None, molar_mass_g_per_mol: float | None = None
@@ -126,18 +158,19 @@ class UnitConverter:
         return cached
 
     def _derive_map(self, spec: PropertySpec, unit: str, target_unit: str) -> _AffineMap:
-        source = self.parse_unit(unit)
-        target = self.parse_unit(target_unit)
+        source_factor, source = self.parse_scaled_unit(unit)
+        target_factor, target = self.parse_scaled_unit(target_unit)
         if source.dimensionality == target.dimensionality:
             zero = float(self._ureg.Quantity(0.0, source).to(target).magnitude)
             one = float(self._ureg.Quantity(1.0, source).to(target).magnitude)
-            return _AffineMap(scale=one - zero, offset=zero)
+            scale = (one - zero) * source_factor / target_factor
+            return _AffineMap(scale=scale, offset=zero / target_factor)
         # mass concentration -> molar concentration, through the molar mass (g/mol)
         mass_per_volume = self._ureg.parse_units("g/L").dimensionality
         molar = self._ureg.parse_units("mol/L").dimensionality
         if source.dimensionality == mass_per_volume and target.dimensionality == molar:
-            as_molar = self._ureg.Quantity(1.0, source) / self._ureg.Quantity(1.0, "g/mol")
-            return _AffineMap(scale=float(as_molar.to(target).magnitude), offset=0.0, per_molar_mass=True)
+            as_molar = self._ureg.Quantity(source_factor, source) / self._ureg.Quantity(1.0, "g/mol")
+            return _AffineMap(scale=float(as_molar.to(target).magnitude) / target_factor, offset=0.0, per_molar_mass=True)
         raise IncompatibleUnit(unit, spec.name, spec.canonical_unit)
 
 

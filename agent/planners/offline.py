@@ -1,19 +1,15 @@
 """The offline planner: deterministic, no network, the default when no LLM endpoint is configured.
 
-It understands these request forms (case-insensitive; molecules are SMILES or common names, separated by
-commas or "and"):
+It reads a request with a small semantic parser (``agent.planners.request_parser``): the intent (predict, select
+or rank, measure, look up, read, campaign, or decline) from keyword classes and question forms, and each slot on its
+own (molecules, properties, comparisons, counts, the candidate source, whether to measure the result). So
+"What's the aqueous solubility of naproxen?", "Give me logS estimates for these: CCO, c1ccccc1O" and "Which 3
+compounds in hits.csv are the most soluble?" plan the same tools as the canonical forms. A request it cannot serve
+gets an answer naming the part it did not understand (an unknown molecule, a property without a model, a capability
+AtomLoop does not have) and what it can do.
 
-1. "predict <property> of|for <molecules>"
-       predict the aqueous solubility of aspirin and caffeine
-2. "find the <N> most|least <potent|soluble|lipophilic> ... among|in <file>|the store [with <property> above|below
-   <value>] [and measure them]"
-       find the 5 most potent BACE-1 inhibitors among data/bace_pic50.csv with logS above -5 and measure them
-3. "measure|run|test <potency|solubility|pIC50|logS> [and <...>] of|for|on <molecules>"
-       measure the potency and solubility of CCO and c1ccccc1O
-4. "what do we know about <molecules>" / "summarize <molecules>"
-
-Anything else gets a plain answer saying what it can do. Text from documents or tools never reaches this planner
-as instructions: it plans from the user's request only, and reads tool outputs only to write the answer.
+Text from documents or tools never reaches this planner as instructions: it plans from the user's request only, and
+reads tool outputs only to write the answer.
 """
 
 from __future__ import annotations
@@ -22,29 +18,12 @@ import re
 from typing import Any
 
 from agent.plan import Answer, Plan, PlannedStep, StepRecord, StepRef
-from tools.errors import ToolInputError
-from tools.names import resolve_molecule
+from agent.planners.request_parser import ParsedRequest, parse_request
 
-PROPERTY_WORDS: list[tuple[str, str]] = [
-    ("hydration free energy", "hydration_free_energy"),
-    ("hydration energy", "hydration_free_energy"),
-    ("aqueous solubility", "logS"),
-    ("solubility", "logS"),
-    ("soluble", "logS"),
-    ("logs", "logS"),
-    ("lipophilicity", "logD"),
-    ("lipophilic", "logD"),
-    ("logd", "logD"),
-    ("potency", "pIC50"),
-    ("potent", "pIC50"),
-    ("pic50", "pIC50"),
-    ("ic50", "pIC50"),
-    ("activity", "pIC50"),
-]
 ASSAY_OF = {"pIC50": "potency", "logS": "solubility"}
-NUMBER = r"(-?\d+(?:\.\d+)?)"
-ABOVE = r"(?:above|over|greater than|more than|at least|>=|>|≥)"
-BELOW = r"(?:below|under|less than|at most|<=|<|≤)"
+SHIPPED_MODELS = ("logS", "logD", "pIC50", "hydration_free_energy")  # bundled datasets: a model without the store
+DEFAULT_TOP_K = 5
+MAX_PREDICTED_PROPERTIES = 4
 
 HELP = (
     "Offline I can: predict a property of molecules (\"predict the solubility of aspirin and caffeine\"); "
@@ -56,17 +35,9 @@ HELP = (
 )
 
 
-def property_in(text: str) -> str | None:
-    lowered = text.lower()
-    for word, name in PROPERTY_WORDS:
-        if re.search(rf"\b{re.escape(word)}\b", lowered):
-            return name
-    return None
-
-
-def split_molecules(text: str) -> list[str]:
-    text = re.sub(r"\s+(?:and|&)\s+", ",", text.strip().rstrip("?.!"))
-    return [part.strip() for part in text.split(",") if part.strip()]
+def shown_property(name: str) -> str:
+    """A registry name as people write it (``hydration_free_energy`` -> hydration free energy)."""
+    return name.replace("_", " ")
 
 
 class OfflinePlanner:
@@ -76,167 +47,182 @@ class OfflinePlanner:
         request = " ".join(objective.split())
         if history:
             return self._answer(request, history)
-        for parse in (self._campaign, self._read, self._predict, self._find, self._measure, self._summarize):
-            decision = parse(request)
-            if decision is not None:
-                return decision
-        return Answer(text=f"I did not understand that request. {HELP}", supported=False)
+        parsed = parse_request(request)
+        builders = {
+            "decline": self._decline, "campaign": self._campaign, "read": self._read, "select": self._select,
+            "lookup": self._lookup, "measure": self._measure, "predict": self._predict, "unknown": self._unknown,
+        }
+        return builders[parsed.intent](parsed)
 
     # -- request forms ------------------------------------------------------------------------------
 
-    def _predict(self, request: str) -> Plan | Answer | None:
-        match = re.match(r"^(?:please\s+)?predict\s+(?:the\s+)?(?P<what>.+?)\s+(?:of|for)\s+(?P<molecules>.+)$", request, re.I)
-        if not match:
-            return None
-        prop = property_in(match["what"]) or _registry_name(match["what"])
-        if prop is None:
-            return Answer(text=f"I do not know the property {match['what']!r}. {HELP}", supported=False)
-        molecules, problem = self._molecules(match["molecules"])
-        if problem:
+    def _predict(self, parsed: ParsedRequest) -> Plan | Answer:
+        properties = list(parsed.properties)
+        if not properties:
+            what = ", ".join(repr(w) for w in parsed.unknown_properties) or (repr(parsed.property_slot) if parsed.property_slot else None)
+            if what is None and not parsed.molecules:
+                return self._unknown(parsed)
+            told = f"I do not know the property {what}" if what else "I could not tell which property you want"
+            return _refusal(f"{told}. {_predictable()}")
+        problem = _molecule_problem(parsed)
+        if problem is not None:
             return problem
-        return Plan(steps=[PlannedStep(tool="predict_property", args={"smiles": molecules, "property": prop}, rationale=f"predict {prop} with the newest approved model")])
-
-    def _find(self, request: str) -> Plan | Answer | None:
-        match = re.search(
-            r"\b(?:find|select|pick|choose|rank)\b\s+(?:me\s+)?(?:the\s+)?(?:(?P<k>\d+)\s+)?(?P<order>most|least|best|top)\s+(?P<adjective>\w+(?:[- ]\w+)?)",
-            request,
-            re.I,
-        )
-        if not match:
-            return None
-        objective = property_in(match["adjective"]) or property_in(request.split(" among ")[0]) or "pIC50"
-        direction = "minimize" if match["order"].lower() == "least" else "maximize"
-        source_match = re.search(r"\b(?:among|in|from)\s+(?P<source>\S+\.(?:csv|smi|txt|tsv)|the store|the knowledge store|known molecules)", request, re.I)
-        if not source_match:
-            return Answer(text=f"Say where the candidates are: a file (\"among hits.csv\") or \"in the store\". {HELP}", supported=False)
-        args: dict[str, Any] = {"objective": {"property": objective, "direction": direction}, "top_k": int(match["k"] or 5)}
-        source = source_match["source"]
-        if source.lower() in ("the store", "the knowledge store", "known molecules"):
-            args["from_store"] = True
-        else:
-            args["candidates_file"] = source
-        constraints = []
-        for prop_text, op, value in re.findall(rf"\b(logS|logD|pIC50|solubility|lipophilicity|potency)\s+(?:is\s+|of\s+)?({ABOVE}|{BELOW})\s+{NUMBER}", request, re.I):
-            prop = property_in(prop_text) or prop_text
-            constraints.append({"property": prop, "op": ">=" if re.fullmatch(ABOVE, op, re.I) else "<=", "value": float(value)})
-        args["constraints"] = constraints
-        steps = [PlannedStep(tool="select_experiments", args=args, rationale=f"rank candidates by {objective} under {len(constraints)} constraints")]
-        if re.search(r"\b(?:and|then)\s+(?:measure|test|assay|make)\b", request, re.I):
-            assays = sorted({ASSAY_OF[p] for p in [objective, *(c["property"] for c in constraints)] if p in ASSAY_OF})
-            if not assays:
-                return Answer(text=f"The lab can measure potency (pIC50) and solubility (logS), not {objective}.", supported=False)
-            steps.append(PlannedStep(tool="run_experiment", args={"assays": assays}, refs={"smiles": StepRef(step=0, field="selected_smiles")}, rationale="make and measure the selected molecules"))
+        steps = [
+            PlannedStep(tool="predict_property", args={"smiles": [m.smiles for m in parsed.molecules], "property": name},
+                        rationale=f"predict {name} with the newest approved model")
+            for name in properties[:MAX_PREDICTED_PROPERTIES]
+        ]
         return Plan(steps=steps)
 
-    def _measure(self, request: str) -> Plan | Answer | None:
-        match = re.match(r"^(?:please\s+)?(?:measure|run|test|assay)\s+(?P<what>.+?)\s+(?:of|for|on)\s+(?P<molecules>.+)$", request, re.I)
-        if not match:
-            return None
-        assays = sorted({ASSAY_OF[p] for word, p in PROPERTY_WORDS if p in ASSAY_OF and re.search(rf"\b{re.escape(word)}\b", match["what"].lower())})
-        if not assays:
-            return Answer(text=f"The lab can measure potency (pIC50) and solubility (logS). {HELP}", supported=False)
-        molecules, problem = self._molecules(match["molecules"])
-        if problem:
-            return problem
-        return Plan(steps=[PlannedStep(tool="run_experiment", args={"smiles": molecules, "assays": assays}, rationale="make and measure")])
-
-    def _summarize(self, request: str) -> Plan | Answer | None:
-        match = re.match(r"^(?:what\s+do\s+(?:we|you)\s+know\s+about|summari[sz]e(?:\s+what\s+is\s+known\s+about)?|tell\s+me\s+about)\s+(?P<molecules>.+)$", request, re.I)
-        if not match:
-            return None
-        molecules, problem = self._molecules(match["molecules"])
-        if problem:
-            return problem
-        return Plan(steps=[PlannedStep(tool="query_knowledge", args={"molecules": molecules}, rationale="look up everything stored")])
-
-    def _campaign(self, request: str) -> Plan | Answer | None:
-        match = re.search(r"\b(?:run|start|launch)\s+(?:a\s+|an\s+)?(?:closed-loop\s+|active[- ]learning\s+)?campaign\b(?P<rest>.*)$", request, re.I)
-        if not match:
-            return None
-        rest = match["rest"]
-        objective = property_in(rest.split(" that ")[0]) or "pIC50"
-        direction = "minimize" if re.search(r"\b(?:least|lowest|minimi[sz]e)\b", rest, re.I) else "maximize"
-        args: dict[str, Any] = {"name": request[:200], "objective": {"property": objective, "direction": direction}}
-        constraints = [
-            {"property": property_in(p) or p, "op": ">=" if re.fullmatch(ABOVE, op, re.I) else "<=", "value": float(v)}
-            for p, op, v in re.findall(rf"\b(logS|logD|pIC50|solubility|potency)\s+(?:is\s+|of\s+)?({ABOVE}|{BELOW})\s+{NUMBER}", rest, re.I)
-        ]
-        if not any(c["property"] == "logS" for c in constraints) and re.search(r"\b(?:stays?|remains?|are|is|still)\s+soluble\b", rest, re.I):
-            constraints.append({"property": "logS", "op": ">=", "value": -5.0})
-        args["constraints"] = constraints
-        budget = re.search(r"\b(\d+)\s+(?:experiments|molecules|compounds)\b", rest, re.I)
-        if budget:
-            args["experiments"] = int(budget[1])
-        source = re.search(r"\b(?:among|in|from)\s+(?P<source>\S+\.(?:csv|smi|txt|tsv)|the store|the knowledge store)", rest, re.I)
-        if source and source["source"].lower() in ("the store", "the knowledge store"):
+    def _select(self, parsed: ParsedRequest) -> Plan | Answer:
+        if parsed.candidates_file is None and not parsed.from_store:
+            return _refusal(f"Say where the candidates are: a file (\"among hits.csv\") or \"in the store\". {HELP}")
+        objective = parsed.objective or "pIC50"
+        direction = "minimize" if parsed.minimize else "maximize"
+        args: dict[str, Any] = {"objective": {"property": objective, "direction": direction},
+                                "top_k": parsed.count or DEFAULT_TOP_K}
+        if parsed.candidates_file is not None:
+            args["candidates_file"] = parsed.candidates_file
+        else:
             args["from_store"] = True
-        elif source:
-            args["pool_file"] = source["source"]
-        elif re.search(r"\bbace", rest, re.I):
+        args["constraints"] = [c.model_dump() for c in parsed.comparisons if c.property != objective]
+        steps = [PlannedStep(tool="select_experiments", args=args,
+                             rationale=f"rank candidates by {objective} under {len(args['constraints'])} constraints")]
+        if parsed.then_measure or re.search(r"\b(?:measure|assay|test)\b", parsed.text, re.I):
+            wanted = [objective, *(c["property"] for c in args["constraints"])]
+            assays = sorted({ASSAY_OF[p] for p in wanted if p in ASSAY_OF})
+            if not assays:
+                return _refusal(f"The lab can measure potency (pIC50) and solubility (logS), not {shown_property(objective)}.")
+            steps.append(PlannedStep(tool="run_experiment", args={"assays": assays}, refs={"smiles": StepRef(step=0, field="selected_smiles")},
+                                     rationale="make and measure the selected molecules"))
+        return Plan(steps=steps)
+
+    def _measure(self, parsed: ParsedRequest) -> Plan | Answer:
+        cannot = [shown_property(p) for p in parsed.properties if p not in ASSAY_OF] + list(parsed.unknown_properties)
+        assays = sorted({ASSAY_OF[p] for p in parsed.properties if p in ASSAY_OF})
+        if cannot or not assays:
+            told = f", not {' or '.join(cannot)}" if cannot else "; say which (\"measure the potency of CCO\")"
+            return _refusal(f"The lab can measure potency (pIC50) and solubility (logS){told}. {HELP}")
+        problem = _molecule_problem(parsed)
+        if problem is not None:
+            return problem
+        return Plan(steps=[PlannedStep(tool="run_experiment", args={"smiles": [m.smiles for m in parsed.molecules], "assays": assays},
+                                       rationale="make and measure")])
+
+    def _lookup(self, parsed: ParsedRequest) -> Plan | Answer:
+        problem = _molecule_problem(parsed)
+        if problem is not None:
+            return problem
+        return Plan(steps=[PlannedStep(tool="query_knowledge", args={"molecules": [m.smiles for m in parsed.molecules]},
+                                       rationale="look up everything stored")])
+
+    def _campaign(self, parsed: ParsedRequest) -> Plan | Answer:
+        objective = parsed.objective or "pIC50"
+        args: dict[str, Any] = {"name": parsed.text[:200],
+                                "objective": {"property": objective, "direction": "minimize" if parsed.minimize else "maximize"}}
+        args["constraints"] = [c.model_dump() for c in parsed.comparisons if c.property != objective]
+        if parsed.budget is not None:
+            args["experiments"] = parsed.budget
+        if parsed.candidates_file is not None:
+            args["pool_file"] = parsed.candidates_file
+        elif parsed.from_store:
+            args["from_store"] = True
+        elif parsed.mentions_bace:
             from knowledge.bundled import bundled_dataset
 
             args["pool_file"] = str(bundled_dataset("bace")[1])
         else:
-            return Answer(text="Say where the campaign's candidates are: \"among pool.csv\" or \"in the store\". " + HELP, supported=False)
+            return _refusal("Say where the campaign's candidates are: \"among pool.csv\" or \"in the store\". " + HELP)
         return Plan(steps=[PlannedStep(tool="start_campaign", args=args, rationale="closed-loop campaign on the lab")])
 
-    def _read(self, request: str) -> Plan | Answer | None:
-        match = re.match(r"^(?:please\s+)?(?:read|extract(?:\s+\w+)*\s+from)\s+(?P<paths>.+?)(?:\s+and\s+(?:store|save|extract|record)\b.*)?$", request, re.I)
-        if not match:
-            return None
-        paths = [p for p in re.split(r"\s*,\s*|\s+and\s+", match["paths"]) if p]
-        if not all(p.lower().endswith(".pdf") or "/" in p or p.startswith(".") for p in paths):
-            return None
-        return Plan(steps=[PlannedStep(tool="read_literature", args={"paths": paths}, rationale="read the documents into the store")])
+    def _read(self, parsed: ParsedRequest) -> Plan | Answer:
+        return Plan(steps=[PlannedStep(tool="read_literature", args={"paths": list(parsed.pdf_paths)},
+                                       rationale="read the documents into the store")])
 
-    @staticmethod
-    def _molecules(text: str) -> tuple[list[str], Answer | None]:
-        names = split_molecules(re.sub(r"^(?:the\s+)?(?:molecules?|compounds?)\s+", "", text.strip(), flags=re.I))
-        resolved, unknown = [], []
-        for name in names:
-            try:
-                resolved.append(resolve_molecule(name))
-            except ToolInputError:
-                unknown.append(name)
-        if unknown or not resolved:
-            return [], Answer(text=f"I could not turn {', '.join(repr(u) for u in unknown) or 'that'} into structures: give SMILES or common names. {HELP}", supported=False)
-        return resolved, None
+    def _decline(self, parsed: ParsedRequest) -> Answer:
+        reason = parsed.declined or "that is not something I can do"
+        return _refusal(f"I cannot do that offline: {reason}. {HELP}")
+
+    def _unknown(self, parsed: ParsedRequest) -> Answer:
+        if parsed.molecules:
+            names = ", ".join(m.name or m.text for m in parsed.molecules)
+            return _refusal(f"I found {names} in your request but not what to do with it: predict a property, measure "
+                            f"it, or look up what is known. {HELP}")
+        if parsed.unresolved or parsed.invalid_smiles:
+            problem = _molecule_problem(parsed)
+            assert problem is not None
+            return problem
+        return _refusal(f"I did not understand that request: I found no molecule, property, file or lab action in it. {HELP}")
 
     # -- the answer -----------------------------------------------------------------------------------
 
     def _answer(self, request: str, history: list[StepRecord]) -> Answer:
-        lines: list[str] = []
+        parsed = parse_request(request)
+        labels = _labels(parsed)
+        lines = [f"(I read {m.text!r} as {m.name}.)" for m in parsed.molecules if m.corrected]
         ok = True
-        labels = self._labels(request)
         for step in history:
             if step.status != "succeeded":
                 ok = False
-                lines.append(f"Step {step.index} ({step.tool}) {step.status}: {step.error}")
+                if step.tool == "predict_property" and "property" in step.args:
+                    lines.append(f"I could not predict {shown_property(str(step.args['property']))}: {step.error}")
+                else:
+                    lines.append(f"Step {step.index} ({step.tool}) {step.status}: {step.error}")
                 continue
             lines.extend(_describe(step, labels))
+            if step.tool == "predict_property" and COMPARES.search(request):
+                lines.extend(_comparison(step.output or {}, labels))
         return Answer(text="\n".join(lines) or "Nothing was done.", supported=ok)
 
-    @staticmethod
-    def _labels(request: str) -> dict[str, str]:
-        """Canonical SMILES -> the name the user wrote, so the answer speaks the user's language."""
-        match = re.search(r"\b(?:of|for|on|about)\s+(?P<molecules>.+)$", request, re.I)
-        labels: dict[str, str] = {}
-        for name in split_molecules(match["molecules"]) if match else []:
-            try:
-                smiles = resolve_molecule(name)
-            except ToolInputError:
-                continue
-            if name != smiles:
-                labels[smiles] = name
-        return labels
+
+COMPARES = re.compile(r"\b(?:which|more|less|than|compare|comparison|higher|lower|rank|versus|vs)\b", re.I)
 
 
-def _registry_name(text: str) -> str | None:
-    from knowledge.properties import PropertyRegistry
+def _labels(parsed: ParsedRequest) -> dict[str, str]:
+    """Canonical SMILES -> the molecule as the user named it, so the answer speaks the user's language."""
+    labels: dict[str, str] = {}
+    for mention in parsed.molecules:
+        label = mention.name if mention.name is not None else mention.text
+        if label != mention.smiles:
+            labels[mention.smiles] = label
+    return labels
 
-    registry = PropertyRegistry.default()
-    candidate = text.strip().split()[-1]
-    return registry.get(candidate).name if candidate in registry else None
+
+def _comparison(output: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    """One line saying which molecule the predictions put highest and lowest (for "which is more soluble")."""
+    predictions = sorted(output.get("predictions", []), key=lambda p: p["value"], reverse=True)
+    if len(predictions) < 2:
+        return []
+    high, low = predictions[0], predictions[-1]
+    overlap = high["value"] - high["uncertainty"] <= low["value"] + low["uncertainty"]
+    caveat = " (within the uncertainties: not a clear difference)" if overlap else ""
+    return [f"Highest {high['property']}: {labels.get(high['smiles'], high['smiles'])} ({high['value']:.2f}); lowest: "
+            f"{labels.get(low['smiles'], low['smiles'])} ({low['value']:.2f}){caveat}."]
+
+
+def _refusal(text: str) -> Answer:
+    return Answer(text=text, supported=False)
+
+
+def _predictable() -> str:
+    shipped = ", ".join(f"{name} ({shown_property(name)})" if "_" in name else name for name in SHIPPED_MODELS)
+    return (f"Models ship for {shipped}; any other property in the registry is predicted once the store holds a model "
+            "of it (`atomloop models train --property NAME` on imported measurements).")
+
+
+def _molecule_problem(parsed: ParsedRequest) -> Answer | None:
+    """A refusal naming the texts that are no structure, or saying that no molecule was given (None: all is well)."""
+    from tools.names import COMMON_NAMES
+
+    problems = [f"{text!r} is not a valid SMILES" for text in parsed.invalid_smiles]
+    problems += [f"{text!r} is not a name I know offline" for text in parsed.unresolved]
+    if problems:
+        return _refusal(f"I could not turn {', '.join(repr(t) for t in (*parsed.invalid_smiles, *parsed.unresolved))} into "
+                        f"structures ({'; '.join(problems)}): give SMILES or common names (I know {len(COMMON_NAMES)} "
+                        f"offline, such as aspirin and caffeine). {HELP}")
+    if not parsed.molecules:
+        return _refusal(f"I found no molecule in your request: give SMILES or common names. {HELP}")
+    return None
 
 
 def _describe(step: StepRecord, labels: dict[str, str] | None = None) -> list[str]:

@@ -31,13 +31,13 @@ def _ok(runner: CliRunner, *args: str, code: int = EXIT_OK) -> str:
 
 def test_a_closing_tag_in_the_request_is_shown_not_parsed(runner: CliRunner) -> None:
     request = "what do we know about [/b] CCO"
-    # '[/b] CCO' is no structure: the run answers that the request must be fixed (exit 2), it does not crash (exit 1)
+    # '[/b]' is no structure: the run answers that the request must be fixed (exit 2), it does not crash (exit 1)
     out = _ok(runner, "ask", "--offline", "--run-id", "m1", request, code=EXIT_INPUT)
     assert "failed · run m1" in out
-    assert "I could not turn '[/b] CCO' into structures" in out
+    assert "I could not turn '[/b]' into structures" in out
     shown = _ok(runner, "runs", "show", "m1")
     assert f"m1 (failed): {request}" in shown
-    assert "I could not turn '[/b] CCO' into structures" in shown
+    assert "I could not turn '[/b]' into structures" in shown
     listed = [line for line in _ok(runner, "runs", "list").splitlines() if " m1 " in line]
     assert len(listed) == 1 and request in listed[0]
 

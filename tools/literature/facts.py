@@ -34,10 +34,11 @@ from tools.literature.quantities import (
     mention_quantity,
     normalize_text,
     parse_quantity,
+    read_conditions,
     unit_candidates,
 )
-from tools.literature.raw import BBox, RawLine, RawPage, union
-from tools.literature.tables import StructuredTable
+from tools.literature.raw import BBox, RawCell, RawLine, RawPage, union
+from tools.literature.tables import StructuredTable, TableRow
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +152,9 @@ class _OutOfRange(InvalidValue):
 
 
 def _needs_unit(spec: PropertySpec) -> bool:
-    """Linear properties need a printed unit, except percentages (a 'Yield' column of plain numbers is %)."""
-    return spec.scale == "linear" and spec.canonical_unit != "%"
+    """Linear properties need a printed unit, except percentages (a 'Yield' column of plain numbers is %) and
+    plain fractions (a fraction unbound)."""
+    return spec.scale == "linear" and spec.canonical_unit not in ("%", "")
 
 
 def _skip_reason(error: Exception) -> str:
@@ -175,7 +177,7 @@ def unit_known(units: UnitConverter, unit: str) -> bool:
         known = False
         for spelling in _unit_spellings(unit):
             try:
-                units.parse_unit(spelling)
+                units.parse_scaled_unit(spelling)
                 known = True
                 break
             except UnitError:
@@ -207,6 +209,13 @@ class Column:
     unit: str | None
     role: str  # 'value' | 'uncertainty' | 'label' | 'smiles' | 'other'
     key: str = ""  # header without statistics words, to pair a value column with its SEM/SD column
+    conditions: tuple[tuple[str, str], ...] = ()  # target, species, pH named by the header
+    name: str = ""  # the header without its unit: the property of a column the registry does not know
+
+
+# Properties measured against a target, a cell line or an organism: the rest of their header names it.
+_POTENCY_PROPERTIES = frozenset({"IC50", "EC50", "Ki", "Kd", "pIC50", "pEC50", "pKi"})
+_BRACKETED_RE = re.compile(r"\(([^()]{1,30})\)|\[([^\[\]]{1,30})\]")
 
 
 def _header_property(text: str, properties: PropertyRegistry) -> str | None:
@@ -221,9 +230,65 @@ def _header_property(text: str, properties: PropertyRegistry) -> str | None:
     return None
 
 
-def classify_columns(headers: Sequence[str], properties: PropertyRegistry, units: UnitConverter) -> list[Column]:
+def _is_header_unit(candidate: str, units: UnitConverter) -> bool:
+    return not re.match(r"(?i)pH\b", candidate) and unit_known(units, candidate)
+
+
+def _header_unit(parts: Sequence[str], units: UnitConverter) -> tuple[str | None, list[str]]:
+    """The unit printed in a column's header ('IC50 (nM)', 'Ki [nM]', 'CLint (uL/min/mg)' over 'HLM', 'Papp
+    (10-6 cm/s)') and the header parts without it. A unit at the end of a part is preferred to one in brackets
+    elsewhere; '(pH 7.4)' is a condition, not a unit."""
+    for number, part in enumerate(parts):
+        match = _HEADER_UNIT_RE.search(part)
+        if match:
+            candidate = next(g for g in match.groups() if g is not None).strip()
+            if _is_header_unit(candidate, units):
+                rest = [*parts[:number], part[: match.start()].strip(), *parts[number + 1 :]]
+                return candidate, [p for p in rest if p]
+    for number, part in enumerate(parts):
+        for match in _BRACKETED_RE.finditer(part):
+            candidate = next(g for g in match.groups() if g is not None).strip()
+            if _is_header_unit(candidate, units):
+                cut = re.sub(r"\s+", " ", part[: match.start()] + " " + part[match.end() :]).strip()
+                rest = [*parts[:number], cut, *parts[number + 1 :]]
+                return candidate, [p for p in rest if p]
+    return None, list(parts)
+
+
+def _is_concentration(units: UnitConverter, unit: str | None) -> bool:
+    """A molar ('uM') or mass ('ug/mL') concentration."""
+    if unit is None:
+        return False
+    for spelling in _unit_spellings(unit):
+        try:
+            dimensionality = units.parse_scaled_unit(spelling)[1].dimensionality
+        except UnitError:
+            continue
+        return dimensionality in (units.parse_unit("mol/L").dimensionality, units.parse_unit("g/L").dimensionality)
+    return False
+
+
+def _target(name: str, prop: str) -> str | None:
+    """What a potency column is measured against: the header's words besides the property, its statistics and
+    footnote marks ('EGFR IC50' -> 'EGFR', 'hERG pIC50' -> 'hERG', 'MV4-11 EC50' -> 'MV4-11')."""
+    rest = name
+    for spelling in _TEXT_SPELLINGS.get(prop, ()):
+        rest = re.sub(spelling, " ", rest)
+    rest = _STAT_WORDS_RE.sub(" ", rest)
+    rest = re.sub(r"[()\[\],;:]", " ", rest)
+    rest = re.sub(r"\s+", " ", rest).strip(" .-–")
+    return rest if re.search(r"[A-Za-z0-9]", rest) else None
+
+
+def classify_columns(
+    headers: Sequence[str | Sequence[str]], properties: PropertyRegistry, units: UnitConverter
+) -> list[Column]:
+    """Each column's role, property, unit and conditions, from its header: one string, or its texts per header
+    level top to bottom (a spanning 'CLint (uL/min/mg)' over 'HLM' names the property and unit, 'HLM' the species)."""
     columns: list[Column] = []
-    for index, raw in enumerate(headers):
+    for index, raw_header in enumerate(headers):
+        parts = [raw_header] if isinstance(raw_header, str) else list(raw_header)
+        raw = " ".join(parts).strip()
         header = normalize_text(raw)
         if not header:
             columns.append(Column(index, raw, None, None, "other"))
@@ -231,26 +296,29 @@ def classify_columns(headers: Sequence[str], properties: PropertyRegistry, units
         if _SMILES_HEADER_RE.search(header):
             columns.append(Column(index, raw, None, None, "smiles"))
             continue
-        unit: str | None = None
-        name_part = header
-        match = _HEADER_UNIT_RE.search(header)
-        if match:
-            candidate = next(g for g in match.groups() if g is not None).strip()
-            if unit_known(units, candidate):
-                unit = candidate
-                name_part = header[: match.start()].strip()
-        prop = _header_property(name_part, properties)
+        unit, name_parts = _header_unit([normalize_text(part) for part in parts if normalize_text(part)], units)
+        name_part = " ".join(name_parts)
+        found, rest = read_conditions(name_part)
+        found.pop("n", None)  # 'n = 3' in a header is how often every value was measured, not a condition of one
+        prop = _header_property(rest, properties) or _header_property(name_part, properties)
+        if prop == "logS" and _is_concentration(units, unit) and "kinetic_solubility" in properties and not re.search(r"(?i)\blog", name_part):
+            prop = "kinetic_solubility"  # 'Solubility (µM)' in a results table: the kinetic assay, not a logS
+        conditions = dict(found)
         if prop is None:
             if _bare_uncertainty(name_part) and unit != "%":
                 # '± SEM', 'SD', '±': the spread of the value column to its left (see _pair_uncertainties)
                 columns.append(Column(index, raw, None, unit, "uncertainty"))
                 continue
             role = "label" if _COMPOUND_HEADER_RE.search(header) else "other"
-            columns.append(Column(index, raw, None, unit, role))
+            columns.append(Column(index, raw, None, unit, role, conditions=tuple(sorted(conditions.items())), name=name_part))
             continue
+        if prop in _POTENCY_PROPERTIES:
+            target = _target(rest, prop)
+            if target is not None:
+                conditions["target"] = target
         role = "uncertainty" if _is_uncertainty_header(name_part) else "value"
         key = re.sub(r"\s+", " ", _STAT_WORDS_RE.sub(" ", name_part)).strip().lower()
-        columns.append(Column(index, raw, prop, unit, role, key))
+        columns.append(Column(index, raw, prop, unit, role, key, tuple(sorted(conditions.items())), name_part))
     return columns
 
 
@@ -390,8 +458,7 @@ def _molar_mass(smiles: str | None) -> float | None:
 
 
 def _facts_of_table(table: StructuredTable, ctx: _Context) -> list[ExtractedFact]:
-    headers = table.column_headers()
-    columns = classify_columns(headers, ctx.properties, ctx.units)
+    columns = classify_columns(table.column_header_parts(), ctx.properties, ctx.units)
     value_columns = [c for c in columns if c.role == "value"]
     if not value_columns:
         return []
@@ -399,6 +466,7 @@ def _facts_of_table(table: StructuredTable, ctx: _Context) -> list[ExtractedFact
     found_label = _label_column(table, columns)
     label_index, first_word = found_label if found_label is not None else (None, False)
     value_columns = [c for c in value_columns if c.index != label_index]
+    unregistered = [c for c in columns if c.index != label_index and _unregistered_values(table, c)]
     smiles_index = next((c.index for c in columns if c.role == "smiles"), None)
     facts: list[ExtractedFact] = []
     numeric_share = {c.index: _numeric_share(table, c.index) for c in value_columns}
@@ -462,9 +530,69 @@ def _facts_of_table(table: StructuredTable, ctx: _Context) -> list[ExtractedFact
                     header=column.header.strip() or None,
                     footnotes=tuple(dict.fromkeys((*cell.marks, *quantity.footnotes, *label_marks))),
                     smiles=smiles,
+                    conditions={**dict(column.conditions), **dict(quantity.conditions)},
                 )
             )
+        for column in unregistered:
+            fact = _unregistered_fact(column, cells, row, label, label_marks, smiles, row_text)
+            if fact is not None:
+                facts.append(fact)
     return facts
+
+
+# Headers of numeric columns that are not properties of the compound: replicate counts, references, years.
+_NOT_A_PROPERTY_RE = re.compile(r"(?i)(?:n|N|no\.?|#|refs?\.?|references?|year|page|row|entry|lit\.?|cas(?:\s?no\.?)?)")
+
+
+def _unregistered_values(table: StructuredTable, column: Column) -> bool:
+    """A column of numbers under a header the registry does not know ('LE', 'HepG2 CC50 (µM)', 'TPSA'): kept,
+    with its header as the property, so what the table reports is not dropped."""
+    if column.role != "other" or column.property is not None or not re.search(r"[A-Za-z]", column.name):
+        return False
+    if _NOT_A_PROPERTY_RE.fullmatch(column.name.strip()) or _COMPOUND_HEADER_RE.fullmatch(column.name.strip()):
+        return False
+    cells = [row.cells[column.index] for row in table.rows if column.index < len(row.cells)]
+    texts = [cell.value_text for cell in cells if cell is not None and cell.value_text and not is_placeholder(cell.value_text)]
+    numbers = [q for q in (parse_quantity(text) for text in texts) if q is not None and q.value is not None and q.unit is None]
+    return len(numbers) >= 2 and len(numbers) >= 0.8 * len(texts)
+
+
+def _unregistered_fact(
+    column: Column,
+    cells: Sequence[RawCell | None],
+    row: TableRow,
+    label: str | None,
+    label_marks: tuple[str, ...],
+    smiles: str | None,
+    row_text: str,
+) -> ExtractedFact | None:
+    """One cell of an unregistered column as a fact: the value and unit as printed, the header as the property."""
+    cell = cells[column.index] if column.index < len(cells) else None
+    if cell is None or not cell.value_text:
+        return None
+    quantity = parse_quantity(cell.value_text)
+    if quantity is None or quantity.value is None:
+        return None
+    unit = quantity.unit or column.unit or ""
+    return ExtractedFact(
+        compound=label,
+        property=_LABEL_MARKS_RE.sub("", column.name).strip(),
+        value=quantity.value,
+        value_high=quantity.value_high,
+        qualifier=quantity.qualifier,
+        uncertainty=quantity.uncertainty,
+        unit=unit,
+        unit_as_written=unit or None,
+        page=row.page,
+        bbox=cell.bbox,
+        snippet=f"{column.header.strip()}: {cell.text} [row: {row_text}]"[:500],
+        source="table",
+        header=column.header.strip() or None,
+        footnotes=tuple(dict.fromkeys((*cell.marks, *quantity.footnotes, *label_marks))),
+        smiles=smiles,
+        conditions={**dict(column.conditions), **dict(quantity.conditions)},
+        registered=False,
+    )
 
 
 def _numeric_share(table: StructuredTable, index: int) -> float:

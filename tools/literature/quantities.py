@@ -74,6 +74,7 @@ class ParsedQuantity(BaseModel):
     uncertainty: float | None = None
     unit: str | None = None
     footnotes: tuple[str, ...] = ()
+    conditions: tuple[tuple[str, str], ...] = ()  # written beside the value: '<5 (pH 7.4)' -> (('pH', '7.4'),)
     text: str
 
 
@@ -99,7 +100,10 @@ _QUALIFIERS: tuple[tuple[str, Qualifier], ...] = (
     ("approximately", "~"),
     ("about", "~"),
 )
-_NUM_RE = re.compile(r"(?P<sign>[+\-–]?)\s?(?P<int>\d{1,3}(?:,\d{3})+(?![\d.])|\d+)?(?:\.(?P<frac>\d+))?")
+# thousands separated by commas ('10,000') or by a (thin) space ('10 000', '1 250 ± 180')
+_NUM_RE = re.compile(
+    r"(?P<sign>[+\-–]?)\s?(?P<int>\d{1,3}(?:,\d{3})+(?![\d.])|\d{1,3}(?: \d{3})+(?![\d.,])|\d+)?(?:\.(?P<frac>\d+))?"
+)
 _PAREN_UNC_RE = re.compile(r"\(\s?(?P<digits>\d{1,4})\s?\)")
 _EXP_RE = re.compile(
     r"\s?(?:[×xX*·⋅]\s?10\s?(?:\^|\*\*)?\s?\{?\(?\s?(?P<e1>[+\-–]?\s?\d{1,3})\s?\)?\}?|[eE](?P<e2>[+\-–]?\d{1,3}))"
@@ -128,7 +132,7 @@ def _read_number(s: str, pos: int) -> _Number | None:
     if match is None or (match.group("int") is None and match.group("frac") is None):
         return None
     sign = "-" if match.group("sign") in ("-", "–") else ""
-    integer = (match.group("int") or "0").replace(",", "")
+    integer = (match.group("int") or "0").replace(",", "").replace(" ", "")
     frac = match.group("frac")
     mantissa = f"{sign}{integer}.{frac}" if frac else f"{sign}{integer}"
     decimals = len(frac) if frac else 0
@@ -169,6 +173,7 @@ def parse_quantity(text: str) -> ParsedQuantity | None:
     s = normalize_text(text)
     if not s:
         return None
+    s, cell_conditions = _split_cell_conditions(s)
     s, symbol_marks = _split_trailing_symbol_marks(s)
     if _ND_RE.fullmatch(s):
         return ParsedQuantity(value=None, qualifier="nd", text=original, footnotes=symbol_marks)
@@ -218,6 +223,7 @@ def parse_quantity(text: str) -> ParsedQuantity | None:
         uncertainty=uncertainty,
         unit=unit,
         footnotes=marks + symbol_marks,
+        conditions=cell_conditions,
         text=original,
     )
 
@@ -226,6 +232,21 @@ def is_placeholder(text: str) -> bool:
     """An empty cell or a dash/'n/a' placeholder: no value was printed (unlike 'nd', which is a result)."""
     s = normalize_text(text)
     return not s or bool(_EMPTY_RE.fullmatch(s))
+
+
+_CELL_CONDITION_RE = re.compile(r"\s?[(\[](?P<inner>[^()\[\]]{1,40})[)\]]$")
+
+
+def _split_cell_conditions(s: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A condition in brackets after the value ('<5 (pH 7.4)', '12 (human)', '3.1 (n = 2)'): taken off the value
+    text when everything in the brackets is a condition."""
+    match = _CELL_CONDITION_RE.search(s)
+    if match is None or match.start() == 0:
+        return s, ()
+    found, rest = read_conditions(match.group("inner"))
+    if not found or re.search(r"[A-Za-z0-9]", rest):
+        return s, ()
+    return s[: match.start()].rstrip(), tuple(sorted(found.items()))
 
 
 def _split_trailing_symbol_marks(s: str) -> tuple[str, tuple[str, ...]]:
@@ -340,15 +361,68 @@ def _looks_like_unit(text: str) -> bool:
     return not re.search(r"\d\s*[,;]\s*\d", text)
 
 
+# --- conditions: target, species, pH ---------------------------------------------------------------------
+
+# Liver microsomes (and hepatocytes) by species, as tables abbreviate them.
+_MATRIX_SPECIES = {
+    "HLM": "human", "MLM": "mouse", "RLM": "rat", "DLM": "dog", "CLM": "cynomolgus monkey", "MkLM": "monkey",
+    "HHEP": "human", "MHEP": "mouse", "RHEP": "rat",
+}
+_SPECIES_WORDS = {
+    "human": "human", "mouse": "mouse", "murine": "mouse", "rat": "rat", "dog": "dog", "canine": "dog",
+    "monkey": "monkey", "cyno": "cynomolgus monkey", "cynomolgus": "cynomolgus monkey", "minipig": "minipig",
+}
+_SPECIES_RE = re.compile(
+    r"(?<![A-Za-z])(?:(?P<matrix>" + "|".join(_MATRIX_SPECIES) + r")|(?P<word>(?i:" + "|".join(_SPECIES_WORDS) + r")))(?![A-Za-z])"
+)
+_PH_RE = re.compile(r"(?<![A-Za-z])(?:at\s)?pH\s?=?\s?(?P<ph>\d{1,2}(?:\.\d{1,2})?)(?![\d.])")
+_LOGD_PH_RE = re.compile(r"(?<![A-Za-z])(?i:log\s?D)\s?(?:_|\()?(?P<ph>\d{1,2}\.\d{1,2})\)?")
+_REPLICATES_RE = re.compile(r"(?<![A-Za-z])n\s?=\s?(?P<n>\d{1,3})(?![\d.])")
+
+
+def read_conditions(text: str) -> tuple[dict[str, str], str]:
+    """The measurement conditions written in ``text`` (a header or the brackets after a value): the pH ('pH 7.4',
+    'logD7.4'), the species ('HLM' -> human, 'rat'), the number of replicates ('n = 3'). Returns them and the text
+    with them taken out."""
+    found: dict[str, str] = {}
+    rest = text
+    logd = _LOGD_PH_RE.search(rest)
+    if logd is not None:
+        found["pH"] = logd.group("ph")
+        rest = rest[: logd.start("ph")] + rest[logd.end("ph") :]
+    ph = _PH_RE.search(rest)
+    if ph is not None:
+        found["pH"] = ph.group("ph")
+        rest = rest[: ph.start()] + " " + rest[ph.end() :]
+    species = _SPECIES_RE.search(rest)
+    if species is not None:
+        matrix = species.group("matrix")
+        found["species"] = _MATRIX_SPECIES[matrix] if matrix else _SPECIES_WORDS[species.group("word").lower()]
+        rest = rest[: species.start()] + " " + rest[species.end() :]
+    replicates = _REPLICATES_RE.search(rest)
+    if replicates is not None:
+        found["n"] = replicates.group("n")
+        rest = rest[: replicates.start()] + " " + rest[replicates.end() :]
+    return found, re.sub(r"\s+", " ", rest).strip()
+
+
 # --- mentions in running text ---------------------------------------------------------------------------
 
 # Property -> spellings in running text (regex fragments). Only properties the registry knows are searched.
 _TEXT_SPELLINGS: dict[str, tuple[str, ...]] = {
     "pKa": (r"p\s?K\s?a(?:\s?\d)?(?:'s)?(?:\s?values?)?",),
     "pIC50": (r"pIC\s?50",),
+    "pEC50": (r"pEC\s?50",),
+    "pKi": (r"(?<![A-Za-z])pK\s?i(?![A-Za-z])",),
     "IC50": (r"(?<![pA-Za-z])IC\s?50(?:\s?values?)?",),
     "EC50": (r"(?<![pA-Za-z])EC\s?50(?:\s?values?)?",),
     "Ki": (r"(?<![A-Za-z])K\s?i(?![A-Za-z])",),
+    "Kd": (r"(?<![A-Za-z])K\s?[dD](?![A-Za-z])",),
+    "kinetic_solubility": (r"(?i:kinetic\s(?:aqueous\s)?sol(?:ubility|\.)?)", r"(?i:kin\.\s?sol(?:ubility|\.)?)"),
+    "thermodynamic_solubility": (r"(?i:(?:thermodynamic|thermo\.|equilibrium)\s?(?:aqueous\s)?sol(?:ubility|\.)?)",),
+    "permeability": (r"(?<![A-Za-z])P\s?app(?![A-Za-z])", r"(?i:(?:apparent\s)?permeability)"),
+    "ppb": (r"(?<![A-Za-z])PPB(?![A-Za-z])", r"(?i:plasma\sprotein\sbinding)"),
+    "fu": (r"(?<![A-Za-z])f\s?u(?:\s?,\s?(?:p|plasma|inc|mic))?(?![A-Za-z])", r"(?i:fraction\sunbound)"),
     "logD": (r"(?<![A-Za-z])log\s?D(?:\s?7\.4)?(?![A-Za-z])",),
     "logP": (r"(?<![A-Za-z])c?log\s?P(?![A-Za-z])",),
     "logS": (r"(?<![A-Za-z])log\s?S(?![A-Za-z])",),
@@ -360,7 +434,7 @@ _TEXT_SPELLINGS: dict[str, tuple[str, ...]] = {
     ),
     "yield": (r"(?i:(?:isolated\s|overall\s|total\s)?yields?)(?![A-Za-z])",),
     "purity": (r"(?<![A-Za-z])(?i:purity)",),  # not 'impurity'
-    "clearance": (r"(?<![A-Za-z])CL\s?int(?![A-Za-z])", r"(?i:(?:intrinsic\s)?clearance)"),
+    "clearance": (r"(?<![A-Za-z])(?i:CL)[\s_]?(?i:int)(?![A-Za-z])", r"(?i:(?:intrinsic\s)?clearance)"),
     "half_life": (r"(?i:half[-\s–]li(?:fe|ves))", r"(?<![A-Za-z])t\s?1/2(?![\d])", r"(?<![A-Za-z])t½"),
     "molecular_weight": (r"(?i:molecular\sweights?)", r"(?i:molar\smass(?:es)?)", r"(?<![A-Za-z])MW(?![A-Za-z])"),
     "hydration_free_energy": (r"(?i:hydration\sfree\senerg(?:y|ies))",),

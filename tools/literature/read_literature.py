@@ -36,6 +36,8 @@ class LiteratureFact(ToolOutput):
     snippet: str
     source: str
     smiles: str | None
+    conditions: dict[str, str] = Field(default_factory=dict, description="target, species, pH ... the value was measured under")
+    registered: bool = Field(default=True, description="False: a table column the property registry does not know")
 
 
 class ReadDocumentOutput(ToolOutput):

@@ -238,20 +238,29 @@ class StructuredTable:
         return max(len(r) for r in [*self.header_rows, *(row.cells for row in self.rows)])
 
     def column_headers(self) -> list[str]:
-        """One header string per column: the header rows' texts top to bottom; a header cell spanning
-        several columns (None to its right) names each of them. In a header row above the last one, an
-        empty cell right of a filled one is spanned too when the last row heads that column (a 'pKa'
-        centred over 'water | 30% DMSO' in a table without vertical rules)."""
+        """One header string per column: the texts of ``column_header_parts`` joined top to bottom."""
+        return [" ".join(parts).strip() for parts in self.column_header_parts()]
+
+    def column_header_parts(self) -> list[list[str]]:
+        """Each column's header texts, one per header level, top to bottom ('CLint (uL/min/mg)' over 'HLM'); a
+        header cell spanning several columns (None to its right) names each of them; one merged down over several
+        rows (None below it) names its column once. In a header row above the last one, an empty cell right of a
+        filled one is spanned too when the last row heads that column (a 'pKa' centred over 'water | 30% DMSO' in a
+        table without vertical rules)."""
         columns = self.n_columns
         names: list[list[str]] = [[] for _ in range(columns)]
         last = self.header_rows[-1] if self.header_rows else []
         for number, row in enumerate(self.header_rows):
             upper = number < len(self.header_rows) - 1
+            above_row = self.header_rows[number - 1] if number else []
             carried = ""
             for index in range(columns):
                 cell = row[index] if index < len(row) else None
                 below = last[index] if index < len(last) else None
-                if cell is None:
+                above = above_row[index] if index < len(above_row) else None
+                if cell is None and above is not None and above.value_text:
+                    text = carried = ""  # covered by the header cell above, merged down ('t1/2 (min)' over two rows)
+                elif cell is None:
                     text = carried
                 elif not cell.value_text and upper and carried and below is not None and below.value_text:
                     text = carried
@@ -260,7 +269,7 @@ class StructuredTable:
                     carried = text
                 if text and (not names[index] or names[index][-1] != text):
                     names[index].append(text)
-        return [" ".join(parts).strip() for parts in names]
+        return names
 
 
 def _is_numeric(cell: RawCell | None) -> bool:
