@@ -596,6 +596,8 @@ def measeval_scores(paragraphs: Sequence[Paragraph], predict: Callable[[str], li
 
 
 def _load(path: Path, name: str) -> ModuleType:
+    if str(path.parent) not in sys.path:  # the generators import pdf_drawing.py (and the tests their generator) from beside them
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")

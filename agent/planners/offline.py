@@ -20,7 +20,7 @@ from typing import Any
 from agent.plan import Answer, Plan, PlannedStep, StepRecord, StepRef
 from agent.planners.request_parser import ParsedRequest, parse_request
 
-ASSAY_OF = {"pIC50": "potency", "logS": "solubility"}
+ASSAY_OF = {"pIC50": "potency", "IC50": "potency", "logS": "solubility"}  # the potency assay reports pIC50
 SHIPPED_MODELS = ("logS", "logD", "pIC50", "hydration_free_energy")  # bundled datasets: a model without the store
 DEFAULT_TOP_K = 5
 MAX_PREDICTED_PROPERTIES = 4

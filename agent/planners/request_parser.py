@@ -49,9 +49,12 @@ UNKNOWN_PROPERTY_WORDS = ("toxicity", "toxic", "cytotoxicity", "bioavailability"
                           "permeability", "clearance", "metabolic stability", "herg", "smell", "odor", "odour",
                           "colour", "color", "taste", "price", "cost", "density", "viscosity")
 
-ABOVE = r"above|over|greater than|more than|higher than|at least|no less than|not below|>=|=>|≥|>"
-BELOW = r"below|under|less than|lower than|at most|no more than|not above|<=|=<|≤|<"
+ABOVE = r"above|over|greater than|more than|higher than|at least|no less than|no lower than|not lower than|no worse than|not worse than|not below|>=|=>|≥|>"
+BELOW = r"below|under|less than|lower than|at most|no more than|no higher than|not higher than|not above|<=|=<|≤|<"
 COMPARISON = re.compile(rf"(?P<op>{ABOVE}|{BELOW})\s*(?P<value>-?\d+(?:\.\d+)?)", re.I)
+# a bound written after its number: "pIC50 of 7 or more", "logD of 3 or less"
+TRAILING_COMPARISON = re.compile(r"(?P<value>-?\d+(?:\.\d+)?)\s+(?:or|and)\s+(?P<op>more|higher|above|greater|better|up|over|less|lower|below|under|fewer)\b", re.I)
+TRAILING_ABOVE = frozenset({"more", "higher", "above", "greater", "better", "up", "over"})
 # words that may stand between a property and its comparison ("logS is above -5", "logS of at least -4.5")
 COMPARISON_FILLER = re.compile(r"^(?:\s|\b(?:is|are|of|value|values|stays?|remains?|must|should|be|that|which|kept|"
                                r"stay|remain|still|with|a|an|the|=|:)\b)*$", re.I)
@@ -62,18 +65,20 @@ SOLUBLE_ENOUGH = -5.0  # logS: "stays soluble" in a constraint
 CANDIDATE_FILE = re.compile(r"(?<![\w/.~-])(?P<path>(?:~|\.{1,2})?[\w./~-]*\w\.(?:csv|smi|smiles|txt|tsv|sdf))\b", re.I)
 PDF_PATH = re.compile(r"(?<![\w/.~-])(?P<path>(?:~|\.{1,2})?[\w./~-]*\w\.pdf)\b", re.I)
 FOLDER_PATH = re.compile(r"(?<![\w.~-])(?P<path>(?:~|\.{1,2})?/?(?:[\w.~-]+/)+)(?=\s|$|[,;])")
-STORE_SOURCE = re.compile(r"\b(?:in|from|among|across|within|of)\s+(?:the|our|my)\s+(?:knowledge\s+)?(?:store|database|db|records)\b"
-                          r"|\bknown molecules\b|\b(?:stored|measured) molecules\b", re.I)
+STORE_SOURCE = re.compile(r"\b(?:in|from|among|across|within|of)\s+(?:the\s+|our\s+|my\s+)?(?:knowledge\s+)?(?:store|database|db|records)\b"
+                          r"|\bknown molecules\b|\b(?:stored|measured) (?:molecules|compounds)\b"
+                          r"|\b(?:store|database)(?:'s)? (?:compounds|molecules|entries|contents)\b|\bwhat'?s in the (?:store|database)\b", re.I)
 
 DECLINES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bbinding (?:free )?energ|\bfree[- ]energy perturbation\b|\bfep\b|\balchemical\b", re.I),
-     "binding free energies (FEP) are not available yet"),
+     "binding free energy (FEP) is not available yet"),
     (re.compile(r"\bdock(?:s|ed|ing)?\b|\bvina\b", re.I), "docking is not available yet"),
     (re.compile(r"\bmolecular dynamics\b|\bmd simulations?\b|\bsimulate the dynamics\b", re.I),
      "molecular dynamics is not available"),
     (re.compile(r"\bretro-?synthe", re.I), "retrosynthesis is not available"),
-    (re.compile(r"\bsynthesi[sz]e\b|\bsynthesis of\b|\bscale[- ]up\b|\bpurify\b|\bmake \d+(?:\.\d+)?\s*(?:mg|g|kg)\b", re.I),
-     "I do not plan syntheses: the lab makes a compound only as part of an assay (potency, solubility)"),
+    (re.compile(r"\bsynthesi[sz]e\b|\bsynthesis (?:of|route|plan)|\bsynthetic route|\broutes? to\b|\bplan (?:a |the )?synthesis\b"
+                r"|\bscale[- ]up\b|\bpurify\b|\bmake \d+(?:\.\d+)?\s*(?:mg|g|kg)\b", re.I),
+     "I do not plan a synthesis or a synthesis route: the lab makes a compound only as part of an assay (potency, solubility)"),
     (re.compile(r"\bdispense\b|\bpipette\b|\baspirate\b|\btransfer \d", re.I),
      "I do not plan liquid handling: the lab's steps run only inside its assays, behind the approval gate"),
 )
@@ -85,13 +90,15 @@ LOOKUP = re.compile(
     r"|\bmeasured so far\b|\b(?:data|results|measurements|values|information|info|records)\s+(?:we have|you have|on|about|stored)\b"
     r"|\bstored\s+(?:on|for|about)\b|\bwhat'?s (?:stored|known|on record)\b|\bwhat is (?:stored|known)\b|\bliterature\b"
     r"|\bany (?:data|measurements|results|values|facts)\b|\bshow me (?:the |our |all )?(?:data|measurements|results|facts)\b"
-    r"|\bin (?:the|our) (?:store|database|records) (?:on|for|about)\b",
+    r"|\bin (?:the|our) (?:store|database|records) (?:on|for|about)\b|\bon record\b"
+    r"|\b(?:know|knows|hold|holds|have|has|got)\s+(?:anything|something|any\w*)\s+(?:about|on|for)\b"
+    r"|\bwhat (?:did|has|have) (?:the lab|we|you) (?:measured?|found?|got|gotten|recorded?)\b",
     re.I,
 )
 RANK = re.compile(r"\b(?:find|select|pick|choose|rank|shortlist|prioriti[sz]e|identify|which|top|best|give me the)\b", re.I)
 MEASURE = re.compile(
     r"\b(?:measure|assay|test)\b|\bsend\b.*\bto the lab\b|\brun (?:the |an? )?(?:\w+ )?assays?\b|\bdetermine experimentally\b"
-    r"|\bin the lab\b|\bexperimentally\b",
+    r"|\bthe lab\b|\bexperimental(?:ly)?\b",
     re.I,
 )
 THEN_MEASURE = re.compile(r"\b(?:measure|test|assay|run)\s+(?:them|these|those|it|the (?:selected|picks|hits|best))\b"
@@ -121,7 +128,7 @@ MOLECULE_MARKER = re.compile(r"(?:\bof|\bfor|\bon|\babout|\bis|\bare|\bthan|:|\b
 LIST_JOINER = re.compile(r"^\s*(?:,|;|&|\band\b|\bor\b|\bvs\.?\b|\bversus\b)\s*(?:\band\b\s*)?$", re.I)
 SOLVENT_CONTEXT = re.compile(r"\b(?:in|into|from)\s+$", re.I)
 SMILES_CHARS = re.compile(r"^[A-Za-z0-9@+\-\[\]\(\)=#$:/\\.%*]+$")
-SMILES_STRUCTURE = re.compile(r"[()=#\[\]@\\/]|[A-Za-z][0-9]|^[cnops]{2,}")
+SMILES_STRUCTURE = re.compile(r"[()=#\[\]@\\/]|[A-Za-z][0-9]")
 TARGET_NAME = re.compile(r"[A-Za-z]+-?\d+[A-Za-z]?|\d[A-Za-z0-9]{3}")  # BACE-1, COX-2, JAK2, a PDB code (1IEP)
 CHEMICAL_SUFFIX = re.compile(r"(?:ine|ol|ene|ane|yne|ide|one|ate|azole|azine|amide|amine|mab|nib|pril|olol|statin|cillin|"
                              r"profen|oxacin|vir|parin|azepam|sartan|triptan|mycin|cycline|dronate|tidine|zole|fen|xib)$", re.I)
@@ -326,6 +333,11 @@ def _comparisons(request: str, spans: list[tuple[int, int, str]]) -> Iterable[Co
             continue
         op: Literal[">=", "<="] = ">=" if re.fullmatch(ABOVE, match["op"], re.I) else "<="
         yield Comparison(property=name, op=op, value=float(match["value"]))
+    for match in TRAILING_COMPARISON.finditer(request):
+        before = [(end, name) for start, end, name in spans if end <= match.start()]
+        if before and COMPARISON_FILLER.match(request[max(before)[0] : match.start()]):
+            trailing: Literal[">=", "<="] = ">=" if match["op"].lower() in TRAILING_ABOVE else "<="
+            yield Comparison(property=max(before)[1], op=trailing, value=float(match["value"]))
 
 
 # -- counts and budgets -------------------------------------------------------------------------------------------

@@ -104,3 +104,29 @@ def test_sources_counts_budgets_and_follow_ups() -> None:
     parsed = parse_request("start a closed-loop campaign in the store for potent molecules, 40 experiments")
     assert parsed.from_store and parsed.budget == 40 and parsed.objective == "pIC50"
     assert parse_request("read papers/a.pdf and papers/b.pdf").pdf_paths == ("papers/a.pdf", "papers/b.pdf")
+
+
+def test_bounds_written_after_their_number_or_as_no_worse_than() -> None:
+    assert parse_request("store molecules with pIC50 of 6.5 or higher").comparisons == (Comparison(property="pIC50", op=">=", value=6.5),)
+    assert parse_request("hits.csv, logD 2 or lower").comparisons == (Comparison(property="logD", op="<=", value=2.0),)
+    assert parse_request("in the store, solubility no worse than -4").comparisons == (Comparison(property="logS", op=">=", value=-4.0),)
+    assert parse_request("rank the database's compounds by logD").from_store is True
+
+
+@pytest.mark.parametrize(
+    ("request_text", "intent"),
+    [
+        ("does the store hold anything on nicotine", "lookup"),
+        ("what did the lab measure for CCO", "lookup"),
+        ("can the lab give me the solubility of urea", "measure"),
+        ("experimental potency for CCN, please", "measure"),
+        ("propose a synthetic route to warfarin", "decline"),
+    ],
+)
+def test_more_ways_of_asking(request_text: str, intent: str) -> None:
+    assert parse_request(request_text).intent == intent
+
+
+def test_an_english_word_made_of_atom_letters_is_no_smiles() -> None:
+    parsed = parse_request("quick one: logS of CCO, no rush")
+    assert [m.smiles for m in parsed.molecules] == ["CCO"] and parsed.invalid_smiles == ()

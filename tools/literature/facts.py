@@ -523,14 +523,7 @@ def _facts_of_table(table: StructuredTable, ctx: _Context) -> list[ExtractedFact
                     compound=label,
                     property=spec.name,
                     **_value_fields(converted, spec, unit_used),
-                    page=row.page,
-                    bbox=cell.bbox,
-                    snippet=f"{column.header.strip()}: {cell.text} [row: {row_text}]"[:500],
-                    source="table",
-                    header=column.header.strip() or None,
-                    footnotes=tuple(dict.fromkeys((*cell.marks, *quantity.footnotes, *label_marks))),
-                    smiles=smiles,
-                    conditions={**dict(column.conditions), **dict(quantity.conditions)},
+                    **_cell_fields(column, cell, quantity, row, row_text, label_marks, smiles),
                 )
             )
         for column in unregistered:
@@ -583,16 +576,32 @@ def _unregistered_fact(
         uncertainty=quantity.uncertainty,
         unit=unit,
         unit_as_written=unit or None,
-        page=row.page,
-        bbox=cell.bbox,
-        snippet=f"{column.header.strip()}: {cell.text} [row: {row_text}]"[:500],
-        source="table",
-        header=column.header.strip() or None,
-        footnotes=tuple(dict.fromkeys((*cell.marks, *quantity.footnotes, *label_marks))),
-        smiles=smiles,
-        conditions={**dict(column.conditions), **dict(quantity.conditions)},
+        **_cell_fields(column, cell, quantity, row, row_text, label_marks, smiles),
         registered=False,
     )
+
+
+def _cell_fields(
+    column: Column,
+    cell: RawCell,
+    quantity: ParsedQuantity,
+    row: TableRow,
+    row_text: str,
+    label_marks: tuple[str, ...],
+    smiles: str | None,
+) -> dict[str, Any]:
+    """Where an ``ExtractedFact`` read from a table cell was read: page, box, snippet, header, footnote marks (the
+    cell's, the value's, the label's), the compound's SMILES and the conditions the column and the cell name."""
+    return {
+        "page": row.page,
+        "bbox": cell.bbox,
+        "snippet": f"{column.header.strip()}: {cell.text} [row: {row_text}]"[:500],
+        "source": "table",
+        "header": column.header.strip() or None,
+        "footnotes": tuple(dict.fromkeys((*cell.marks, *quantity.footnotes, *label_marks))),
+        "smiles": smiles,
+        "conditions": {**dict(column.conditions), **dict(quantity.conditions)},
+    }
 
 
 def _numeric_share(table: StructuredTable, index: int) -> float:

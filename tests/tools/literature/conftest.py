@@ -1,7 +1,12 @@
-"""Fixtures for the literature reader: the registry, a unit converter, and a small PDF builder."""
+"""Fixtures for the literature reader: the registry, a unit converter, and a small PDF builder.
+
+The table generators (``pka_tables.py``, ``medchem_tables.py``) and their drawing helpers (``pdf_drawing.py``) live
+next to this file: put this folder on ``sys.path`` so the tests import them by name (the tests folder is not a
+package and pytest runs in importlib mode)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -9,6 +14,10 @@ import pytest
 
 from knowledge.properties import PropertyRegistry
 from knowledge.units import UnitConverter
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",

@@ -35,7 +35,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-A4 = (595.0, 842.0)
+from pdf_drawing import A4, Cell, Page, ruled_rows, unruled_row
+
 LOREM = (
     "Compounds were profiled for potency in the biochemical assay and for their in vitro ADME properties: "
     "intrinsic clearance in human and mouse liver microsomes, half-life, inhibition of the hERG channel by automated "
@@ -72,70 +73,9 @@ class MedchemLayout:
     expected: tuple[Expected, ...]
 
 
-class _Page:
-    """Text, rules and boxes on one page with a unicode font."""
-
-    def __init__(self, page: object, font_file: str) -> None:
-        import pymupdf
-
-        self.page = page
-        self.font = pymupdf.Font(fontfile=font_file)
-        page.insert_font(fontname="uni", fontfile=font_file)  # type: ignore[attr-defined]
-
-    def text(self, x: float, y: float, text: str, size: float = 9.0) -> float:
-        self.page.insert_text((x, y), text, fontsize=size, fontname="uni")  # type: ignore[attr-defined]
-        return x + self.font.text_length(text, fontsize=size)
-
-    def superscript(self, x: float, y: float, mark: str, size: float = 9.0) -> None:
-        self.text(x + 0.4, y - 0.38 * size, mark, size * 0.62)
-
-    def rule(self, x0: float, x1: float, y: float, width: float = 0.6) -> None:
-        self.page.draw_line((x0, y), (x1, y), color=(0, 0, 0), width=width)  # type: ignore[attr-defined]
-
-    def box(self, rect: tuple[float, float, float, float], width: float = 0.5) -> None:
-        import pymupdf
-
-        self.page.draw_rect(pymupdf.Rect(rect), color=(0, 0, 0), width=width)  # type: ignore[attr-defined]
-
-    def lines_in_box(self, rect: tuple[float, float, float, float], lines: Sequence[str], size: float) -> None:
-        """Lines of text stacked from the top-left of ``rect`` (a wrapped header cell)."""
-        x0, y0, _, _ = rect
-        for number, line in enumerate(lines):
-            self.text(x0 + 3, y0 + 3 + size * (number + 1) * 1.15, line, size)
-
-    def paragraph(self, rect: tuple[float, float, float, float], text: str, size: float = 9.0) -> None:
-        import pymupdf
-
-        spare = self.page.insert_textbox(pymupdf.Rect(rect), text, fontsize=size, fontname="uni")  # type: ignore[attr-defined]
-        if spare < 0:
-            raise ValueError(f"paragraph does not fit in {rect}")
-
-
-Cell = str | tuple[str, str]  # text, or (text, raised footnote mark)
-
-
-def _ruled_body(page: _Page, x0: float, y0: float, widths: Sequence[float], rows: Sequence[Sequence[Cell]], height: float, size: float) -> float:
-    y = y0
+def _booktabs_rows(page: Page, xs: Sequence[float], y: float, rows: Sequence[Sequence[Cell]], step: float, size: float) -> float:
     for row in rows:
-        x = x0
-        for width, cell in zip(widths, row, strict=True):
-            text, mark = (cell, "") if isinstance(cell, str) else cell
-            page.box((x, y, x + width, y + height))
-            end = page.text(x + 3, y + height - 5, text, size)
-            if mark:
-                page.superscript(end, y + height - 5, mark, size)
-            x += width
-        y += height
-    return y
-
-
-def _booktabs_rows(page: _Page, xs: Sequence[float], y: float, rows: Sequence[Sequence[Cell]], step: float, size: float) -> float:
-    for row in rows:
-        for x, cell in zip(xs, row, strict=True):
-            text, mark = (cell, "") if isinstance(cell, str) else cell
-            end = page.text(x, y, text, size)
-            if mark:
-                page.superscript(end, y, mark, size)
+        unruled_row(page, xs, y, row, size)
         y += step
     return y
 
@@ -164,7 +104,7 @@ def build_gdocs_export(folder: Path, font_file: str) -> Path:
     import pymupdf
 
     doc = pymupdf.open()
-    first = _Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
+    first = Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
     left = 72.0
     first.text(left, 80, "Optimisation of aminopyrimidine EGFR inhibitors", size=15)
     first.text(left, 100, "Draft manuscript, results section", size=10)
@@ -196,9 +136,9 @@ def build_gdocs_export(folder: Path, font_file: str) -> Path:
         rect = (xs[index], top + h1, xs[index + 1], top + h1 + h2)
         first.box(rect)
         first.lines_in_box(rect, [label], 7.5)
-    _ruled_body(first, left, top + h1 + h2, widths, _GDOCS_ROWS[:_GDOCS_FIRST_PAGE_ROWS], body, 8)
-    second = _Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
-    end = _ruled_body(second, left, 72, widths, _GDOCS_ROWS[_GDOCS_FIRST_PAGE_ROWS:], body, 8)
+    ruled_rows(first, left, top + h1 + h2, widths, _GDOCS_ROWS[:_GDOCS_FIRST_PAGE_ROWS], body, 8, inset=3)
+    second = Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
+    end = ruled_rows(second, left, 72, widths, _GDOCS_ROWS[_GDOCS_FIRST_PAGE_ROWS:], body, 8, inset=3)
     second.text(left, end + 14, "a Single determination. b n = 3, one outlier removed. * Racemate.", size=8)
     second.paragraph((left, end + 30, 523, end + 220), LOREM, size=10.5)
     path = folder / "gdocs_export.pdf"
@@ -337,7 +277,7 @@ def build_journal_booktabs(folder: Path, font_file: str) -> Path:
     import pymupdf
 
     doc = pymupdf.open()
-    page = _Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
+    page = Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
     page.text(50, 60, "Discovery of tetrahydroquinoxaline BET bromodomain inhibitors", size=14)
     page.text(50, 78, "Journal of Medicinal Chemistry", size=8)
     page.paragraph((50, 90, 545, 215), LOREM, size=9.5)
@@ -406,7 +346,7 @@ def build_landscape_two_tables(folder: Path, font_file: str) -> Path:
     import pymupdf
 
     doc = pymupdf.open()
-    page = _Page(doc.new_page(width=A4[1], height=A4[0]), font_file)
+    page = Page(doc.new_page(width=A4[1], height=A4[0]), font_file)
     page.text(50, 45, "Antiplasmodial activity and ADME of the 2-aminothiazole series", size=13)
     page.paragraph((50, 55, 790, 110), LOREM, size=9)
     page.text(50, 126, "Table 3. In vitro antiplasmodial activity and cytotoxicity.", size=9)
@@ -529,7 +469,7 @@ def build_dev_gdocs(folder: Path, font_file: str) -> Path:
     import pymupdf
 
     doc = pymupdf.open()
-    first = _Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
+    first = Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
     left = 60.0
     first.text(left, 70, "Kinase selectivity and metabolic stability of indazoles", size=14)
     first.paragraph((left, 85, 535, 520), "\n\n".join([LOREM] * 3), size=10.5)
@@ -558,9 +498,9 @@ def build_dev_gdocs(folder: Path, font_file: str) -> Path:
         ("24", "0.0075", "0.61", "220", "64", "6", "18"),
         ("25", "0.12", "4.8", "19", "7.7", "44", "250"),
     )
-    _ruled_body(first, left, top + h1 + h2, widths, rows[:4], body, 8)
-    second = _Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
-    _ruled_body(second, left, 60, widths, rows[4:], body, 8)
+    ruled_rows(first, left, top + h1 + h2, widths, rows[:4], body, 8, inset=3)
+    second = Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
+    ruled_rows(second, left, 60, widths, rows[4:], body, 8, inset=3)
     path = folder / "dev_gdocs.pdf"
     doc.save(path)
     return path
@@ -610,7 +550,7 @@ def build_dev_journal(folder: Path, font_file: str) -> Path:
     import pymupdf
 
     doc = pymupdf.open()
-    page = _Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
+    page = Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
     page.text(50, 60, "Macrocyclic MCL-1 ligands", size=14)
     page.paragraph((50, 75, 545, 190), LOREM, size=9.5)
     page.text(50, 210, "Table 1. Affinity, cell potency and properties.", size=9)

@@ -26,7 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-A4 = (595.0, 842.0)
+from pdf_drawing import A4, Cell, Page, ruled_rows, unruled_row
+
 LOREM = (
     "Acid dissociation constants govern the charge state of a drug at physiological pH and with it solubility, "
     "permeability and binding. We measured the aqueous pKa values of the series by potentiometric titration in "
@@ -42,51 +43,6 @@ class PkaLayout:
     build: Callable[[Path, str], Path]  # (folder, unicode TrueType font file) -> the PDF written there
 
 
-class _Page:
-    """Text and rules on one page with a unicode font (the base-14 fonts cannot encode ±, −, °)."""
-
-    def __init__(self, page: object, font_file: str) -> None:
-        import pymupdf
-
-        self.page = page
-        self.font = pymupdf.Font(fontfile=font_file)
-        page.insert_font(fontname="uni", fontfile=font_file)  # type: ignore[attr-defined]
-
-    def text(self, x: float, y: float, text: str, size: float = 9.0) -> float:
-        """Write ``text`` with its baseline at ``y``; returns the x where it ends."""
-        self.page.insert_text((x, y), text, fontsize=size, fontname="uni")  # type: ignore[attr-defined]
-        return x + self.font.text_length(text, fontsize=size)
-
-    def superscript(self, x: float, y: float, mark: str, size: float = 9.0) -> None:
-        self.text(x + 0.4, y - 0.38 * size, mark, size * 0.62)
-
-    def rule(self, x0: float, x1: float, y: float, width: float = 0.6) -> None:
-        self.page.draw_line((x0, y), (x1, y), color=(0, 0, 0), width=width)  # type: ignore[attr-defined]
-
-    def box(self, rect: tuple[float, float, float, float], width: float = 0.5) -> None:
-        import pymupdf
-
-        self.page.draw_rect(pymupdf.Rect(rect), color=(0, 0, 0), width=width)  # type: ignore[attr-defined]
-
-    def paragraph(self, rect: tuple[float, float, float, float], text: str, size: float = 9.0) -> None:
-        import pymupdf
-
-        spare = self.page.insert_textbox(pymupdf.Rect(rect), text, fontsize=size, fontname="uni")  # type: ignore[attr-defined]
-        if spare < 0:
-            raise ValueError(f"paragraph does not fit in {rect}")
-
-
-Cell = str | tuple[str, str]  # text, or (text, raised footnote mark)
-
-
-def _cells(page: _Page, xs: Sequence[float], y: float, row: Sequence[Cell], size: float) -> None:
-    for x, cell in zip(xs, row, strict=True):
-        text, mark = (cell, "") if isinstance(cell, str) else cell
-        end = page.text(x, y, text, size)
-        if mark:
-            page.superscript(end, y, mark, size)
-
-
 # --- layout 1: two-column article, booktabs rules ---------------------------------------------------------
 
 
@@ -94,7 +50,7 @@ def build_two_column_ruled(folder: Path, font_file: str) -> Path:
     import pymupdf
 
     doc = pymupdf.open()
-    page = _Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
+    page = Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
     page.text(50, 60, "Aqueous acidity of aminothiazole kinase fragments", size=15)
     page.text(50, 80, "Ines Varga, Tomás Okafor and Mei Lindqvist", size=9.5)
     left, right, gutter = 50.0, 545.0, 18.0
@@ -108,7 +64,7 @@ def build_two_column_ruled(folder: Path, font_file: str) -> Path:
     xs = [col_l[0] + 2, col_l[0] + 80, col_l[0] + 160]
     top = 287.0
     page.rule(col_l[0], col_l[1], top, 0.9)
-    _cells(page, xs, top + 12, ["Compound", "pKa1", "pKa2"], 8.5)
+    unruled_row(page, xs, top + 12, ["Compound", "pKa1", "pKa2"], 8.5)
     page.rule(col_l[0], col_l[1], top + 17, 0.5)
     rows: list[list[Cell]] = [
         ["3a", "4.52 ± 0.03", "–"],
@@ -120,7 +76,7 @@ def build_two_column_ruled(folder: Path, font_file: str) -> Path:
     ]
     y = top + 31
     for row in rows:
-        _cells(page, xs, y, row, 8.5)
+        unruled_row(page, xs, y, row, 8.5)
         y += 14
     page.rule(col_l[0], col_l[1], y - 8, 0.9)
     page.text(col_l[0], y + 4, "a Measured in 20% methanol and extrapolated to 0% cosolvent.", size=7)
@@ -217,39 +173,24 @@ CONTINUED_FIRST_PAGE_ROWS = 14
 CONTINUED_FOOTNOTES = {"9h": "1"}  # a raised numeric footnote mark after the pKa value
 
 
-def _grid(page: _Page, x0: float, y0: float, widths: Sequence[float], rows: Sequence[Sequence[Cell]], height: float = 17) -> float:
-    y = y0
-    for row in rows:
-        x = x0
-        for width, cell in zip(widths, row, strict=True):
-            text, mark = (cell, "") if isinstance(cell, str) else cell
-            page.box((x, y, x + width, y + height))
-            end = page.text(x + 4, y + height - 5, text, 9)
-            if mark:
-                page.superscript(end, y + height - 5, mark, 9)
-            x += width
-        y += height
-    return y
-
-
 def build_continued(folder: Path, font_file: str) -> Path:
     import pymupdf
 
     doc = pymupdf.open()
     header = ("Compound", "pKa", "± SEM")
     widths = (90.0, 80.0, 80.0)
-    first = _Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
+    first = Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
     first.text(50, 60, "Protonation constants of a pyridine library", size=14)
     first.paragraph((50, 80, 545, 520), "\n\n".join([LOREM] * 4), size=10)
     first.text(50, 540, "Table 3. pKa values of the pyridine library (25 °C, I = 0.15 M).", size=9)
-    _grid(first, 50, 548, widths, [header, *CONTINUED_ROWS[:CONTINUED_FIRST_PAGE_ROWS]])
-    second = _Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
+    ruled_rows(first, 50, 548, widths, [header, *CONTINUED_ROWS[:CONTINUED_FIRST_PAGE_ROWS]], height=17, size=9, inset=4)
+    second = Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
     second.text(50, 60, "Table 3. (continued)", size=9)
     rest: list[list[Cell]] = [
         [label, (pka, CONTINUED_FOOTNOTES[label]) if label in CONTINUED_FOOTNOTES else pka, sem]
         for label, pka, sem in CONTINUED_ROWS[CONTINUED_FIRST_PAGE_ROWS:]
     ]
-    end = _grid(second, 50, 68, widths, [header, *rest])
+    end = ruled_rows(second, 50, 68, widths, [header, *rest], height=17, size=9, inset=4)
     second.text(50, end + 12, "1 Extrapolated from titrations in 30% DMSO.", size=7.5)
     second.paragraph((50, end + 30, 545, end + 200), LOREM, size=10)
     path = folder / "continued.pdf"
@@ -264,7 +205,7 @@ def build_whitespace(folder: Path, font_file: str) -> Path:
     import pymupdf
 
     doc = pymupdf.open()
-    page = _Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
+    page = Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
     page.text(60, 60, "Supplementary note: acidity of the phenol set", size=13)
     page.paragraph((60, 80, 535, 200), LOREM, size=10)
     page.text(60, 225, "Table S2. Experimental pKa values", size=9.5)
@@ -282,7 +223,7 @@ def build_whitespace(folder: Path, font_file: str) -> Path:
     ]
     y = 266.0
     for row in rows:
-        _cells(page, xs, y, row, 9.5)
+        unruled_row(page, xs, y, row, 9.5)
         y += 15
     page.text(60, y + 6, "b Single determination.", 8)
     page.paragraph((60, y + 24, 535, y + 140), LOREM, size=10)
@@ -298,7 +239,7 @@ def build_spanning_header(folder: Path, font_file: str) -> Path:
     import pymupdf
 
     doc = pymupdf.open()
-    page = _Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
+    page = Page(doc.new_page(width=A4[0], height=A4[1]), font_file)
     page.text(50, 60, "Cosolvent effects on the acidity of hydroxamic acids", size=14)
     page.paragraph((50, 80, 545, 200), LOREM, size=10)
     page.text(50, 220, "Table 4. pKa values in water and in 30% DMSO (mean ± SD).", size=9)
@@ -306,7 +247,7 @@ def build_spanning_header(folder: Path, font_file: str) -> Path:
     page.rule(50, 360, 228, 0.9)
     page.text(200, 240, "pKa", 9)
     page.rule(150, 360, 244, 0.4)  # the cmidrule under the spanning header
-    _cells(page, xs, 256, ["Compound", "water", "30% DMSO"], 9)
+    unruled_row(page, xs, 256, ["Compound", "water", "30% DMSO"], 9)
     page.rule(50, 360, 261, 0.5)
     rows: list[list[Cell]] = [
         ["12a", "4.52 ± 0.03", "5.10 ± 0.02"],
@@ -317,7 +258,7 @@ def build_spanning_header(folder: Path, font_file: str) -> Path:
     ]
     y = 275.0
     for row in rows:
-        _cells(page, xs, y, row, 9)
+        unruled_row(page, xs, y, row, 9)
         y += 14
     page.rule(50, 360, y - 8, 0.9)
     page.paragraph((50, y + 10, 545, y + 130), LOREM, size=10)

@@ -4,12 +4,10 @@ and each reader feature they exercise gives the value it should."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
+import medchem_tables as medchem  # beside this file (conftest.py puts this folder on sys.path)
 import pytest
 
 from knowledge.properties import PropertyRegistry
@@ -19,21 +17,6 @@ from tools.literature.pdf import read_pdf
 
 pymupdf = pytest.importorskip("pymupdf")
 
-
-def _load_generator() -> ModuleType:
-    """``medchem_tables.py`` beside this file (the tests folder is not a package; pytest runs in importlib mode)."""
-    name = "atomloop_tests_medchem_tables"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("medchem_tables.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-medchem = _load_generator()
 LAYOUTS = {layout.name: layout for layout in (*medchem.HELD_OUT, *medchem.DEVELOPMENT)}
 
 

@@ -8,11 +8,9 @@ data: (compound label, property, qualifier, value, uncertainty).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
+import pka_tables  # beside this file (conftest.py puts this folder on sys.path)
 import pytest
 
 from knowledge.properties import PropertyRegistry
@@ -21,22 +19,6 @@ from tools.literature.models import ReadDocument
 from tools.literature.pdf import read_pdf
 
 pymupdf = pytest.importorskip("pymupdf")
-
-
-def _load_generator() -> ModuleType:
-    """``pka_tables.py`` beside this file (the tests folder is not a package; pytest runs in importlib mode)."""
-    name = "atomloop_tests_pka_tables"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("pka_tables.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-pka_tables = _load_generator()
 
 EXPECTED: dict[str, list[tuple[str, str, str, float | None, float | None]]] = {
     "two_column_ruled": [
