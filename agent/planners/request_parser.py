@@ -120,7 +120,7 @@ REQUEST_WORDS = frozenset(
     "is it its know let like list me measure measured measurements molecule molecules more most my need of on or our "
     "please predict predicted prediction rank run select show so some tell than that the their them then these this "
     "those to top value values we what whats which why will with would you your candidates candidate structure "
-    "structures smiles today weather".split()
+    "structures smiles".split()
 )
 # upper-case words that parse as SMILES but are abbreviations in a request
 NOT_SMILES = frozenset({"SI", "NB", "PS", "OS", "CNS", "BBB", "SCF", "NCI", "CSF", "ICP", "IC", "NO", "SOS", "PC", "BP"})
