@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.campaign_spec import ASSAY_FOR
 from agent.plan import Answer, Plan, PlannedStep, StepRecord, StepRef
 from agent.planners.request_parser import ParsedRequest, parse_request
 
-ASSAY_OF = {"pIC50": "potency", "IC50": "potency", "logS": "solubility"}  # the potency assay reports pIC50
+ASSAY_OF = {**ASSAY_FOR, "IC50": "potency"}  # the potency assay reports pIC50, the measure of an IC50
 SHIPPED_MODELS = ("logS", "logD", "pIC50", "hydration_free_energy")  # bundled datasets: a model without the store
 DEFAULT_TOP_K = 5
 MAX_PREDICTED_PROPERTIES = 4
@@ -88,7 +89,7 @@ class OfflinePlanner:
         args["constraints"] = [c.model_dump() for c in parsed.comparisons if c.property != objective]
         steps = [PlannedStep(tool="select_experiments", args=args,
                              rationale=f"rank candidates by {objective} under {len(args['constraints'])} constraints")]
-        if parsed.then_measure or re.search(r"\b(?:measure|assay|test)\b", parsed.text, re.I):
+        if parsed.then_measure:
             wanted = [objective, *(c["property"] for c in args["constraints"])]
             assays = sorted({ASSAY_OF[p] for p in wanted if p in ASSAY_OF})
             if not assays:

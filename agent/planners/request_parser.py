@@ -101,7 +101,8 @@ MEASURE = re.compile(
     r"|\bthe lab\b|\bexperimental(?:ly)?\b",
     re.I,
 )
-THEN_MEASURE = re.compile(r"\b(?:measure|test|assay|run)\s+(?:them|these|those|it|the (?:selected|picks|hits|best))\b"
+# measuring what is selected: "then measure them", "and assay", or a lab verb anywhere in a selection request
+THEN_MEASURE = re.compile(r"\b(?:measure|test|assay)\b|\brun\s+(?:them|these|those|it|the (?:selected|picks|hits|best))\b"
                           r"|\b(?:and|then)\s+(?:measure|test|assay|make)\b|\bsend them to the lab\b", re.I)
 PREDICT = re.compile(
     r"\b(?:predict|predicted|prediction|predictions|estimate|estimates|estimated|calculate|compute|forecast|guess)\b"

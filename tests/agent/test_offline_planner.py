@@ -86,3 +86,8 @@ def test_a_failed_prediction_says_which_property_could_not_be_predicted() -> Non
     answer = OfflinePlanner().plan("what's the melting point of ethanol", [failed])
     assert isinstance(answer, Answer) and not answer.supported
     assert answer.text == "I could not predict melting point: no bundled dataset for melting_point; bundled: esol (logS)"
+
+
+def test_a_selection_measures_its_picks_only_when_asked_and_not_when_told_not_to() -> None:
+    assert [s.tool for s in plan("pick the 3 most soluble in hits.csv and assay them").steps] == ["select_experiments", "run_experiment"]
+    assert [s.tool for s in plan("pick the 3 most soluble in hits.csv, but do not measure them yet").steps] == ["select_experiments"]
