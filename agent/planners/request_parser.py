@@ -437,7 +437,6 @@ def _clean(raw: str) -> str:
 
 def _mention(text: str, before: str) -> MoleculeMention | None:
     """The molecule ``text`` names (a common name, possibly misspelt, or a SMILES), or None."""
-    from knowledge.chem import canonicalize
     from tools.names import COMMON_NAMES
 
     key = text.lower()
@@ -445,8 +444,9 @@ def _mention(text: str, before: str) -> MoleculeMention | None:
         if SOLVENT_CONTEXT.search(before) and key in ("water", "dmso", "ethanol", "methanol", "acetonitrile", "acetone"):
             return None  # "soluble in water": the solvent, not a molecule asked about
         return _named(text, key)
-    if _looks_like_smiles(text) and _parses(text):
-        return MoleculeMention(text=text, smiles=canonicalize(text).smiles)
+    smiles = _canonical(text) if _looks_like_smiles(text) else None
+    if smiles is not None:
+        return MoleculeMention(text=text, smiles=smiles)
     if text.isalpha() and len(text) >= 6 and key not in REQUEST_WORDS:
         close = difflib.get_close_matches(key, [n for n in COMMON_NAMES if " " not in n], n=1, cutoff=0.85)
         if close and close[0][0] == key[0]:
@@ -455,10 +455,9 @@ def _mention(text: str, before: str) -> MoleculeMention | None:
 
 
 def _named(text: str, name: str) -> MoleculeMention:
-    from knowledge.chem import canonicalize
-    from tools.names import COMMON_NAMES
+    from tools.names import resolve_molecule
 
-    return MoleculeMention(text=text, smiles=canonicalize(COMMON_NAMES[name]).smiles, name=name)
+    return MoleculeMention(text=text, smiles=resolve_molecule(name), name=name)
 
 
 def _looks_like_smiles(text: str) -> bool:
@@ -479,15 +478,19 @@ def _smiles_shaped(text: str) -> bool:
                 and not TARGET_NAME.fullmatch(text))
 
 
-def _parses(text: str) -> bool:
+def _canonical(text: str) -> str | None:
+    """The canonical SMILES of ``text``, or None when RDKit refuses it."""
     from knowledge.chem import canonicalize
     from knowledge.errors import InvalidStructure
 
     try:
-        canonicalize(text)
+        return canonicalize(text).smiles
     except (InvalidStructure, ValueError):
-        return False
-    return True
+        return None
+
+
+def _parses(text: str) -> bool:
+    return _canonical(text) is not None
 
 
 def _joined(masked: str, first_end: int, second_start: int) -> bool:
