@@ -16,6 +16,7 @@ import typer
 
 from agent.cli_campaign import campaign_cli
 from agent.cli_common import EXIT_INPUT, JsonOption, cells, console, emit_json, handles_errors, shown
+from agent.cli_dock import dock_cli
 from agent.cli_jobs import jobs_cli
 from agent.cli_lab import lab_cli
 from agent.cli_models import models_cli
@@ -42,6 +43,7 @@ cli.add_typer(models_cli, name="models")
 cli.add_typer(campaign_cli, name="campaign")
 cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(structures_cli, name="structures")
+cli.add_typer(dock_cli, name="dock")
 register_runs(cli)
 register_read(cli)
 

@@ -233,3 +233,16 @@ class ComputeJob(SQLModel, table=True):
     submitted_at: datetime = _timestamp(index=True)
     started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class DockingTarget(SQLModel, table=True):
+    """A receptor and search box that molecules are docked to, by name (e.g. '1IEP'). The receptor hash names the
+    prepared receptor (input file, preparation options and version), so a docking score's target is exact."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    receptor_hash: str = Field(max_length=64)
+    box: dict[str, Any] = _json()
+    receptor_path: str = Field(description="The receptor PDB file (bundled targets: 'bundled:<name>')")
+    description: str = ""
+    created_at: datetime = _timestamp()

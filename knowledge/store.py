@@ -25,6 +25,7 @@ from knowledge.database import retry_while_locked, writer_engine
 from knowledge.errors import InvalidValue, NotFoundError, StoreReadOnly, StoreSetupError
 from knowledge.models import (
     DatasetSnapshot,
+    DockingTarget,
     Document,
     Fact,
     Measurement,
@@ -364,6 +365,18 @@ class StoreWriter:
         self.session.flush()
         return sample
 
+    def upsert_docking_target(self, name: str, *, receptor_hash: str, box: dict[str, Any], receptor_path: str, description: str = "") -> DockingTarget:
+        """The docking target called ``name``: created, or updated to this receptor and box (a name means one target)."""
+        target = self.session.exec(select(DockingTarget).where(DockingTarget.name == name)).first()
+        if target is None:
+            target = DockingTarget(name=name, receptor_hash=receptor_hash, box=box, receptor_path=receptor_path, description=description)
+        else:
+            target.receptor_hash, target.box, target.receptor_path = receptor_hash, box, receptor_path
+            target.description = description or target.description
+        self.session.add(target)
+        self.session.flush()
+        return target
+
     def add(self, row: T) -> T:
         """Add any table row (a Run, a ModelVersion, ...) and flush it so its id is known."""
         self.session.add(row)
@@ -516,6 +529,16 @@ class KnowledgeStore:
         data_path = write_snapshot_files(folder, property_spec.name, property_spec.canonical_unit, spec, rows, digest)
         return record_snapshot(self._writer_engine, property_spec.name, spec, digest, len(rows), data_path)
 
+    def docking_targets(self) -> list[DockingTarget]:
+        """The docking targets in the store, by name."""
+        with self.session() as session:
+            return list(session.exec(select(DockingTarget).order_by(col(DockingTarget.name))))
+
+    def docking_target(self, name: str) -> DockingTarget | None:
+        """The docking target called ``name`` (case-insensitive), or None."""
+        with self.session() as session:
+            return session.exec(select(DockingTarget).where(func.upper(DockingTarget.name) == name.strip().upper())).first()
+
     def reader(self) -> StoreReader:
         """A read-only view of this store (what tools get)."""
         return StoreReader(self)
@@ -577,6 +600,9 @@ class StoreReader:
 
     def measurements(self, property: str | None = None, **filters: Any) -> list[MeasurementRecord]:
         return self._store.measurements(property, **filters)
+
+    def docking_target(self, name: str) -> DockingTarget | None:
+        return self._store.docking_target(name)
 
     def stats(self) -> StoreStats:
         return self._store.stats()

@@ -367,7 +367,7 @@ def write_sdf(path: Path | str, entries: Iterable[SdfEntry]) -> int:
             count += 1
             yield sdf_record(entry)
 
-    _write_atomically(Path(path), records())
+    write_atomically(Path(path), records())
     return count
 
 
@@ -399,7 +399,7 @@ def pdb_block(mol: Chem.Mol, name: str = "", conformer_ids: Sequence[int] | None
 
 def write_pdb(path: Path | str, mol: Chem.Mol, name: str = "", conformer_ids: Sequence[int] | None = None) -> None:
     """Write ``pdb_block`` to ``path``."""
-    _write_atomically(Path(path), [pdb_block(mol, name, conformer_ids)])
+    write_atomically(Path(path), [pdb_block(mol, name, conformer_ids)])
 
 
 def read_pdb(path: Path | str, *, template_smiles: str | None = None) -> Chem.Mol:
@@ -490,7 +490,7 @@ def xyz_frames(mol: Chem.Mol, comments: Sequence[str] | None = None, conformer_i
 
 def write_xyz(path: Path | str, mol: Chem.Mol, comments: Sequence[str] | None = None, conformer_ids: Sequence[int] | None = None) -> None:
     """Write ``xyz_frames`` to ``path``."""
-    _write_atomically(Path(path), [xyz_frames(mol, comments, conformer_ids)])
+    write_atomically(Path(path), [xyz_frames(mol, comments, conformer_ids)])
 
 
 def read_xyz(path: Path | str) -> list[XyzFrame]:
@@ -557,7 +557,7 @@ def _read_structure_text(path: Path | str, what: str) -> str:
         raise StructureFileError(path, error.reason) from None
 
 
-def _write_atomically(path: Path, chunks: Iterable[str]) -> None:
+def write_atomically(path: Path, chunks: Iterable[str]) -> None:
     """Write ``chunks`` to a staging file beside ``path`` and rename it into place (nothing left on failure)."""
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tools.docking.box import Box
+from tools.docking.errors import ReceptorError
+from tools.docking.receptor import ReceptorOptions, prepare_receptor
+
+
+def _ad_types(path: str) -> list[str]:
+    return [line[77:79].strip() for line in Path(path).read_text().splitlines() if line.startswith(("ATOM", "HETATM"))]
+
+
+def test_a_raw_crystal_structure_loses_waters_ligand_and_sulfates_and_gains_polar_hydrogens(raw_4ivt: Path, tmp_path: Path) -> None:
+    receptor = prepare_receptor(raw_4ivt, tmp_path)
+    assert receptor.waters_removed == 413
+    assert sorted(group.residue for group in receptor.removed) == ["SO4 A:402", "SO4 A:403", "VTI A:401"]
+    assert receptor.hydrogens_added > 500  # the file has none; meeko's templates add the polar ones
+    types = _ad_types(receptor.pdbqt_path)
+    assert types.count("HD") == receptor.hydrogens_added
+    assert {"C", "A", "N", "NA", "OA", "SA", "HD"} <= set(types)
+    # side chains the crystal did not resolve keep their atoms, typed from them
+    assert "LYS A:9" in receptor.typed_from_atoms
+    assert receptor.atoms == len(types)
+
+
+def test_the_same_file_prepared_again_is_a_cache_hit_with_the_same_hash(receptor_1iep: Path, tmp_path: Path) -> None:
+    first = prepare_receptor(receptor_1iep, tmp_path)
+    stamp = Path(first.pdbqt_path).stat().st_mtime_ns
+    again = prepare_receptor(receptor_1iep, tmp_path)
+    assert again.receptor_hash == first.receptor_hash
+    assert Path(again.pdbqt_path).stat().st_mtime_ns == stamp
+    assert prepare_receptor(receptor_1iep, tmp_path, ReceptorOptions(keep_waters=True)).receptor_hash != first.receptor_hash
+
+
+def _synthetic_pdb(receptor_1iep: Path, tmp_path: Path) -> Path:
+    """Three residues of 1IEP written out of order (an interrupted residue), a selenomethionine, a zinc, a water,
+    a glycerol and a heme-named group."""
+    lines = [line for line in receptor_1iep.read_text().splitlines() if line.startswith("ATOM") and line[22:26].strip() in {"300", "301", "302"}]
+    interrupted = lines[3:] + lines[:3]
+    extra = [
+        "HETATM 9001 ZN    ZN A 900      10.000  10.000  10.000  1.00  0.00          ZN",
+        "HETATM 9002  O   HOH A 901      12.000  10.000  10.000  1.00  0.00           O",
+        "HETATM 9003  C1  GOL A 902      14.000  10.000  10.000  1.00  0.00           C",
+        "HETATM 9004  O1  GOL A 902      15.400  10.000  10.000  1.00  0.00           O",
+        "HETATM 9005  FE  HEM A 903      18.000  10.000  10.000  1.00  0.00          FE",
+        "HETATM 9006  NA  HEM A 903      20.000  10.000  10.000  1.00  0.00           N",
+    ]
+    path = tmp_path / "synthetic.pdb"
+    path.write_text("\n".join(interrupted + extra) + "\nEND\n")
+    return path
+
+
+def test_metals_and_cofactors_stay_typed_for_vina_waters_and_additives_go(receptor_1iep: Path, tmp_path: Path) -> None:
+    receptor = prepare_receptor(_synthetic_pdb(receptor_1iep, tmp_path), tmp_path / "cache")
+    assert receptor.kept_hetero == ("ZN A:900", "HEM A:903")
+    assert [group.residue for group in receptor.removed] == ["GOL A:902"]
+    assert receptor.waters_removed == 1
+    assert receptor.residues == 3  # the interrupted residue is one residue again
+    types = _ad_types(receptor.pdbqt_path)
+    assert types[-3:] == ["Zn", "Fe", "NA"]
+    kept = prepare_receptor(_synthetic_pdb(receptor_1iep, tmp_path), tmp_path / "cache", ReceptorOptions(keep_waters=True, keep=("GOL",), remove=("HEM",)))
+    assert kept.kept_hetero == ("ZN A:900", "GOL A:902")
+    assert kept.removed[0].residue == "HEM A:903" and kept.removed[0].reason == "removed as asked"
+    assert _ad_types(kept.pdbqt_path)[-4:] == ["Zn", "OA", "C", "OA"]
+
+
+def test_a_box_away_from_the_receptor_and_unreadable_files_are_typed_errors(receptor_1iep: Path, tmp_path: Path) -> None:
+    receptor = prepare_receptor(receptor_1iep, tmp_path)
+    with pytest.raises(ReceptorError, match="no receptor atom lies in the box"):
+        receptor.check_box(Box.of([200, 200, 200], [20, 20, 20]))
+    assert receptor.atoms_in(Box.of([15.19, 53.903, 16.917], [20, 20, 20])) > 200
+    utf16 = tmp_path / "utf16.pdb"
+    utf16.write_text(receptor_1iep.read_text()[:2000], encoding="utf-16")
+    with pytest.raises(ReceptorError, match="binary or UTF-16"):
+        prepare_receptor(utf16, tmp_path)
+    empty = tmp_path / "empty.pdb"
+    empty.write_text("HEADER nothing here\nEND\n")
+    with pytest.raises(ReceptorError, match="no ATOM or HETATM"):
+        prepare_receptor(empty, tmp_path)
+    only_water = tmp_path / "water.pdb"
+    only_water.write_text("HETATM    1  O   HOH A   1       0.000   0.000   0.000  1.00  0.00           O\n")
+    with pytest.raises(ReceptorError, match="no protein"):
+        prepare_receptor(only_water, tmp_path)
+    with pytest.raises(ReceptorError, match="cannot be read"):
+        prepare_receptor(tmp_path / "missing.pdb", tmp_path)

@@ -1,0 +1,286 @@
+"""Docking a list of molecules to a target: preparation, the engine, pose files, a results cache.
+
+``dock_ligands`` is the one path every caller takes (the CLI, the agent's tool, a campaign's docking stage). For
+each molecule it prepares the ligand, looks for the same docking done before (the same prepared receptor, box,
+engine version, settings and ligand state: a cache file under ``$ATOMLOOP_HOME/docking``), and otherwise docks it
+with the engine's session, which computes the receptor's grids once for the batch. The poses are written as one SDF
+per molecule under ``$ATOMLOOP_HOME/poses`` named by their content hash. A molecule that fails (it cannot be
+prepared, Vina finds no pose) is a result with its reason; the others go on. Nothing is written to the knowledge
+store here: ``DockingReport.measurements()`` are the rows a caller records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from tools.docking.box import Box
+from tools.docking.engine import DockingEngine, DockingSession, DockingSettings, Pose
+from tools.docking.errors import LigandPreparationError
+from tools.docking.ligands import DEFAULT_LIGAND_SEED, LIGAND_METHOD, PreparedLigand, ligand_key, prepare_ligand
+from tools.docking.receptor import PreparedReceptor, ReceptorOptions, prepare_receptor
+from tools.docking.targets import DockingTargetSpec
+from tools.structures.io import write_atomically
+
+log = logging.getLogger(__name__)
+
+DOCKING_CACHE_VERSION = 1
+
+
+class LigandInput(BaseModel):
+    """A molecule to dock: its label (a name, or the SMILES itself) and SMILES; ``error`` when the input entry is
+    not a molecule at all (it is reported, not docked)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    smiles: str | None
+    error: str | None = None
+
+
+class LigandResult(BaseModel):
+    """One molecule's docking: the molecule (as given and as docked), its best score, its poses and pose file."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input: str
+    smiles: str | None = None
+    docked_smiles: str | None = None
+    inchikey: str | None = None
+    score: float | None = None
+    poses: tuple[Pose, ...] = ()
+    pose_file: str | None = None
+    pose_sha256: str | None = None
+    runtime_s: float = 0.0
+    cached: bool = False
+    reference_rmsd: tuple[float, ...] | None = None  # each pose's heavy-atom RMSD to the target's crystal ligand
+    key: str | None = None
+    error: str | None = None
+
+
+class DockingReport(BaseModel):
+    """A batch docked to one target with one engine and settings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: str
+    target_source: str
+    engine: str
+    engine_version: str
+    receptor: PreparedReceptor
+    box: Box
+    settings: DockingSettings
+    ph: float | None
+    results: tuple[LigandResult, ...]
+
+    @property
+    def docked(self) -> list[LigandResult]:
+        return [result for result in self.results if result.error is None]
+
+    def measurements(self) -> list[Any]:
+        """A ``docking_score`` measurement (``knowledge.store.NewMeasurement``) for every docked molecule."""
+        from knowledge.store import NewMeasurement
+
+        rows = []
+        for result in self.docked:
+            assert result.smiles is not None and result.score is not None
+            rows.append(
+                NewMeasurement(
+                    smiles=result.smiles,
+                    property="docking_score",
+                    value=result.score,
+                    unit="kcal/mol",
+                    source="computed",
+                    conditions={"target": self.target, "receptor_hash": self.receptor.receptor_hash},
+                    provenance={
+                        "engine": self.engine,
+                        "engine_version": self.engine_version,
+                        "exhaustiveness": self.settings.exhaustiveness,
+                        "seed": self.settings.seed,
+                        "poses": [pose.model_dump() for pose in result.poses],
+                        "pose_file": result.pose_file,
+                        "pose_sha256": result.pose_sha256,
+                        "docked_smiles": result.docked_smiles,
+                        "ph": self.ph,
+                        "box": self.box.model_dump(mode="json"),
+                        "runtime_s": round(result.runtime_s, 2),
+                        "receptor_method": self.receptor.method,
+                        "ligand_method": LIGAND_METHOD,
+                    },
+                    op_id=f"dock:{result.key}",
+                )
+            )
+        return rows
+
+
+def dock_ligands(
+    target: DockingTargetSpec,
+    ligands: Sequence[LigandInput],
+    engine: DockingEngine,
+    home: Path,
+    *,
+    settings: DockingSettings | None = None,
+    ph: float | None = 7.4,
+    receptor_options: ReceptorOptions | None = None,
+    on_progress: Callable[[int, int, LigandResult], None] | None = None,
+    reference_ligand: Path | None = None,
+) -> DockingReport:
+    """Dock ``ligands`` to ``target`` (which must have a box) with ``engine``; see the module's docstring. Each
+    pose's RMSD to a crystal ligand (``reference_ligand``, else the target's own) is reported for the molecules
+    that are that ligand.
+
+    Raises:
+        ReceptorError: the receptor cannot be prepared, or no receptor atom lies in the box.
+        BoxError: the target has no box.
+        DockingEngineMissing: the engine's package is not installed.
+    """
+    from tools.docking.errors import BoxError
+
+    settings = settings or DockingSettings()
+    if target.box is None:
+        raise BoxError(f"target {target.name} has no box: give --box FILE, --center X Y Z --size X Y Z, or --autobox-ligand FILE")
+    box = target.box
+    engine_version = engine.version()
+    receptor = prepare_receptor(Path(target.receptor_path), home / "receptors", receptor_options)
+    receptor.check_box(box)
+    reference = _reference(reference_ligand or (Path(target.reference_ligand) if target.reference_ligand else None))
+    session: DockingSession | None = None
+    results: list[LigandResult] = []
+    for index, ligand in enumerate(ligands):
+        result = _cached_or_none(ligand, receptor, box, engine.name, engine_version, settings, ph, home)
+        if result is None:
+            if session is None:
+                session = engine.open(receptor, box)
+            result = _dock_one(ligand, session, receptor, box, engine.name, engine_version, settings, ph, home)
+        if reference is not None and result.pose_file is not None:
+            from tools.docking.poses import reference_rmsds
+
+            result = result.model_copy(update={"reference_rmsd": reference_rmsds(result.pose_file, reference)})
+        results.append(result)
+        if on_progress is not None:
+            on_progress(index + 1, len(ligands), result)
+    return DockingReport(
+        target=target.name,
+        target_source=target.source,
+        engine=engine.name,
+        engine_version=engine_version,
+        receptor=receptor,
+        box=box,
+        settings=settings,
+        ph=ph,
+        results=tuple(results),
+    )
+
+
+def _reference(path: Path | None) -> Any:
+    from tools.docking.poses import read_reference_ligand
+
+    if path is None:
+        return None
+    try:
+        return read_reference_ligand(path)
+    except (OSError, ValueError) as error:
+        raise LigandPreparationError(str(path), f"cannot be read as a reference ligand ({error})") from None
+
+
+def docking_key(receptor: PreparedReceptor, box: Box, engine: str, engine_version: str, settings: DockingSettings, ligand_state_key: str) -> str:
+    """What decides a docking result: the prepared receptor, the box, the engine and its version, the settings and
+    the prepared ligand (molecule, pH, seed, tool versions)."""
+    payload = {
+        "version": DOCKING_CACHE_VERSION,
+        "receptor": receptor.receptor_hash,
+        "box": box.model_dump(mode="json"),
+        "engine": engine,
+        "engine_version": engine_version,
+        "settings": settings.model_dump(mode="json"),
+        "ligand": ligand_state_key,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:40]
+
+
+def _failed(ligand: LigandInput, reason: str, **fields: Any) -> LigandResult:
+    return LigandResult(input=ligand.label, error=reason, **fields)
+
+
+def _key_for(ligand: LigandInput, receptor: PreparedReceptor, box: Box, engine: str, engine_version: str, settings: DockingSettings, ph: float | None) -> str | None:
+    if ligand.smiles is None:
+        return None
+    return docking_key(receptor, box, engine, engine_version, settings, ligand_key(ligand.smiles, ph, DEFAULT_LIGAND_SEED))
+
+
+def _cached_or_none(
+    ligand: LigandInput, receptor: PreparedReceptor, box: Box, engine: str, engine_version: str, settings: DockingSettings, ph: float | None, home: Path
+) -> LigandResult | None:
+    key = _key_for(ligand, receptor, box, engine, engine_version, settings, ph)
+    if key is None:
+        return None
+    path = home / "docking" / f"{key}.json"
+    if not path.exists():
+        return None
+    try:
+        result = LigandResult.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError:
+        log.warning("docking cache %s is unreadable; docking again", path)
+        return None
+    if result.pose_file is None or not Path(result.pose_file).exists():
+        return None
+    return result.model_copy(update={"input": ligand.label, "cached": True})
+
+
+def _dock_one(
+    ligand: LigandInput,
+    session: DockingSession,
+    receptor: PreparedReceptor,
+    box: Box,
+    engine: str,
+    engine_version: str,
+    settings: DockingSettings,
+    ph: float | None,
+    home: Path,
+) -> LigandResult:
+    from tools.docking.poses import pose_molecule, poses_sdf
+
+    if ligand.smiles is None:
+        return _failed(ligand, ligand.error or "not a molecule")
+    started = time.perf_counter()
+    try:
+        prepared: PreparedLigand = prepare_ligand(ligand.smiles, label=ligand.label, ph=ph)
+    except LigandPreparationError as error:
+        return _failed(ligand, error.reason)
+    known: dict[str, Any] = {"smiles": prepared.parent_smiles, "docked_smiles": prepared.smiles, "inchikey": prepared.inchikey}
+    docked = session.dock([prepared], settings)[0]
+    if docked.error is not None:
+        return _failed(ligand, docked.error, **known)
+    try:
+        mol = pose_molecule(docked.poses_pdbqt)
+    except ValueError as error:
+        return _failed(ligand, f"the poses could not be rebuilt as a molecule: {error}", **known)
+    sdf = poses_sdf(mol, docked.poses, ligand.label, {"target_receptor": receptor.receptor_hash, "engine": f"{engine} {engine_version}"})
+    digest = hashlib.sha256(sdf.encode()).hexdigest()
+    pose_path = home / "poses" / f"{digest[:32]}.sdf"
+    pose_path.parent.mkdir(parents=True, exist_ok=True)
+    if not pose_path.exists():
+        write_atomically(pose_path, [sdf])
+    key = _key_for(ligand, receptor, box, engine, engine_version, settings, ph)
+    result = LigandResult(
+        input=ligand.label,
+        score=docked.poses[0].score,
+        poses=docked.poses,
+        pose_file=str(pose_path),
+        pose_sha256=digest,
+        runtime_s=time.perf_counter() - started,
+        key=key,
+        **known,
+    )
+    cache = home / "docking" / f"{key}.json"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(cache, [result.model_dump_json()])
+    return result
+
