@@ -20,7 +20,7 @@ from tools.docking.service import DockingReport
 from tools.docking.targets import DockingTargetSpec, bundled_target, stored_receptor_copy
 from tools.errors import ToolInputError
 
-PDB_SUFFIXES = (".pdb", ".ent")
+PDB_SUFFIXES = (".pdb", ".ent", ".pdbqt")
 
 
 class UnknownTarget(ToolInputError):

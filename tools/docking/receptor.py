@@ -16,6 +16,8 @@ the co-crystallised ligand in the site, cofactors, metals, selenomethionine, mis
 4. Residues meeko cannot match (most often a side chain the crystal did not resolve) keep their atoms, typed as
    hetero groups are, and are listed.
 
+A ``.pdbqt`` file is taken as a receptor prepared already and used as it is.
+
 The prepared receptor is cached under ``cache_dir`` by the hash of the input file and the options, and its hash
 names it in the knowledge store: the same file prepared the same way is the same receptor.
 """
@@ -144,6 +146,8 @@ def prepare_receptor(path: Path | str, cache_dir: Path, options: ReceptorOptions
     except OSError as error:
         raise ReceptorError(path, f"cannot be read ({error.strerror or error.__class__.__name__})") from None
     text = _pdb_text(path, raw)
+    if path.suffix.lower() == ".pdbqt":
+        return _prepared_pdbqt(path, raw, text, cache_dir)
     key = receptor_key(raw, options)
     cached = cache_dir / f"{key}.json"
     if cached.exists() and (cache_dir / f"{key}.pdbqt").exists():
@@ -159,6 +163,31 @@ def prepare_receptor(path: Path | str, cache_dir: Path, options: ReceptorOptions
     prepared = PreparedReceptor.model_validate({"source": str(path), "receptor_hash": key, "pdbqt_path": str(pdbqt_path), **summary})
     write_atomically(cached, [prepared.model_dump_json(indent=1)])
     return prepared
+
+
+def _prepared_pdbqt(path: Path, raw: bytes, text: str, cache_dir: Path) -> PreparedReceptor:
+    """A receptor that is already a rigid PDBQT (prepared elsewhere, as the AD-GPU and DUD-E sets ship): used as it
+    is, named by the hash of its bytes; the preparation options do not apply."""
+    lines = [line for line in text.splitlines() if line.startswith(("ATOM  ", "HETATM"))]
+    if not lines:
+        raise ReceptorError(path, "no ATOM or HETATM records: not a PDBQT file of a receptor")
+    if any(line.startswith(("ROOT", "BRANCH", "TORSDOF")) for line in text.splitlines()):
+        raise ReceptorError(path, "is a ligand PDBQT (it has a torsion tree), not a rigid receptor")
+    untyped = [number for number, line in enumerate(lines, start=1) if len(line) < 78 or not line[77:79].strip()]
+    if untyped:
+        raise ReceptorError(path, f"atom {untyped[0]} has no AutoDock type in columns 78-79: prepare the receptor from its PDB file instead")
+    digest = hashlib.sha256(raw)
+    digest.update(b"prepared-pdbqt")
+    key = digest.hexdigest()[:32]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    pdbqt_path = cache_dir / f"{key}.pdbqt"
+    if not pdbqt_path.exists():
+        write_atomically(pdbqt_path, ["\n".join(lines) + "\n"])
+    residues = {(line[21], line[22:27]) for line in lines}
+    return PreparedReceptor(
+        source=str(path), receptor_hash=key, pdbqt_path=str(pdbqt_path), atoms=len(lines), residues=len(residues),
+        hydrogens_added=0, typed_from_atoms=(), kept_hetero=(), removed=(), waters_removed=0, method="prepared-pdbqt",
+    )
 
 
 def receptor_key(raw: bytes, options: ReceptorOptions) -> str:

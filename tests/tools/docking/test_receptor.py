@@ -86,3 +86,16 @@ def test_a_box_away_from_the_receptor_and_unreadable_files_are_typed_errors(rece
         prepare_receptor(only_water, tmp_path)
     with pytest.raises(ReceptorError, match="cannot be read"):
         prepare_receptor(tmp_path / "missing.pdb", tmp_path)
+
+
+def test_a_receptor_pdbqt_is_used_as_prepared_and_a_ligand_pdbqt_is_refused(receptor_1iep: Path, tmp_path: Path) -> None:
+    prepared = prepare_receptor(receptor_1iep, tmp_path)
+    given = tmp_path / "given.pdbqt"
+    given.write_text(Path(prepared.pdbqt_path).read_text())
+    as_given = prepare_receptor(given, tmp_path / "cache")
+    assert as_given.method == "prepared-pdbqt" and as_given.atoms == prepared.atoms
+    assert Path(as_given.pdbqt_path).read_text() == given.read_text()
+    ligand = tmp_path / "ligand.pdbqt"
+    ligand.write_text("ROOT\nATOM      1  C1  LIG A   1       0.000   0.000   0.000  1.00  0.00     0.000 C \nENDROOT\nTORSDOF 0\n")
+    with pytest.raises(ReceptorError, match="ligand PDBQT"):
+        prepare_receptor(ligand, tmp_path)
