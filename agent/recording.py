@@ -93,6 +93,8 @@ class RunRecorder:
 
             for document in records.documents:
                 write_document(writer, document)
+        for raw in records.docking_reports:
+            self._record_docking(writer, run_id, raw, call_id)
         for smiles in records.molecules:
             writer.upsert_molecule(smiles)
         for p in records.predictions:
@@ -123,6 +125,18 @@ class RunRecorder:
                 )
                 prepared.append(preparer.prepare(new))
             writer.add_measurements(prepared)
+
+    def _record_docking(self, writer: StoreWriter, run_id: str, raw: dict[str, Any], call_id: int) -> None:
+        from agent.docking import distinct_target_name, write_docking
+        from tools.docking.service import DockingReport
+
+        report = distinct_target_name(self.store, DockingReport.model_validate(raw))
+        preparer = self.store.preparer()
+        rows = [
+            preparer.prepare(row.model_copy(update={"tool_call_id": call_id, "provenance": {**row.provenance, "run_id": run_id}}))
+            for row in report.measurements()
+        ]
+        write_docking(writer, report, rows)
 
     @staticmethod
     def _predictions_of_run(writer: StoreWriter, run_id: str) -> dict[tuple[str, str], int]:

@@ -601,6 +601,9 @@ class StoreReader:
     def measurements(self, property: str | None = None, **filters: Any) -> list[MeasurementRecord]:
         return self._store.measurements(property, **filters)
 
+    def docking_targets(self) -> list[DockingTarget]:
+        return self._store.docking_targets()
+
     def docking_target(self, name: str) -> DockingTarget | None:
         return self._store.docking_target(name)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from tools.base import Tool
 from tools.campaigns import start_campaign
+from tools.docking import dock_molecules
 from tools.experiments import run_experiment
 from tools.literature import read_literature
 from tools.predict import predict_property, select_experiments
@@ -23,4 +24,5 @@ def default_tools() -> list[Tool[Any, Any]]:
         summarize_results.TOOL,
         read_literature.TOOL,
         start_campaign.TOOL,
+        dock_molecules.TOOL,
     ]

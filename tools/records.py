@@ -39,3 +39,4 @@ class Records(BaseModel):
     measurements: tuple[LabMeasurement, ...] = ()
     measurement_source: MeasurementSource = "measured"
     documents: tuple[dict[str, Any], ...] = ()
+    docking_reports: tuple[dict[str, Any], ...] = ()  # ``tools.docking.service.DockingReport`` dumps

@@ -50,7 +50,7 @@ class OfflinePlanner:
             return self._answer(request, history)
         parsed = parse_request(request)
         builders = {
-            "decline": self._decline, "campaign": self._campaign, "read": self._read, "select": self._select,
+            "decline": self._decline, "campaign": self._campaign, "read": self._read, "dock": self._dock, "select": self._select,
             "lookup": self._lookup, "measure": self._measure, "predict": self._predict, "unknown": self._unknown,
         }
         return builders[parsed.intent](parsed)
@@ -74,6 +74,19 @@ class OfflinePlanner:
             for name in properties[:MAX_PREDICTED_PROPERTIES]
         ]
         return Plan(steps=steps)
+
+    def _dock(self, parsed: ParsedRequest) -> Plan | Answer:
+        from tools.docking.targets import bundled_targets
+
+        if parsed.dock_target is None:
+            shipped = ", ".join(f"{spec.name} ({spec.description.split(';')[0]})" for spec in bundled_targets().values())
+            return _refusal(f"Say which target to dock to: {shipped}, a target added with `atomloop dock targets add`, or a receptor PDB file "
+                            "(with a box: use `atomloop dock RECEPTOR LIGANDS --autobox-ligand REF.sdf`).")
+        problem = _molecule_problem(parsed)
+        if problem is not None:
+            return problem
+        return Plan(steps=[PlannedStep(tool="dock_molecules", args={"target": parsed.dock_target, "molecules": [m.smiles for m in parsed.molecules]},
+                                       rationale=f"dock {len(parsed.molecules)} molecule(s) to {parsed.dock_target} with Vina")])
 
     def _select(self, parsed: ParsedRequest) -> Plan | Answer:
         if parsed.candidates_file is None and not parsed.from_store:
@@ -238,6 +251,15 @@ def _describe(step: StepRecord, labels: dict[str, str] | None = None) -> list[st
         lines = [f"Predicted {output['predictions'][0]['property']} ({output['predictions'][0]['unit']}) with the {model['kind']} model {model['version']}:"]
         lines += [f"- {name(p['smiles'])}: {p['value']:.2f} ± {p['uncertainty']:.2f}" for p in output["predictions"]]
         lines += [f"- {f['input']}: not predicted ({f['error']})" for f in output.get("failures", [])]
+        return lines
+    if step.tool == "dock_molecules":
+        lines = [f"Docked to {output['target']} with {output['engine']} (kcal/mol, lower binds better):"]
+        for m in output["docked"]:
+            crystal = f"; {m['rmsd_to_crystal']:.2f} Å from the crystal pose" if m.get("rmsd_to_crystal") is not None else ""
+            lines.append(f"- {name(m['smiles'])}: {m['score']:.2f}{crystal} (poses: {m['pose_file']})")
+        lines += [f"- {f['input']}: not docked ({f['error']})" for f in output.get("failures", [])]
+        if len(output["docked"]) > 1:
+            lines.append(f"Best: {name(output['docked'][0]['smiles'])} ({output['docked'][0]['score']:.2f}). Vina scores rank poses; they are rough guides to affinity.")
         return lines
     if step.tool == "select_experiments":
         lines = [f"Ranked {output['n_candidates']} candidates; {output['n_feasible']} meet the constraints. Selected:"]

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Intent = Literal["decline", "campaign", "read", "select", "lookup", "measure", "predict", "unknown"]
+Intent = Literal["decline", "campaign", "read", "dock", "select", "lookup", "measure", "predict", "unknown"]
 
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                 "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "a dozen": 12, "a couple of": 2, "a few": 3}
@@ -72,7 +72,6 @@ STORE_SOURCE = re.compile(r"\b(?:in|from|among|across|within|of)\s+(?:the\s+|our
 DECLINES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bbinding (?:free )?energ|\bfree[- ]energy perturbation\b|\bfep\b|\balchemical\b", re.I),
      "binding free energy (FEP) is not available yet"),
-    (re.compile(r"\bdock(?:s|ed|ing)?\b|\bvina\b", re.I), "docking is not available yet"),
     (re.compile(r"\bmolecular dynamics\b|\bmd simulations?\b|\bsimulate the dynamics\b", re.I),
      "molecular dynamics is not available"),
     (re.compile(r"\bretro-?synthe", re.I), "retrosynthesis is not available"),
@@ -82,6 +81,15 @@ DECLINES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bdispense\b|\bpipette\b|\baspirate\b|\btransfer \d", re.I),
      "I do not plan liquid handling: the lab's steps run only inside its assays, behind the approval gate"),
 )
+DOCK = re.compile(r"\bdock(?:s|ed|ing)?\b|\bvina\b|\bdocking scores?\b", re.I)
+# A target: after "to/into/against/..." a bundled name, a PDB ID, a receptor file, or a protein AtomLoop ships.
+DOCK_TARGET = re.compile(
+    r"\b(?:to|into|against|on|in|at|with|for)\s+(?:the\s+)?(?:target\s+|receptor\s+|protein\s+|structure\s+|pdb\s+(?:entry\s+)?|site\s+of\s+)?"
+    r"(?P<target>[\w./\-]+)",
+    re.I,
+)
+PDB_ID = re.compile(r"^(?=\d)(?=.*[A-Za-z])[0-9A-Za-z]{4}$")
+TARGET_ALIASES = {"abl": "1IEP", "abl1": "1IEP", "bcr-abl": "1IEP", "bace": "4IVT", "bace-1": "4IVT", "bace1": "4IVT", "beta-secretase": "4IVT"}
 CAMPAIGN = re.compile(r"\bcampaigns?\b|\bactive[- ]learning\b|\bclosed[- ]loop\b|\bbayesian optimi[sz]ation\b", re.I)
 READ = re.compile(r"\b(?:read|extract|parse|mine|pull|ingest|import)\b", re.I)
 LOOKUP = re.compile(
@@ -182,6 +190,7 @@ class ParsedRequest(BaseModel):
     then_measure: bool = False
     budget: int | None = None
     mentions_bace: bool = False
+    dock_target: str | None = None  # a docking target's name or receptor file, as the request names it
 
     @property
     def objective(self) -> str | None:
@@ -203,7 +212,8 @@ def parse_request(text: str) -> ParsedRequest:
     pdfs = tuple(m["path"].rstrip(".,;:") for m in PDF_PATH.finditer(request))
     files = [m["path"] for m in CANDIDATE_FILE.finditer(request)]
     folders = [] if pdfs or files else [m["path"] for m in FOLDER_PATH.finditer(request) if READ.search(request)]
-    molecules, unresolved, invalid = _molecules(masked, exclude={*pdfs, *files, *folders})
+    target_text, target = _dock_target(request) if DOCK.search(request) else (None, None)
+    molecules, unresolved, invalid = _molecules(masked, exclude={*pdfs, *files, *folders, *([target_text] if target_text else [])})
     comparisons = list(_comparisons(request, spans))
     if STAYS_SOLUBLE.search(request) and not any(c.property == "logS" for c in comparisons):
         comparisons.append(Comparison(property="logS", op=">=", value=SOLUBLE_ENOUGH))
@@ -231,6 +241,7 @@ def parse_request(text: str) -> ParsedRequest:
         then_measure=bool(THEN_MEASURE.search(_without_negations(request))),
         budget=_budget(request),
         mentions_bace=bool(re.search(r"\bbace", request, re.I)),
+        dock_target=target,
     )
     intent, declined = _intent(parsed)
     return parsed.model_copy(update={"intent": intent, "declined": declined})
@@ -248,6 +259,8 @@ def _intent(parsed: ParsedRequest) -> tuple[Intent, str | None]:
             return "decline", reason
     if CAMPAIGN.search(request):
         return "campaign", None
+    if DOCK.search(affirmative):
+        return "dock", None
     if parsed.pdf_paths and READ.search(request):
         return "read", None
     has_source = parsed.candidates_file is not None or parsed.from_store
@@ -263,6 +276,23 @@ def _intent(parsed: ParsedRequest) -> tuple[Intent, str | None]:
     if parsed.properties or parsed.unknown_properties or PREDICT.search(request):
         return "predict", None
     return "unknown", None
+
+
+def _dock_target(request: str) -> tuple[str | None, str | None]:
+    """(the words as written, the target) a docking request names: a bundled target, a PDB ID, a receptor file,
+    or a protein AtomLoop ships a structure of ("Abl", "BACE-1")."""
+    from tools.docking.targets import bundled_target
+
+    candidates = [m["target"].rstrip(".,;:?!") for m in DOCK_TARGET.finditer(request)]
+    candidates += [word.rstrip(".,;:?!") for word in request.split()]
+    for text in candidates:
+        if bundled_target(text) is not None or PDB_ID.match(text):
+            return text, text.upper()
+        if text.lower().endswith((".pdb", ".pdbqt", ".ent")):
+            return text, text
+        if text.lower() in TARGET_ALIASES:
+            return text, TARGET_ALIASES[text.lower()]
+    return None, None
 
 
 def _without_negations(text: str) -> str:

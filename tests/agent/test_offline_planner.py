@@ -53,7 +53,7 @@ def test_refusals_name_the_part_they_did_not_understand() -> None:
     assert "'C1CC(' is not a valid SMILES" in refusal("what do we know about C1CC(")
     assert "I do not know the property 'toxicity'" in refusal("estimate the toxicity of aspirin")
     assert "not logD" in refusal("measure the logD of CCO")
-    assert "docking is not available yet" in refusal("dock nicotine into 4EY7")
+    assert "Say which target to dock to: 1IEP" in refusal("dock nicotine somewhere")
     assert "I found no molecule" in refusal("predict the solubility of it")
     assert "I found quinine in your request but not what to do with it" in refusal("quinine")
     assert "no molecule, property, file or lab action" in refusal("book me a table for two")
@@ -91,3 +91,8 @@ def test_a_failed_prediction_says_which_property_could_not_be_predicted() -> Non
 def test_a_selection_measures_its_picks_only_when_asked_and_not_when_told_not_to() -> None:
     assert [s.tool for s in plan("pick the 3 most soluble in hits.csv and assay them").steps] == ["select_experiments", "run_experiment"]
     assert [s.tool for s in plan("pick the 3 most soluble in hits.csv, but do not measure them yet").steps] == ["select_experiments"]
+
+
+def test_a_docking_request_is_one_dock_molecules_step() -> None:
+    (step,) = plan("which of these dock best to BACE-1: CCO, aspirin").steps
+    assert (step.tool, step.args) == ("dock_molecules", {"target": "4IVT", "molecules": ["CCO", "CC(=O)Oc1ccccc1C(=O)O"]})

@@ -83,7 +83,8 @@ def test_comparisons_attach_to_the_property_before_them() -> None:
         ("have we tested nicotine yet?", "lookup"),
         ("read ~/papers/ and store the values", "read"),
         ("kick off an active learning campaign on pool.csv", "campaign"),
-        ("dock caffeine into 4EY7", "decline"),
+        ("dock caffeine into 4EY7", "dock"),
+        ("which of these dock best to 4IVT: CCO, CCN", "dock"),
         ("run an FEP between aspirin and salicylic acid", "decline"),
         ("synthesise 5 g of aspirin", "decline"),
         ("book me a flight", "unknown"),
@@ -130,3 +131,25 @@ def test_more_ways_of_asking(request_text: str, intent: str) -> None:
 def test_an_english_word_made_of_atom_letters_is_no_smiles() -> None:
     parsed = parse_request("quick one: logS of CCO, no rush")
     assert [m.smiles for m in parsed.molecules] == ["CCO"] and parsed.invalid_smiles == ()
+
+
+@pytest.mark.parametrize(
+    ("request_text", "target", "molecules"),
+    [
+        ("dock imatinib to 1IEP", "1IEP", 1),
+        ("which of these dock best to 4IVT: CCO, c1ccccc1O, aspirin", "4IVT", 3),
+        ("dock aspirin into the BACE-1 active site", "4IVT", 1),
+        ("dock caffeine into Abl", "1IEP", 1),
+        ("Vina docking of CCO against receptor.pdb", "receptor.pdb", 1),
+        ("dock nicotine into 4ey7", "4EY7", 1),
+        ("dock caffeine", None, 1),
+    ],
+)
+def test_a_docking_request_names_its_target_and_the_target_is_no_molecule(request_text: str, target: str | None, molecules: int) -> None:
+    parsed = parse_request(request_text)
+    assert (parsed.intent, parsed.dock_target, len(parsed.molecules), parsed.unresolved) == ("dock", target, molecules, ())
+
+
+def test_a_negated_docking_verb_is_not_a_docking_request() -> None:
+    parsed = parse_request("do not dock anything; predict the logS of aspirin")
+    assert parsed.intent == "predict"

@@ -14,14 +14,31 @@ import json
 import shutil
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from tools.docking.box import Box
+from tools.errors import ToolInputError
+
+if TYPE_CHECKING:
+    from knowledge.models import DockingTarget
 
 TARGETS_DIR = Path(__file__).parent / "targets"
 TargetSource = Literal["bundled", "user", "file"]
+RECEPTOR_SUFFIXES = (".pdb", ".ent", ".pdbqt")
+
+
+class UnknownTarget(ToolInputError):
+    """A target name that is neither bundled, nor in the store, nor a receptor file."""
+
+
+class TargetLookup(Protocol):
+    """Where user targets are found (the knowledge store, or its read-only view)."""
+
+    def docking_target(self, name: str) -> DockingTarget | None: ...
+
+    def docking_targets(self) -> list[DockingTarget]: ...
 
 
 class DockingTargetSpec(BaseModel):
@@ -74,3 +91,29 @@ def stored_receptor_copy(receptor: Path, home: Path) -> Path:
         shutil.copyfile(receptor, temporary)
         temporary.replace(target)
     return target
+
+
+def resolve_target(store: TargetLookup, name_or_path: str, box: Box | None = None) -> DockingTargetSpec:
+    """The target ``name_or_path`` names (bundled first, then the store's, then a receptor file), with ``box``
+    instead of its own when given.
+
+    Raises:
+        UnknownTarget: no bundled or stored target has that name and it is no receptor file.
+    """
+    spec = bundled_target(name_or_path)
+    if spec is not None:
+        return spec.with_box(box)
+    row = store.docking_target(name_or_path)
+    if row is not None:
+        return DockingTargetSpec(
+            name=row.name,
+            receptor_path=row.receptor_path,
+            box=Box.model_validate(row.box) if row.box else None,
+            source="user",
+            description=row.description,
+        ).with_box(box)
+    path = Path(name_or_path).expanduser()
+    if path.suffix.lower() in RECEPTOR_SUFFIXES and path.is_file():
+        return DockingTargetSpec(name=path.stem, receptor_path=str(path.resolve()), box=box, source="file")
+    known = ", ".join([*(t.name for t in bundled_targets().values()), *(t.name for t in store.docking_targets())])
+    raise UnknownTarget(f"no docking target {name_or_path!r}: give a receptor PDB file or one of the targets ({known})")

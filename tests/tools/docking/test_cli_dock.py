@@ -95,3 +95,19 @@ def test_input_the_user_must_fix_exits_2_with_the_reason(tmp_path: Path, _isolat
     only_bad.write_text("C1CC( broken\n")
     code, payload = _run("dock", "1IEP", str(only_bad), *FAST)
     assert code == EXIT_INPUT and payload["results"][0]["error"]
+
+
+def test_ask_docks_through_the_tool_and_the_record_step_stores_the_score(_isolated_home: Path) -> None:
+    from agent.app import build_app
+
+    assert _run("db", "init")[0] == 0
+    code, payload = _run("ask", "--offline", "dock phenol to 1IEP")
+    assert code == 0, payload
+    assert payload["status"] == "succeeded" and [step["tool"] for step in payload["steps"]] == ["dock_molecules"]
+    (docked,) = payload["steps"][0]["result"]["docked"]
+    assert docked["smiles"] == "Oc1ccccc1" and docked["score"] < -3
+    assert "Docked to 1IEP" in payload["answer"] and "kcal/mol" in payload["answer"]
+    with build_app() as app, app.store.session() as session:
+        (measurement,) = session.exec(select(Measurement).where(Measurement.property == "docking_score")).all()
+        assert measurement.value == docked["score"] and measurement.tool_call_id is not None
+        assert measurement.provenance["run_id"] == payload["run_id"] and measurement.conditions["target"] == "1IEP"
