@@ -6,9 +6,13 @@ Redocking sets (``--data``, default ``../shared/data``; ``--complexes DIR`` adds
   complexes, 6 from PoseBusters' tests; MIT).
 * ``docking/vina_examples/``: the AutoDock Vina tutorials' complexes (1iep, 1uw6, 5x72 with two ligands, 1s63
   with its zinc, the BACE-1 macrocycle); Apache-2.0.
-* ``--complexes DIR``: ``DIR/<id>/`` with a receptor ``*.pdb`` (the one named ``receptor.pdb`` or ``*protein*``)
+* ``--complexes DIR``: ``DIR/<id>/`` with a receptor ``*.pdb`` (the one named ``receptor.pdb[.gz]`` or ``*protein*``)
   and a crystal ligand ``ligand.sdf`` (else ``ligand.pdb``/``ligand.mol2``, with ``ligand.smi`` giving the SMILES
   when the file has no bond orders).
+
+``benchmarks/complexes_unseen/`` holds 16 complexes that are not in ``../shared`` (collected from PyPI/Debian
+packages' test data by a separate helper after the docking code was written, and not used to tune it; see its
+INDEX.md and each SOURCE.txt): ``--complexes benchmarks/complexes_unseen``.
 
 For each complex: the receptor is prepared from its PDB file as ``atomloop dock`` prepares it (waters and other
 hetero groups removed, metals and known cofactors kept), the box is the crystal ligand's heavy atoms grown by 4 Å
@@ -87,7 +91,7 @@ def vina_examples(data: Path) -> list[Complex]:
 def own_complexes(directory: Path) -> list[Complex]:
     found = []
     for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
-        receptor = folder / "receptor.pdb"
+        receptor = next((folder / name for name in ("receptor.pdb", "receptor.pdb.gz") if (folder / name).exists()), folder / "receptor.pdb")
         if not receptor.exists():
             candidates = sorted(folder.glob("*protein*.pdb")) or sorted(p for p in folder.glob("*.pdb") if "ligand" not in p.name)
             if not candidates:

@@ -27,9 +27,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -41,7 +43,7 @@ from tools.structures.io import write_atomically
 log = logging.getLogger(__name__)
 
 # Part of every receptor's hash: bumped whenever the preparation changes what it writes.
-RECEPTOR_METHOD = "atomloop-receptor-1"
+RECEPTOR_METHOD = "atomloop-receptor-2"
 
 WATERS = frozenset({"HOH", "WAT", "DOD", "H2O", "TIP", "TIP3", "SOL"})
 # Metals with Vina atom types (its X-Score metal donor type), by element symbol.
@@ -57,6 +59,7 @@ COFACTORS = frozenset(
     }
 )
 _HYDROGENS = frozenset({"H", "D"})
+_HISTIDINES = frozenset({"HIS", "HID", "HIE", "HIP", "HSD", "HSE", "HSP"})
 
 
 class ReceptorOptions(BaseModel):
@@ -145,8 +148,15 @@ def prepare_receptor(path: Path | str, cache_dir: Path, options: ReceptorOptions
         raw = path.read_bytes()
     except OSError as error:
         raise ReceptorError(path, f"cannot be read ({error.strerror or error.__class__.__name__})") from None
+    if raw[:2] == b"\x1f\x8b":  # a gzip file, as the PDB distributes them (1abc.pdb.gz, pdb1abc.ent.gz)
+        import gzip
+
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise ReceptorError(path, f"is a damaged gzip file ({error})") from None
     text = _pdb_text(path, raw)
-    if path.suffix.lower() == ".pdbqt":
+    if path.suffix.lower() == ".pdbqt" or path.name.lower().endswith(".pdbqt.gz"):
         return _prepared_pdbqt(path, raw, text, cache_dir)
     key = receptor_key(raw, options)
     cached = cache_dir / f"{key}.json"
@@ -241,7 +251,7 @@ def _selenomethionine_to_methionine(residue: _Residue) -> None:
 
 
 def _prepare(path: Path, residues: list[_Residue], options: ReceptorOptions) -> tuple[str, dict[str, object]]:
-    from meeko import MoleculePreparation, PDBQTWriterLegacy, Polymer, ResidueChemTemplates
+    from meeko import ResidueChemTemplates
 
     templates = ResidueChemTemplates.create_from_defaults()
     known = set(templates.residue_templates) | set(templates.ambiguous)
@@ -270,27 +280,16 @@ def _prepare(path: Path, residues: list[_Residue], options: ReceptorOptions) -> 
             removed.append(RemovedGroup(residue=residue.label, atoms=len(residue.lines), reason=reason))
     if not polymer_residues:
         raise ReceptorError(path, "no protein or nucleic-acid residues (only hetero groups or waters)")
-    pdb = "\n".join(line for residue in polymer_residues for line in residue.lines) + "\nEND\n"
     heavy_before = sum(1 for residue in polymer_residues for element in residue.elements() if element.upper() not in _HYDROGENS)
     hydrogens_before = sum(1 for residue in polymer_residues for element in residue.elements() if element.upper() in _HYDROGENS)
-    meeko_log = logging.getLogger("meeko")
-    level = meeko_log.level
-    meeko_log.setLevel(logging.ERROR)  # its per-residue template reports are summarised in ``removed`` instead
-    try:
-        polymer = Polymer.from_pdb_string(pdb, templates, MoleculePreparation(), allow_bad_res=True)
-        rigid, _flexible = PDBQTWriterLegacy.write_from_polymer(polymer)
-    except Exception as error:  # meeko raises bare Exceptions and PolymerCreationError with advice
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
-        raise ReceptorError(path, f"meeko could not build the receptor: {first_line}") from None
-    finally:
-        meeko_log.setLevel(level)
+    polymer, rigid, broken = _build_polymer(path, polymer_residues, templates)
     rigid_lines = [line for line in rigid.splitlines() if line.startswith(("ATOM  ", "HETATM"))]
     if not rigid_lines:
         raise ReceptorError(path, "meeko matched no residue of the file")
     # A residue meeko has no template for (most often a side chain the crystal did not resolve) keeps its atoms,
     # typed from them as hetero groups are: dropping it would open a hole in the surface.
-    by_id = {f"{residue.chain.strip()}:{residue.number.strip()}": residue for residue in polymer_residues}
-    unmatched = [by_id[residue_id] for residue_id in sorted(polymer.get_ignored_monomers()) if residue_id in by_id]
+    by_id = {_residue_id(residue): residue for residue in polymer_residues}
+    unmatched = broken + [by_id[residue_id] for residue_id in sorted(polymer.get_ignored_monomers()) if residue_id in by_id]
     partial = tuple(residue.label for residue in unmatched)
     hydrogens_after = sum(1 for line in rigid_lines if line[77:79].strip() == "HD")
     hetero_lines = list(_typed_hetero_lines([*unmatched, *hetero_kept], start=len(rigid_lines) + 1))
@@ -311,6 +310,48 @@ def _prepare(path: Path, residues: list[_Residue], options: ReceptorOptions) -> 
     return pdbqt, report
 
 
+MAX_BROKEN_RESIDUES = 50
+_MEEKO_RESIDUE_KEY = re.compile(r"\bkey ['\"]?([A-Za-z0-9]?:-?\d+[A-Za-z]?)\b")
+
+
+def _residue_id(residue: _Residue) -> str:
+    return f"{residue.chain.strip()}:{residue.number.strip()}"
+
+
+def _build_polymer(path: Path, residues: list[_Residue], templates: Any) -> tuple[Any, str, list[_Residue]]:
+    """meeko's Polymer of ``residues`` and its rigid PDBQT, and the residues it could not build at all (a side chain
+    so distorted that its bonds make no molecule): each is taken out, to be typed from its atoms, and meeko tried
+    again."""
+    from meeko import MoleculePreparation, PDBQTWriterLegacy, Polymer
+    from rdkit import rdBase
+
+    meeko_log = logging.getLogger("meeko")
+    level = meeko_log.level
+    meeko_log.setLevel(logging.ERROR)  # its per-residue template reports are summarised in ``removed`` instead
+    broken: list[_Residue] = []
+    remaining = list(residues)
+    try:
+        while True:
+            pdb = "\n".join(line for residue in remaining for line in residue.lines) + "\nEND\n"
+            try:
+                with rdBase.BlockLogs():
+                    polymer = Polymer.from_pdb_string(pdb, templates, MoleculePreparation(), allow_bad_res=True)
+                    rigid, _flexible = PDBQTWriterLegacy.write_from_polymer(polymer)
+                return polymer, rigid, broken
+            except Exception as error:  # meeko raises bare Exceptions and PolymerCreationError with advice
+                text = str(error).strip()
+                match = _MEEKO_RESIDUE_KEY.search(text)
+                culprit = next((r for r in remaining if match and _residue_id(r) == match.group(1)), None)
+                if culprit is None or len(broken) >= MAX_BROKEN_RESIDUES:
+                    first_line = text.splitlines()[0] if text else error.__class__.__name__
+                    raise ReceptorError(path, f"meeko could not build the receptor: {first_line}") from None
+                log.info("receptor %s: meeko cannot build %s (%s); typing it from its atoms", path, culprit.label, text.splitlines()[0])
+                broken.append(culprit)
+                remaining.remove(culprit)
+    finally:
+        meeko_log.setLevel(level)
+
+
 def _element(line: str) -> str:
     element = line[76:78].strip()
     if element:
@@ -323,7 +364,9 @@ _COVALENT_RADIUS = {"H": 0.31, "C": 0.76, "N": 0.71, "O": 0.66, "S": 1.05, "P": 
 
 
 def _typed_hetero_lines(residues: Iterable[_Residue], start: int) -> Iterable[str]:
-    """PDBQT lines of kept hetero groups, typed from their atoms (Vina's X-Score types need no templates)."""
+    """PDBQT lines of kept hetero groups and of residues meeko could not match, typed from their atoms (Vina's
+    X-Score types need no templates). Without hydrogens a nitrogen cannot be a donor for Vina, so the typing only
+    decides acceptors: a hetero group's nitrogen with fewer than three neighbours, an amino acid's histidine ring."""
     serial = start
     for residue in residues:
         elements = residue.elements()
@@ -344,6 +387,9 @@ def _typed_hetero_lines(residues: Iterable[_Residue], start: int) -> Iterable[st
                 ad_type = VINA_METALS[element.upper()]
             elif element == "C":
                 ad_type = "C"
+            elif element == "N" and not residue.hetero:
+                # an amino acid's nitrogens donate (backbone, Lys, Arg, Asn, Gln, Trp) except histidine's ring ones
+                ad_type = "NA" if residue.name.upper() in _HISTIDINES and line[12:16].strip() in {"ND1", "NE2"} else "N"
             elif element == "N":
                 ad_type = "N" if len(heavy_neighbours) >= 3 or "H" in neighbours and len(neighbours) >= 4 else "NA"
             elif element == "O":

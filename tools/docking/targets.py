@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 TARGETS_DIR = Path(__file__).parent / "targets"
 TargetSource = Literal["bundled", "user", "file"]
-RECEPTOR_SUFFIXES = (".pdb", ".ent", ".pdbqt")
+RECEPTOR_SUFFIXES = (".pdb", ".ent", ".pdbqt", ".pdb.gz", ".ent.gz", ".pdbqt.gz")
 
 
 class UnknownTarget(ToolInputError):
@@ -113,7 +113,7 @@ def resolve_target(store: TargetLookup, name_or_path: str, box: Box | None = Non
             description=row.description,
         ).with_box(box)
     path = Path(name_or_path).expanduser()
-    if path.suffix.lower() in RECEPTOR_SUFFIXES and path.is_file():
-        return DockingTargetSpec(name=path.stem, receptor_path=str(path.resolve()), box=box, source="file")
+    if path.name.lower().endswith(RECEPTOR_SUFFIXES) and path.is_file():
+        return DockingTargetSpec(name=path.name.split(".")[0], receptor_path=str(path.resolve()), box=box, source="file")
     known = ", ".join([*(t.name for t in bundled_targets().values()), *(t.name for t in store.docking_targets())])
     raise UnknownTarget(f"no docking target {name_or_path!r}: give a receptor PDB file or one of the targets ({known})")

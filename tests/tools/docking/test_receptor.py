@@ -99,3 +99,38 @@ def test_a_receptor_pdbqt_is_used_as_prepared_and_a_ligand_pdbqt_is_refused(rece
     ligand.write_text("ROOT\nATOM      1  C1  LIG A   1       0.000   0.000   0.000  1.00  0.00     0.000 C \nENDROOT\nTORSDOF 0\n")
     with pytest.raises(ReceptorError, match="ligand PDBQT"):
         prepare_receptor(ligand, tmp_path)
+
+
+DISTORTED_LYSINE = """\
+ATOM    572  N   LYS B  93      19.408 -19.511  29.850  1.00  0.00           N
+ATOM    573  CA  LYS B  93      19.346 -20.768  29.049  1.00  0.00           C
+ATOM    574  C   LYS B  93      20.420 -20.740  27.912  1.00  0.00           C
+ATOM    575  O   LYS B  93      21.172 -21.693  27.718  1.00  0.00           O
+ATOM    576  CB  LYS B  93      17.918 -21.004  28.509  1.00  0.00           C
+ATOM    577  CG  LYS B  93      18.909 -22.247  28.195  1.00  0.00           C
+ATOM    578  CD  LYS B  93      18.999 -23.012  26.915  1.00  0.00           C
+ATOM    579  CE  LYS B  93      20.319 -22.505  27.129  1.00  0.00           C
+ATOM    580  NZ  LYS B  93      19.366 -21.434  27.374  1.00  0.00           N
+"""
+
+
+def test_a_residue_meeko_cannot_build_at_all_keeps_its_atoms_and_the_rest_is_prepared(receptor_1iep: Path, tmp_path: Path) -> None:
+    # a lysine whose side chain folds onto itself (as in PDB 1OF6): its bonds by distance make a pentavalent carbon
+    lines = [line for line in receptor_1iep.read_text().splitlines() if line.startswith("ATOM") and line[22:26].strip() in {"300", "301"}]
+    path = tmp_path / "distorted.pdb"
+    path.write_text("\n".join(lines) + "\n" + DISTORTED_LYSINE + "END\n")
+    receptor = prepare_receptor(path, tmp_path / "cache")
+    assert receptor.typed_from_atoms == ("LYS B:93",)
+    assert _ad_types(receptor.pdbqt_path)[-9:] == ["N", "C", "C", "OA", "C", "C", "C", "C", "N"]
+
+
+def test_a_gzipped_pdb_is_read_as_the_pdb_distributes_it(receptor_1iep: Path, tmp_path: Path) -> None:
+    import gzip
+
+    packed = tmp_path / "1iep.pdb.gz"
+    packed.write_bytes(gzip.compress(receptor_1iep.read_bytes()))
+    assert prepare_receptor(packed, tmp_path / "a").atoms == prepare_receptor(receptor_1iep, tmp_path / "b").atoms
+    damaged = tmp_path / "damaged.pdb.gz"
+    damaged.write_bytes(packed.read_bytes()[:200])
+    with pytest.raises(ReceptorError, match="damaged gzip"):
+        prepare_receptor(damaged, tmp_path)
