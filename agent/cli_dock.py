@@ -111,7 +111,7 @@ def dock(
         if ligands is None:
             raise ToolInputError("give the ligands to dock: a SMILES, a name, or a file of molecules")
         inputs = ligand_inputs(ligands, smiles_column)
-        report = _dock_with_progress(target, inputs, vina, home, settings, None if no_protonate else ph, options, as_json, reference_ligand)
+        report = _dock_with_progress(target, inputs, vina, home, settings, None if no_protonate else ph, options, as_json, reference_ligand, app.executor)
         report, added = record_docking(app.store, report, target.description)
     copies = _copy_poses(report, out) if out is not None else {}
     if as_json:
@@ -164,7 +164,8 @@ def _box_from_options(box_file: Path | None, center: Triple | None, size: Triple
 
 
 def _dock_with_progress(
-    target: Any, inputs: list[LigandInput], vina: Any, home: Path, settings: Any, ph: float | None, options: Any, quiet: bool, reference: Path | None
+    target: Any, inputs: list[LigandInput], vina: Any, home: Path, settings: Any, ph: float | None, options: Any, quiet: bool, reference: Path | None,
+    executor: Any,
 ) -> DockingReport:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -176,9 +177,13 @@ def _dock_with_progress(
         task = progress.add_task(f"Docking to {shown(target.name)}", total=len(inputs))
 
         def advance(done: int, total: int, result: Any) -> None:
-            progress.update(task, completed=done, description=f"Docking to {shown(target.name)} ({shown(result.input)[:30]})")
+            where = f" ({shown(result.input)[:30]})" if result is not None else ""
+            progress.update(task, completed=done, description=f"Docking to {shown(target.name)}{where}")
 
-        return dock_ligands(target, inputs, vina, home, settings=settings, ph=ph, receptor_options=options, on_progress=advance, reference_ligand=reference.expanduser() if reference else None)
+        return dock_ligands(
+            target, inputs, vina, home, settings=settings, ph=ph, receptor_options=options, on_progress=advance,
+            reference_ligand=reference.expanduser() if reference else None, executor=executor,
+        )
 
 
 def _score_only(name: str, receptor_path: str, box: Box, pose: Path, vina: Any, home: Path, options: Any, as_json: bool) -> None:

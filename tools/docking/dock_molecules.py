@@ -63,7 +63,7 @@ async def dock_molecules(ctx: ToolContext, args: DockMoleculesInput) -> DockMole
             failures.append(InvalidInput(input=text, error=str(error)))
     if not ligands:
         raise ToolInputError(f"none of the molecules is a structure: {'; '.join(f.error for f in failures)}")
-    report = dock_ligands(target, ligands, VinaEngine(), ctx.settings.home, settings=DockingSettings(exhaustiveness=args.exhaustiveness))
+    report = dock_ligands(target, ligands, VinaEngine(), ctx.settings.home, settings=DockingSettings(exhaustiveness=args.exhaustiveness), executor=ctx.executor)
     docked = []
     for result in report.results:
         if result.error is not None or result.score is None or result.smiles is None or result.pose_file is None:

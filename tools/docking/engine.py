@@ -86,3 +86,20 @@ class DockingEngine(Protocol):
     def version(self) -> str: ...
 
     def open(self, receptor: PreparedReceptor, box: Box) -> DockingSession: ...
+
+
+ENGINES = ("vina",)
+
+
+def engine_named(name: str, cpu: int = 0) -> DockingEngine:
+    """The engine called ``name`` with ``cpu`` threads per docking (0: all cores).
+
+    Raises ``ToolInputError`` for an engine AtomLoop does not have.
+    """
+    if name == "vina":
+        from tools.docking.vina_engine import VinaEngine
+
+        return VinaEngine(cpu=cpu)
+    from tools.errors import ToolInputError
+
+    raise ToolInputError(f"unknown docking engine {name!r}: the engines are {', '.join(ENGINES)}")

@@ -14,24 +14,33 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from tools.compute.fanout import parallel_slots
 from tools.docking.box import Box
 from tools.docking.engine import DockingEngine, DockingSession, DockingSettings, Pose
 from tools.docking.errors import LigandPreparationError
 from tools.docking.ligands import DEFAULT_LIGAND_SEED, LIGAND_METHOD, PreparedLigand, ligand_key, prepare_ligand
 from tools.docking.receptor import PreparedReceptor, ReceptorOptions, prepare_receptor
 from tools.docking.targets import DockingTargetSpec
+
+if TYPE_CHECKING:
+    from tools.compute.jobs import ComputeExecutor
 from tools.structures.io import write_atomically
 
 log = logging.getLogger(__name__)
 
 DOCKING_CACHE_VERSION = 1
+DOCK_JOB_KIND = "tools.docking.service:dock_job"
+MAX_LIGANDS_PER_JOB = 8  # a job's receptor grids cost about a second: amortised over a few molecules
+JOBS_PER_SLOT = 4  # jobs per worker, so the last ones do not leave workers idle
+JOB_TIMEOUT_PER_LIGAND_S = 1800.0
 
 
 class LigandInput(BaseModel):
@@ -129,12 +138,14 @@ def dock_ligands(
     settings: DockingSettings | None = None,
     ph: float | None = 7.4,
     receptor_options: ReceptorOptions | None = None,
-    on_progress: Callable[[int, int, LigandResult], None] | None = None,
+    on_progress: Callable[[int, int, LigandResult | None], None] | None = None,
     reference_ligand: Path | None = None,
+    executor: ComputeExecutor | None = None,
 ) -> DockingReport:
     """Dock ``ligands`` to ``target`` (which must have a box) with ``engine``; see the module's docstring. Each
     pose's RMSD to a crystal ligand (``reference_ligand``, else the target's own) is reported for the molecules
-    that are that ligand.
+    that are that ligand. With an ``executor`` that runs jobs side by side, the molecules not in the cache are
+    docked as compute jobs (a few molecules each, one Vina thread per job); a job that fails is redone here.
 
     Raises:
         ReceptorError: the receptor cannot be prepared, or no receptor atom lies in the box.
@@ -151,21 +162,36 @@ def dock_ligands(
     receptor = prepare_receptor(Path(target.receptor_path), home / "receptors", receptor_options)
     receptor.check_box(box)
     reference = _reference(reference_ligand or (Path(target.reference_ligand) if target.reference_ligand else None))
+    cached = [_cached_or_none(ligand, receptor, box, engine.name, engine_version, settings, ph, home) for ligand in ligands]
+    results: list[LigandResult | None] = list(cached)
+    done = sum(result is not None for result in results)
+
+    def report_progress(index: int | None, result: LigandResult | None) -> None:
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(min(done, len(ligands)), len(ligands), result)
+
+    todo = [index for index, result in enumerate(results) if result is None]
+    if executor is not None and parallel_slots(executor) > 1 and len(todo) > 1:
+        for index, result in _dock_as_jobs(executor, todo, ligands, receptor, box, engine, engine_version, settings, ph, home, target.name, report_progress):
+            results[index] = result
     session: DockingSession | None = None
-    results: list[LigandResult] = []
-    for index, ligand in enumerate(ligands):
-        result = _cached_or_none(ligand, receptor, box, engine.name, engine_version, settings, ph, home)
-        if result is None:
-            if session is None:
-                session = engine.open(receptor, box)
-            result = _dock_one(ligand, session, receptor, box, engine.name, engine_version, settings, ph, home)
+    for index in [i for i in todo if results[i] is None]:  # in this process: no executor, or a job that failed
+        if session is None:
+            session = engine.open(receptor, box)
+        docked = _dock_one(ligands[index], session, receptor, box, engine.name, engine_version, settings, ph, home)
+        results[index] = docked
+        report_progress(index, docked)
+    final: list[LigandResult] = []
+    for maybe in results:
+        assert maybe is not None
+        result = maybe
         if reference is not None and result.pose_file is not None:
             from tools.docking.poses import reference_rmsds
 
             result = result.model_copy(update={"reference_rmsd": reference_rmsds(result.pose_file, reference)})
-        results.append(result)
-        if on_progress is not None:
-            on_progress(index + 1, len(ligands), result)
+        final.append(result)
     return DockingReport(
         target=target.name,
         target_source=target.source,
@@ -175,8 +201,100 @@ def dock_ligands(
         box=box,
         settings=settings,
         ph=ph,
-        results=tuple(results),
+        results=tuple(final),
     )
+
+
+def _dock_as_jobs(
+    executor: ComputeExecutor,
+    todo: Sequence[int],
+    ligands: Sequence[LigandInput],
+    receptor: PreparedReceptor,
+    box: Box,
+    engine: DockingEngine,
+    engine_version: str,
+    settings: DockingSettings,
+    ph: float | None,
+    home: Path,
+    target: str,
+    report_progress: Callable[[int | None, LigandResult | None], None],
+) -> list[tuple[int, LigandResult]]:
+    """The molecules at ``todo`` docked as compute jobs: (index, result) for each one whose job succeeded."""
+    from tools.compute.fanout import file_sha256, package_versions
+    from tools.compute.jobs import JobRequest
+
+    slots = parallel_slots(executor)
+    size = max(1, min(MAX_LIGANDS_PER_JOB, math.ceil(len(todo) / (slots * JOBS_PER_SLOT))))
+    chunks = [list(todo[start : start + size]) for start in range(0, len(todo), size)]
+    common = {
+        "receptor": receptor.model_dump(mode="json"),
+        "receptor_sha256": file_sha256(receptor.pdbqt_path),
+        "box": box.model_dump(mode="json"),
+        "settings": settings.model_dump(mode="json"),
+        "ph": ph,
+        "home": str(home),
+        "engine": engine.name,
+        "engine_version": engine_version,
+        "software": package_versions("rdkit", "meeko", "dimorphite_dl"),
+    }
+    jobs = [
+        JobRequest(
+            kind=DOCK_JOB_KIND,
+            inputs={**common, "ligands": [ligands[index].model_dump(mode="json") for index in chunk]},
+            label=f"{ligands[chunk[0]].label}" + (f" and {len(chunk) - 1} more" if len(chunk) > 1 else "")[:200],
+            timeout_s=JOB_TIMEOUT_PER_LIGAND_S * len(chunk),
+        )
+        for chunk in chunks
+    ]
+    finished = 0
+
+    def progress(done_jobs: int, _total: int) -> None:
+        nonlocal finished
+        while finished < done_jobs:
+            for _ in chunks[finished]:
+                report_progress(None, None)
+            finished += 1
+
+    outcomes = executor.run(jobs, group=f"dock to {target}", on_progress=progress)
+    docked: list[tuple[int, LigandResult]] = []
+    for chunk, outcome in zip(chunks, outcomes, strict=True):
+        if outcome.ok and isinstance(outcome.result, list) and len(outcome.result) == len(chunk):
+            docked += [(index, LigandResult.model_validate(raw)) for index, raw in zip(chunk, outcome.result, strict=True)]
+        else:
+            log.warning("docking job %s %s (%s); docking its molecules in this process", outcome.label, outcome.status, (outcome.error or "").strip()[:200])
+    return docked
+
+
+def dock_job(
+    receptor: dict[str, Any],
+    receptor_sha256: str,
+    box: dict[str, Any],
+    settings: dict[str, Any],
+    ph: float | None,
+    home: str,
+    engine: str,
+    engine_version: str,
+    software: dict[str, str],
+    ligands: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """A compute job: dock ``ligands`` with one engine thread, writing pose files and cache entries under ``home``
+    as the caller's process would; the results as plain data. The receptor file must be the one the caller
+    prepared (checked by its hash), and the engine the same version."""
+    from tools.compute.fanout import check_file
+    from tools.docking.engine import engine_named
+
+    prepared = PreparedReceptor.model_validate(receptor)
+    check_file(prepared.pdbqt_path, receptor_sha256)
+    docking_engine = engine_named(engine, cpu=1)
+    if docking_engine.version() != engine_version:
+        raise RuntimeError(f"this worker has {engine} {docking_engine.version()}, the job was made for {engine_version}")
+    del software  # part of the job's key only: a worker of other chemistry versions is another job
+    session = docking_engine.open(prepared, Box.model_validate(box))
+    options = DockingSettings.model_validate(settings)
+    return [
+        _dock_one(LigandInput.model_validate(raw), session, prepared, Box.model_validate(box), engine, engine_version, options, ph, Path(home)).model_dump(mode="json")
+        for raw in ligands
+    ]
 
 
 def _reference(path: Path | None) -> Any:
