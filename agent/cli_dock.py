@@ -64,6 +64,7 @@ def dock(
     poses: Annotated[int, typer.Option(help="Poses to keep per molecule.")] = 9,
     seed: Annotated[int, typer.Option(help="Seed of the search (the same seed gives the same poses).")] = 0,
     engine: Annotated[str, typer.Option(help="Docking engine.")] = "vina",
+    rescore: Annotated[str, typer.Option(help="Rescore the poses: 'cnn' adds GNINA's CNN pose score and affinity and ranks by it.")] = "none",
     ph: Annotated[float, typer.Option(help="Protonate each ligand to its dominant state at this pH.")] = 7.4,
     no_protonate: Annotated[bool, typer.Option("--no-protonate", help="Dock the ligands' charge states as written.")] = False,
     keep_waters: Annotated[bool, typer.Option("--keep-waters", help="Keep the receptor's waters (removed by default).")] = False,
@@ -89,6 +90,8 @@ def dock(
 
     if engine != "vina":
         raise ToolInputError(f"unknown docking engine {engine!r}: the engine is 'vina'")
+    if rescore not in {"none", "cnn"}:
+        raise ToolInputError(f"--rescore is 'cnn' or 'none', not {rescore!r}")
     box = _box_from_options(box_file, center, size, autobox_ligand, padding)
     options = ReceptorOptions(keep_waters=keep_waters, keep=tuple(keep_hetero or ()), remove=tuple(remove_hetero or ()))
     try:
@@ -111,7 +114,7 @@ def dock(
         if ligands is None:
             raise ToolInputError("give the ligands to dock: a SMILES, a name, or a file of molecules")
         inputs = ligand_inputs(ligands, smiles_column)
-        report = _dock_with_progress(target, inputs, vina, home, settings, None if no_protonate else ph, options, as_json, reference_ligand, app.executor)
+        report = _dock_with_progress(target, inputs, vina, home, settings, None if no_protonate else ph, options, as_json, reference_ligand, app.executor, rescore)
         report, added = record_docking(app.store, report, target.description)
     copies = _copy_poses(report, out) if out is not None else {}
     if as_json:
@@ -165,7 +168,7 @@ def _box_from_options(box_file: Path | None, center: Triple | None, size: Triple
 
 def _dock_with_progress(
     target: Any, inputs: list[LigandInput], vina: Any, home: Path, settings: Any, ph: float | None, options: Any, quiet: bool, reference: Path | None,
-    executor: Any,
+    executor: Any, rescore: Any,
 ) -> DockingReport:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -182,7 +185,7 @@ def _dock_with_progress(
 
         return dock_ligands(
             target, inputs, vina, home, settings=settings, ph=ph, receptor_options=options, on_progress=advance,
-            reference_ligand=reference.expanduser() if reference else None, executor=executor,
+            reference_ligand=reference.expanduser() if reference else None, executor=executor, rescore=rescore,
         )
 
 
@@ -247,7 +250,11 @@ def _payload(report: DockingReport, added: int, copies: dict[str, str]) -> dict[
                 "smiles": result.smiles,
                 "docked_smiles": result.docked_smiles,
                 "score": result.score,
-                "poses": [pose.model_dump() for pose in result.poses],
+                "poses": [
+                    {**pose.model_dump(), **({"cnn_score": result.cnn[i].pose_score, "cnn_affinity": result.cnn[i].affinity} if result.cnn else {})}
+                    for i, pose in enumerate(result.poses)
+                ],
+                "cnn_top_rank": None if result.cnn_top is None else result.cnn_top + 1,
                 "pose_file": copies.get(result.input, result.pose_file),
                 "cached": result.cached,
                 "reference_rmsd": list(result.reference_rmsd) if result.reference_rmsd is not None else None,
@@ -274,17 +281,21 @@ def _print(report: DockingReport, added: int, copies: dict[str, str]) -> None:
     )
     table = Table(title=f"Docked to {shown(report.target)} with {report.engine} {report.engine_version} (exhaustiveness {report.settings.exhaustiveness}, seed {report.settings.seed})")
     with_reference = any(result.reference_rmsd for result in report.results)
-    columns = ("molecule", "score (kcal/mol)", "poses", *(("RMSD to crystal (A)",) if with_reference else ()), "time (s)", "pose file")
+    with_cnn = any(result.cnn for result in report.results)
+    columns = ("molecule", "score (kcal/mol)", "poses", *(("CNN top pose (rank, score, pK)",) if with_cnn else ()),
+               *(("RMSD to crystal (A)",) if with_reference else ()), "time (s)", "pose file")
     for column in columns:
         table.add_column(column, justify="left" if column in {"molecule", "pose file"} else "right")
     ranked = sorted(report.results, key=lambda r: (r.score is None, r.score if r.score is not None else 0.0))
     for result in ranked:
         if result.error is not None:
-            table.add_row(*cells(result.input[:40], "-", "-", *(("-",) if with_reference else ()), "-", f"failed: {result.error}"))
+            table.add_row(*cells(result.input[:40], "-", "-", *(("-",) if with_cnn else ()), *(("-",) if with_reference else ()), "-", f"failed: {result.error}"))
             continue
         when = "cached" if result.cached else f"{result.runtime_s:.1f}"
         rmsd = (f"{result.reference_rmsd[0]:.2f}" if result.reference_rmsd else "-",) if with_reference else ()
-        table.add_row(*cells(result.input[:40], f"{result.score:.2f}", len(result.poses), *rmsd, when, copies.get(result.input, result.pose_file)))
+        top = result.cnn_top
+        cnn = ((f"{top + 1}, {result.cnn[top].pose_score:.2f}, {result.cnn[top].affinity:.2f}" if result.cnn and top is not None else "-"),) if with_cnn else ()
+        table.add_row(*cells(result.input[:40], f"{result.score:.2f}", len(result.poses), *cnn, *rmsd, when, copies.get(result.input, result.pose_file)))
     out.print(table)
     out.print(f"{added} new docking_score measurement(s) in the store")
 

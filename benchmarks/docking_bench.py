@@ -19,7 +19,8 @@ hetero groups removed, metals and known cofactors kept), the box is the crystal 
 on every side (GNINA's ``--autobox_add`` default), the ligand starts from the crystal ligand's SMILES (protonated at
 pH 7.4, embedded from scratch: its crystal coordinates are never used), Vina docks it with exhaustiveness 8, seed
 0, 9 poses. Success: symmetry-aware heavy-atom RMSD < 2 Å of the top pose to the crystal pose (and of any pose,
-"best of N"). Times are wall seconds per complex on this machine (preparation included, grids included).
+"best of N"); with ``--rescore cnn`` (the default) the poses are also ranked by GNINA's CNN pose score and its top
+pose is scored too ("CNN top-1"). Times are wall seconds per complex on this machine (preparation included, grids included).
 
     python benchmarks/docking_bench.py [--sets posebusters,vina] [--complexes DIR] [--exhaustiveness 8] [--out CSV]
 """
@@ -58,6 +59,7 @@ class Row:
     torsions: int | None
     top1_rmsd: float | None
     best_rmsd: float | None
+    cnn_top1_rmsd: float | None
     top1_score: float | None
     seconds: float
     error: str | None = None
@@ -120,7 +122,7 @@ def crystal_smiles(path: Path) -> str:
     return Chem.MolToSmiles(Chem.RemoveHs(mol))
 
 
-def redock(complex_: Complex, exhaustiveness: int, home: Path) -> Row:
+def redock(complex_: Complex, exhaustiveness: int, home: Path, rescore: str = "none") -> Row:
     from tools.docking.box import box_from_ligand
     from tools.docking.engine import DockingSettings
     from tools.docking.ligands import prepare_ligand
@@ -135,15 +137,16 @@ def redock(complex_: Complex, exhaustiveness: int, home: Path) -> Row:
         target = DockingTargetSpec(name=complex_.name, receptor_path=str(complex_.receptor), box=box_from_ligand(complex_.ligand, 4.0), source="file")
         report = dock_ligands(
             target, [LigandInput(label=complex_.name, smiles=smiles)], VinaEngine(cpu=0), home,
-            settings=DockingSettings(exhaustiveness=exhaustiveness, seed=0), reference_ligand=complex_.ligand,
+            settings=DockingSettings(exhaustiveness=exhaustiveness, seed=0), reference_ligand=complex_.ligand, rescore=rescore,  # type: ignore[arg-type]
         )
     except Exception as error:  # a benchmark row records every failure and goes on
-        return Row(complex_.set, complex_.name, None, None, None, None, None, time.perf_counter() - started, f"{type(error).__name__}: {error}")
+        return Row(complex_.set, complex_.name, None, None, None, None, None, None, time.perf_counter() - started, f"{type(error).__name__}: {error}")
     (result,) = report.results
     rmsds = result.reference_rmsd or ()
     return Row(
         complex_.set, complex_.name, prepared.heavy_atoms, prepared.torsions,
-        rmsds[0] if rmsds else None, min(rmsds) if rmsds else None, result.score, time.perf_counter() - started,
+        rmsds[0] if rmsds else None, min(rmsds) if rmsds else None,
+        rmsds[result.cnn_top] if rmsds and result.cnn_top is not None else None, result.score, time.perf_counter() - started,
         result.error or (None if rmsds else "the poses do not map onto the crystal ligand"),
     )
 
@@ -155,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--complexes", type=Path, action="append", default=[], help="a folder of complexes of one's own")
     parser.add_argument("--exhaustiveness", type=int, default=8)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--rescore", choices=["none", "cnn"], default="cnn", help="also rank the poses by GNINA's CNN (default)")
     parser.add_argument("--out", type=Path, default=None, help="write the rows as CSV")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -170,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="docking-bench-") as home:
         for index, complex_ in enumerate(complexes, start=1):
-            row = redock(complex_, args.exhaustiveness, Path(home))
+            row = redock(complex_, args.exhaustiveness, Path(home), args.rescore)
             rows.append(row)
             shown = f"{row.top1_rmsd:.2f}" if row.top1_rmsd is not None else "-"
             print(f"[{index}/{len(complexes)}] {row.set}/{row.complex}: top-1 {shown} A, {row.seconds:.0f} s {row.error or ''}", file=sys.stderr, flush=True)
@@ -185,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def markdown(rows: list[Row]) -> str:
-    lines = ["| set | complex | heavy atoms | torsions | top-1 RMSD (Å) | best of N (Å) | top-1 score | s | note |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| set | complex | heavy atoms | torsions | top-1 RMSD (Å) | CNN top-1 (Å) | best of N (Å) | top-1 score | s | note |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        cells = [row.set, row.complex, row.heavy_atoms, row.torsions, _f(row.top1_rmsd), _f(row.best_rmsd), _f(row.top1_score), f"{row.seconds:.0f}", row.error or ""]
+        cells = [row.set, row.complex, row.heavy_atoms, row.torsions, _f(row.top1_rmsd), _f(row.cnn_top1_rmsd), _f(row.best_rmsd), _f(row.top1_score), f"{row.seconds:.0f}", row.error or ""]
         lines.append("| " + " | ".join("" if cell is None else str(cell) for cell in cells) + " |")
     by_set: dict[str, list[Row]] = {}
     for row in rows:
@@ -196,8 +200,9 @@ def markdown(rows: list[Row]) -> str:
     for name, group in [*by_set.items(), ("all", rows)]:
         top1 = sum(1 for row in group if row.top1_rmsd is not None and row.top1_rmsd < 2.0)
         best = sum(1 for row in group if row.best_rmsd is not None and row.best_rmsd < 2.0)
+        cnn = sum(1 for row in group if row.cnn_top1_rmsd is not None and row.cnn_top1_rmsd < 2.0)
         seconds = sum(row.seconds for row in group) / max(len(group), 1)
-        lines.append(f"- {name}: top-1 < 2 Å {top1}/{len(group)}, best of N {best}/{len(group)}, {seconds:.0f} s per complex")
+        lines.append(f"- {name}: top-1 < 2 Å {top1}/{len(group)} (Vina's ranking), {cnn}/{len(group)} (CNN's), best of N {best}/{len(group)}, {seconds:.0f} s per complex")
     return "\n".join(lines)
 
 

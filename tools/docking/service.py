@@ -18,12 +18,13 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from tools.compute.fanout import parallel_slots
 from tools.docking.box import Box
+from tools.docking.cnn import CnnScore
 from tools.docking.engine import DockingEngine, DockingSession, DockingSettings, Pose
 from tools.docking.errors import LigandPreparationError
 from tools.docking.ligands import DEFAULT_LIGAND_SEED, LIGAND_METHOD, PreparedLigand, ligand_key, prepare_ligand
@@ -37,6 +38,7 @@ from tools.structures.io import write_atomically
 log = logging.getLogger(__name__)
 
 DOCKING_CACHE_VERSION = 1
+Rescore = Literal["none", "cnn"]
 DOCK_JOB_KIND = "tools.docking.service:dock_job"
 MAX_LIGANDS_PER_JOB = 8  # a job's receptor grids cost about a second: amortised over a few molecules
 JOBS_PER_SLOT = 4  # jobs per worker, so the last ones do not leave workers idle
@@ -70,6 +72,14 @@ class LigandResult(BaseModel):
     runtime_s: float = 0.0
     cached: bool = False
     reference_rmsd: tuple[float, ...] | None = None  # each pose's heavy-atom RMSD to the target's crystal ligand
+    cnn: tuple[CnnScore, ...] | None = None  # GNINA's CNN scores of the poses, in Vina's order (with rescore="cnn")
+
+    @property
+    def cnn_top(self) -> int | None:
+        """The index of the pose the CNN ranks first (None without CNN scores)."""
+        from tools.docking.cnn import cnn_order
+
+        return cnn_order(list(self.cnn))[0] if self.cnn else None
     key: str | None = None
     error: str | None = None
 
@@ -88,6 +98,7 @@ class DockingReport(BaseModel):
     settings: DockingSettings
     ph: float | None
     results: tuple[LigandResult, ...]
+    rescore: Rescore = "none"
 
     @property
     def docked(self) -> list[LigandResult]:
@@ -122,11 +133,20 @@ class DockingReport(BaseModel):
                         "runtime_s": round(result.runtime_s, 2),
                         "receptor_method": self.receptor.method,
                         "ligand_method": LIGAND_METHOD,
+                        **_cnn_provenance(result),
                     },
                     op_id=f"dock:{result.key}",
                 )
             )
         return rows
+
+
+def _cnn_provenance(result: LigandResult) -> dict[str, Any]:
+    top = result.cnn_top
+    if top is None or result.cnn is None:
+        return {}
+    best = result.cnn[top]
+    return {"cnn_model": "gnina-default-ensemble", "cnn_top_pose_rank": top + 1, "cnn_pose_score": best.pose_score, "cnn_affinity_pK": best.affinity}
 
 
 def dock_ligands(
@@ -141,11 +161,13 @@ def dock_ligands(
     on_progress: Callable[[int, int, LigandResult | None], None] | None = None,
     reference_ligand: Path | None = None,
     executor: ComputeExecutor | None = None,
+    rescore: Rescore = "none",
 ) -> DockingReport:
     """Dock ``ligands`` to ``target`` (which must have a box) with ``engine``; see the module's docstring. Each
     pose's RMSD to a crystal ligand (``reference_ligand``, else the target's own) is reported for the molecules
     that are that ligand. With an ``executor`` that runs jobs side by side, the molecules not in the cache are
     docked as compute jobs (a few molecules each, one Vina thread per job); a job that fails is redone here.
+    ``rescore="cnn"`` adds GNINA's CNN scores to every pose (``tools.docking.cnn``).
 
     Raises:
         ReceptorError: the receptor cannot be prepared, or no receptor atom lies in the box.
@@ -183,10 +205,18 @@ def dock_ligands(
         docked = _dock_one(ligands[index], session, receptor, box, engine.name, engine_version, settings, ph, home)
         results[index] = docked
         report_progress(index, docked)
+    cnn_scores: dict[str, list[CnnScore]] = {}
+    pose_files = list(dict.fromkeys(r.pose_file for r in results if r is not None and r.pose_file is not None))
+    if rescore == "cnn" and pose_files:
+        from tools.docking.cnn import CnnRescorer
+
+        cnn_scores = dict(zip(pose_files, CnnRescorer().score_all(receptor.pdbqt_path, pose_files), strict=True))
     final: list[LigandResult] = []
     for maybe in results:
         assert maybe is not None
         result = maybe
+        if result.pose_file in cnn_scores:
+            result = result.model_copy(update={"cnn": tuple(cnn_scores[result.pose_file])})
         if reference is not None and result.pose_file is not None:
             from tools.docking.poses import reference_rmsds
 
@@ -202,6 +232,7 @@ def dock_ligands(
         settings=settings,
         ph=ph,
         results=tuple(final),
+        rescore=rescore,
     )
 
 
