@@ -4,7 +4,8 @@ Real PDB files are untidy: residues interrupted by other records, alternate loca
 the co-crystallised ligand in the site, cofactors, metals, selenomethionine, missing hydrogens. The steps:
 
 1. Read the first model's ATOM/HETATM records into residues (in order of first appearance, so an interrupted
-   residue is whole again), keeping the first alternate location of every atom; MSE becomes MET (Se -> S).
+   residue is whole again), keeping the first alternate location of every atom; MSE becomes MET (Se -> S), and
+   CHARMM/GROMACS histidine names (HSD, HSE, ...) their Amber ones.
 2. Sort each residue: standard and modified amino acids that meeko has templates for go to meeko's ``Polymer``,
    which adds the hydrogens that are missing and types the atoms; waters are removed unless kept; the metals Vina
    has types for (Zn, Mg, Mn, Ca, Fe) and known cofactors (heme, NAD(P), FAD, SAM, ATP, ...) are kept; every other
@@ -13,8 +14,8 @@ the co-crystallised ligand in the site, cofactors, metals, selenomethionine, mis
 3. Kept hetero groups are typed from their atoms: Vina's X-Score types depend only on the element, on whether a
    carbon bonds a heteroatom, on whether a nitrogen can accept, and on polar hydrogens, so no residue template
    (which meeko would download from the PDB) is needed.
-4. Residues meeko cannot match (most often a side chain the crystal did not resolve) keep their atoms, typed as
-   hetero groups are, and are listed.
+4. Residues meeko cannot match (most often a side chain the crystal did not resolve), or whose name it has no
+   template for (it would try to download one), keep their atoms, typed as hetero groups are, and are listed.
 
 A ``.pdbqt`` file is taken as a receptor prepared already and used as it is.
 
@@ -43,7 +44,7 @@ from tools.structures.io import write_atomically
 log = logging.getLogger(__name__)
 
 # Part of every receptor's hash: bumped whenever the preparation changes what it writes.
-RECEPTOR_METHOD = "atomloop-receptor-2"
+RECEPTOR_METHOD = "atomloop-receptor-3"
 
 WATERS = frozenset({"HOH", "WAT", "DOD", "H2O", "TIP", "TIP3", "SOL"})
 # Metals with Vina atom types (its X-Score metal donor type), by element symbol.
@@ -59,6 +60,8 @@ COFACTORS = frozenset(
     }
 )
 _HYDROGENS = frozenset({"H", "D"})
+# Other force fields' names for protonation states, to the Amber names meeko's templates use.
+RESIDUE_ALIASES = {"HSD": "HID", "HSE": "HIE", "HSP": "HIP", "LSN": "LYN"}
 _HISTIDINES = frozenset({"HIS", "HID", "HIE", "HIP", "HSD", "HSE", "HSP"})
 
 
@@ -238,6 +241,9 @@ def _read_residues(text: str) -> list[_Residue]:
     for residue in residues.values():
         if residue.name == "MSE":
             _selenomethionine_to_methionine(residue)
+        elif residue.name in RESIDUE_ALIASES:
+            residue.name = RESIDUE_ALIASES[residue.name]
+            residue.lines = [line[:17] + f"{residue.name:>3}" + line[20:] for line in residue.lines]
     return list(residues.values())
 
 
@@ -257,6 +263,7 @@ def _prepare(path: Path, residues: list[_Residue], options: ReceptorOptions) -> 
     known = set(templates.residue_templates) | set(templates.ambiguous)
     keep, remove = {name.upper() for name in options.keep}, {name.upper() for name in options.remove}
     polymer_residues: list[_Residue] = []
+    untemplated: list[_Residue] = []
     hetero_kept: list[_Residue] = []
     removed: list[RemovedGroup] = []
     waters_removed = 0
@@ -269,8 +276,11 @@ def _prepare(path: Path, residues: list[_Residue], options: ReceptorOptions) -> 
                 hetero_kept.append(residue)
             else:
                 waters_removed += 1
-        elif not residue.hetero or (name in known and name not in VINA_METALS and len(residue.lines) > 1):
+        elif name in known and (not residue.hetero or (name not in VINA_METALS and len(residue.lines) > 1)):
             polymer_residues.append(residue)
+        elif not residue.hetero:
+            # a residue name meeko has no template for: meeko would try to download one, so type it from its atoms
+            untemplated.append(residue)
         elif len(residue.lines) == 1 and _element(residue.lines[0]).upper() in VINA_METALS:
             hetero_kept.append(residue)
         elif name in COFACTORS or name in keep:
@@ -289,7 +299,7 @@ def _prepare(path: Path, residues: list[_Residue], options: ReceptorOptions) -> 
     # A residue meeko has no template for (most often a side chain the crystal did not resolve) keeps its atoms,
     # typed from them as hetero groups are: dropping it would open a hole in the surface.
     by_id = {_residue_id(residue): residue for residue in polymer_residues}
-    unmatched = broken + [by_id[residue_id] for residue_id in sorted(polymer.get_ignored_monomers()) if residue_id in by_id]
+    unmatched = untemplated + broken + [by_id[residue_id] for residue_id in sorted(polymer.get_ignored_monomers()) if residue_id in by_id]
     partial = tuple(residue.label for residue in unmatched)
     hydrogens_after = sum(1 for line in rigid_lines if line[77:79].strip() == "HD")
     hetero_lines = list(_typed_hetero_lines([*unmatched, *hetero_kept], start=len(rigid_lines) + 1))
@@ -299,7 +309,7 @@ def _prepare(path: Path, residues: list[_Residue], options: ReceptorOptions) -> 
         log.warning("receptor %s: meeko kept %d of %d heavy atoms", path, heavy_after, heavy_before)
     report: dict[str, object] = {
         "atoms": len(rigid_lines) + len(hetero_lines),
-        "residues": len(polymer_residues),
+        "residues": len(polymer_residues) + len(untemplated),
         "typed_from_atoms": partial,
         # Vina keeps polar hydrogens only: count those added beyond the ones the file had (an estimate when it had all)
         "hydrogens_added": max(0, hydrogens_after - hydrogens_before) if hydrogens_before == 0 else 0,

@@ -134,3 +134,17 @@ def test_a_gzipped_pdb_is_read_as_the_pdb_distributes_it(receptor_1iep: Path, tm
     damaged.write_bytes(packed.read_bytes()[:200])
     with pytest.raises(ReceptorError, match="damaged gzip"):
         prepare_receptor(damaged, tmp_path)
+
+
+def test_charmm_histidines_are_renamed_and_an_untemplated_residue_is_typed_without_a_download(receptor_1iep: Path, tmp_path: Path) -> None:
+    lines = [line for line in receptor_1iep.read_text().splitlines() if line.startswith("ATOM") and line[22:26].strip() in {"300", "301", "302"}]
+    renamed = [line[:17] + "XYZ" + line[20:] if line[22:26].strip() == "302" else line for line in lines]
+    histidine = [line for line in receptor_1iep.read_text().splitlines() if line.startswith("ATOM") and line[17:20] in {"HIS", "HID", "HIE"}]
+    first = histidine[0][22:26]
+    charmm = [line[:17] + "HSD" + line[20:] for line in histidine if line[22:26] == first and line[76:78].strip() != "H"]
+    path = tmp_path / "names.pdb"
+    path.write_text("\n".join(renamed + charmm) + "\nEND\n")
+    receptor = prepare_receptor(path, tmp_path / "cache")  # the suite forbids network access: no template download
+    assert [label.split()[0] for label in receptor.typed_from_atoms] == ["XYZ"]
+    assert receptor.residues == 4
+    assert " HID " in Path(receptor.pdbqt_path).read_text()
