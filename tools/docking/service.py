@@ -272,7 +272,7 @@ def _dock_as_jobs(
         JobRequest(
             kind=DOCK_JOB_KIND,
             inputs={**common, "ligands": [ligands[index].model_dump(mode="json") for index in chunk]},
-            label=f"{ligands[chunk[0]].label}" + (f" and {len(chunk) - 1} more" if len(chunk) > 1 else "")[:200],
+            label=(ligands[chunk[0]].label + (f" and {len(chunk) - 1} more" if len(chunk) > 1 else ""))[:200],
             timeout_s=JOB_TIMEOUT_PER_LIGAND_S * len(chunk),
         )
         for chunk in chunks
