@@ -133,7 +133,7 @@ def ligand_coordinates(path: Path | str) -> np.ndarray:
     if suffix in {".sdf", ".mol", ".sd"}:
         coordinates = _molfile_coordinates(text)
     elif suffix in {".pdb", ".pdbqt", ".ent"}:
-        coordinates = _pdb_coordinates(text)
+        coordinates = heavy_atom_coordinates(text)
     elif suffix == ".mol2":
         coordinates = _mol2_coordinates(text)
     else:
@@ -155,7 +155,9 @@ def _molfile_coordinates(text: str) -> list[list[float]]:
     return [list(positions[atom.GetIdx()]) for atom in mol.GetAtoms() if atom.GetAtomicNum() != 1]
 
 
-def _pdb_coordinates(text: str) -> list[list[float]]:
+def heavy_atom_coordinates(text: str) -> list[list[float]]:
+    """The coordinates of the ATOM/HETATM records of PDB or PDBQT text that are not hydrogens (PDB's element column;
+    PDBQT's AutoDock type starts in the same column, so HD and HS read as hydrogens too)."""
     coordinates = []
     for line in text.splitlines():
         if line.startswith(("ATOM  ", "HETATM")) and len(line) >= 54:

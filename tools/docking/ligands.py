@@ -102,21 +102,17 @@ def ligand_key(smiles: str, ph: float | None, seed: int) -> str:
 
 
 def meeko_pdbqt(mol: Chem.Mol, name: str) -> tuple[str, int]:
-    import logging
-
     from meeko import MoleculePreparation, PDBQTWriterLegacy
 
-    meeko_log = logging.getLogger("meeko")
-    level = meeko_log.level
-    meeko_log.setLevel(logging.ERROR)
+    from tools.docking.meeko_logs import quiet_meeko
+
     try:
-        setups = MoleculePreparation().prepare(mol)
-        pdbqt, ok, problem = PDBQTWriterLegacy.write_string(setups[0])
+        with quiet_meeko():
+            setups = MoleculePreparation().prepare(mol)
+            pdbqt, ok, problem = PDBQTWriterLegacy.write_string(setups[0])
     except Exception as error:  # meeko raises RuntimeError/ValueError/bare Exception for what it cannot type
         reason = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
         raise LigandPreparationError(name, f"meeko cannot type it for Vina ({reason})") from None
-    finally:
-        meeko_log.setLevel(level)
     if not ok:
         raise LigandPreparationError(name, f"meeko cannot write it for Vina ({str(problem).strip() or 'no reason given'})")
     torsions = 0

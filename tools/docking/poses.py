@@ -25,19 +25,13 @@ MAX_MATCHES = 20000
 
 def pose_molecule(poses_pdbqt: str) -> Chem.Mol:
     """The docked ligand with one conformer per pose, in rank order."""
-    import logging
-
     from meeko import PDBQTMolecule, RDKitMolCreate
     from rdkit import rdBase
 
-    meeko_log = logging.getLogger("meeko")
-    level = meeko_log.level
-    meeko_log.setLevel(logging.ERROR)
-    try:
-        with rdBase.BlockLogs():
-            molecules = RDKitMolCreate.from_pdbqt_mol(PDBQTMolecule(poses_pdbqt, skip_typing=True))
-    finally:
-        meeko_log.setLevel(level)
+    from tools.docking.meeko_logs import quiet_meeko
+
+    with quiet_meeko(), rdBase.BlockLogs():
+        molecules = RDKitMolCreate.from_pdbqt_mol(PDBQTMolecule(poses_pdbqt, skip_typing=True))
     if not molecules or molecules[0] is None:
         raise ValueError("meeko could not rebuild the molecule from the poses")
     return molecules[0]

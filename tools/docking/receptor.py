@@ -102,11 +102,9 @@ class PreparedReceptor(BaseModel):
 
     def coordinates(self) -> np.ndarray:
         """The heavy atoms' coordinates (n x 3), read back from the PDBQT."""
-        rows = []
-        for line in Path(self.pdbqt_path).read_text(encoding="utf-8").splitlines():
-            if line.startswith(("ATOM  ", "HETATM")) and line[77:79].strip() not in {"HD", "H", "HS"}:
-                rows.append([float(line[30:38]), float(line[38:46]), float(line[46:54])])
-        return np.asarray(rows, dtype=float).reshape(-1, 3)
+        from tools.docking.box import heavy_atom_coordinates
+
+        return np.asarray(heavy_atom_coordinates(Path(self.pdbqt_path).read_text(encoding="utf-8")), dtype=float).reshape(-1, 3)
 
     def atoms_in(self, box: Box) -> int:
         return int(box.contains(self.coordinates()).sum())
@@ -335,12 +333,11 @@ def _build_polymer(path: Path, residues: list[_Residue], templates: Any) -> tupl
     from meeko import MoleculePreparation, PDBQTWriterLegacy, Polymer
     from rdkit import rdBase
 
-    meeko_log = logging.getLogger("meeko")
-    level = meeko_log.level
-    meeko_log.setLevel(logging.ERROR)  # its per-residue template reports are summarised in ``removed`` instead
+    from tools.docking.meeko_logs import quiet_meeko
+
     broken: list[_Residue] = []
     remaining = list(residues)
-    try:
+    with quiet_meeko():  # its per-residue template reports are summarised in ``removed`` instead
         while True:
             pdb = "\n".join(line for residue in remaining for line in residue.lines) + "\nEND\n"
             try:
@@ -358,8 +355,6 @@ def _build_polymer(path: Path, residues: list[_Residue], templates: Any) -> tupl
                 log.info("receptor %s: meeko cannot build %s (%s); typing it from its atoms", path, culprit.label, text.splitlines()[0])
                 broken.append(culprit)
                 remaining.remove(culprit)
-    finally:
-        meeko_log.setLevel(level)
 
 
 def _element(line: str) -> str:
