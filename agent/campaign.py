@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.campaign_spec import CampaignSpec, InvalidCampaign, StageSpec, campaign_id_prefix, pass_stage, read_pool
+from agent.campaign_spec import DOCKING_PROPERTY, CampaignSpec, InvalidCampaign, StageSpec, campaign_id_prefix, pass_stage, read_pool
 from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Z90 = 1.6448536269514722
+MIN_SURROGATE_SCORES = 8  # docking scores of a target before a surrogate model of them judges a stage
 
 
 class IterationSummary(BaseModel):
@@ -131,7 +132,28 @@ class CampaignRunner:
             app.predictors.family(spec.models.kind)
         except ToolInputError as error:
             raise InvalidCampaign(f"models.kind: {error}") from None
+        cls._check_docking_stages(app, spec)
         return read_pool(app.store, spec.pool)
+
+    @staticmethod
+    def _check_docking_stages(app: App, spec: CampaignSpec) -> None:
+        """Every docking stage's target known and, for a docked stage, Vina installed (``DockingEngineMissing``:
+        setup) and the target's box usable."""
+        from tools.docking.targets import UnknownTarget, resolve_target
+
+        for position, stage in enumerate(spec.stages):
+            if stage.target is None:
+                continue
+            try:
+                target = resolve_target(app.store, stage.target)
+            except UnknownTarget as error:
+                raise InvalidCampaign(f"stages.{position}.target: {error}") from None
+            if stage.evaluation == "docked":
+                from tools.docking.vina_engine import VinaEngine
+
+                VinaEngine().version()
+                if target.box is None:
+                    raise InvalidCampaign(f"stages.{position}.target: {target.name} has no box to dock into")
 
     @property
     def _sign(self) -> float:
@@ -369,7 +391,10 @@ class CampaignRunner:
                         fitted_best[item.inchikey] = item.value
         for stage in self.spec.stages:
             before = len(candidates)
-            candidates = pass_stage(stage, candidates, self._stage_values(stage, candidates, estimates))
+            values = self._stage_values(stage, candidates, estimates, versions)
+            if values is None:
+                continue  # nothing to judge by yet (a surrogate before enough docking scores): every candidate passes
+            candidates = pass_stage(stage, candidates, values)
             self.on_progress(f"iteration {index}: stage {stage.evaluation} {stage.property} kept {len(candidates)} of {before}")
             if not candidates:
                 return [], {}, versions
@@ -382,7 +407,8 @@ class CampaignRunner:
                 batch = self._believer_batch(candidates, scores, estimates, incumbent, models[objective], size)
             else:
                 batch = self._diverse(candidates, scores, size)
-        return batch, {s: estimates[s] for s in batch}, versions
+        # the predictions that chose the batch, of the models that made them (a docked score is a measurement)
+        return batch, {s: {p: v for p, v in estimates[s].items() if p in versions} for s in batch}, versions
 
     def _fine_tune(self, index: int, prop: str) -> Any:
         """A model version trained on this campaign's measurements of ``prop`` (censored readings included), parent
@@ -415,9 +441,21 @@ class CampaignRunner:
         registry.register(trained)
         return trained.predictor
 
-    def _stage_values(self, stage: StageSpec, candidates: list[str], estimates: dict[str, dict[str, tuple[float, float]]]) -> dict[str, float]:
-        """Each candidate's value for ``stage``: the campaign's own estimate when it models the property, else the
-        prediction of the property's newest approved model (added to ``estimates``)."""
+    def _stage_values(
+        self,
+        stage: StageSpec,
+        candidates: list[str],
+        estimates: dict[str, dict[str, tuple[float, float]]],
+        versions: dict[str, str] | None = None,
+    ) -> dict[str, float] | None:
+        """Each candidate's value for ``stage`` (added to ``estimates``; a model's version to ``versions`` when it
+        is in the store): the campaign's own estimate when it models the property, a docking score (docked
+        stages), a surrogate's prediction (predicted docking scores), else the prediction of the property's newest
+        approved model. None when there is nothing to judge by yet: every candidate passes."""
+        if stage.evaluation == "docked":
+            return self._docked_values(stage, candidates, estimates)
+        if stage.property == DOCKING_PROPERTY:
+            return self._surrogate_values(stage, candidates, estimates, versions if versions is not None else {})
         if stage.property not in self.spec.properties():
             from tools.predict.access import model_for_prediction
 
@@ -427,6 +465,92 @@ class CampaignRunner:
                 if hasattr(item, "value"):
                     estimates[smiles][stage.property] = (item.value, item.uncertainty)
         return {s: estimates[s][stage.property][0] for s in candidates if stage.property in estimates[s]}
+
+    def _docked_values(self, stage: StageSpec, candidates: list[str], estimates: dict[str, dict[str, tuple[float, float]]]) -> dict[str, float]:
+        """Dock the ``dock_top`` candidates with the best predicted objective to the stage's target (compute jobs
+        on the app's executor; cached by content, so a resumed iteration docks nothing again), record their scores
+        as ``docking_score`` measurements, and return them. A molecule that fails to dock is logged and does not
+        pass."""
+        from agent.docking import record_docking
+        from tools.docking.engine import DockingSettings
+        from tools.docking.service import LigandInput, dock_ligands
+        from tools.docking.targets import resolve_target
+        from tools.docking.vina_engine import VinaEngine
+
+        assert stage.target is not None and stage.dock_top is not None and stage.exhaustiveness is not None
+        chosen = self._best_predicted(candidates, estimates)[: stage.dock_top]
+        target = resolve_target(self.store, stage.target)
+        self.on_progress(f"docking {len(chosen)} of {len(candidates)} candidates to {target.name}")
+        report = dock_ligands(
+            target,
+            [LigandInput(label=smiles, smiles=smiles) for smiles in chosen],
+            VinaEngine(),
+            self.app.settings.home_dir,
+            settings=DockingSettings(exhaustiveness=stage.exhaustiveness),
+            executor=self.app.executor,
+        )
+        report, added = record_docking(self.store, report, description=f"docked by campaign {self.id}")
+        values: dict[str, float] = {}
+        for smiles, result in zip(chosen, report.results, strict=True):
+            if result.score is None:
+                log.warning("campaign %s: %s was not docked to %s: %s", self.id, smiles, report.target, result.error)
+                continue
+            values[smiles] = result.score
+            estimates[smiles][DOCKING_PROPERTY] = (result.score, 0.0)
+        cached = sum(result.cached for result in report.results)
+        self.on_progress(
+            f"docked {len(values)} of {len(chosen)} to {report.target} ({cached} from the cache,"
+            f" {len(chosen) - len(values)} failed; {added} new docking scores in the store)"
+        )
+        return values
+
+    def _surrogate_values(
+        self,
+        stage: StageSpec,
+        candidates: list[str],
+        estimates: dict[str, dict[str, tuple[float, float]]],
+        versions: dict[str, str],
+    ) -> dict[str, float] | None:
+        """A surrogate's predicted docking scores: a model of the campaign's kind trained (and registered, with the
+        target as its condition) on every docking score the store holds for the stage's target; None with fewer
+        than ``MIN_SURROGATE_SCORES`` of them (every candidate passes, so a docked stage after it can gather them)."""
+        from pathlib import Path
+
+        from knowledge.snapshots import DatasetSpec
+        from tools.docking.targets import resolve_target
+        from tools.predict.base import TrainingRows
+
+        assert stage.target is not None
+        target = resolve_target(self.store, stage.target).name
+        conditions = {"target": target}
+        snapshot = self.store.training_set(DOCKING_PROPERTY, DatasetSpec(sources=("computed",), conditions=conditions))
+        if snapshot.row_count < MIN_SURROGATE_SCORES:
+            self.on_progress(
+                f"surrogate docking: {snapshot.row_count} docking scores for {target} in the store (need"
+                f" {MIN_SURROGATE_SCORES}); every candidate passes"
+            )
+            return None
+        unit = self.store.properties.get(DOCKING_PROPERTY).canonical_unit
+        rows = TrainingRows.from_snapshot_csv(Path(snapshot.path), DOCKING_PROPERTY, unit, snapshot.content_hash)
+        registry = self.app.predictors
+        trained = registry.train(
+            DOCKING_PROPERTY, rows, kind=self.spec.models.kind, seed=self.spec.models.seed, train_on_all=True, conditions=conditions
+        )
+        registry.register(trained)
+        versions[DOCKING_PROPERTY] = trained.predictor.version
+        for smiles, item in zip(candidates, trained.predictor.predict(candidates), strict=True):
+            if hasattr(item, "value"):
+                estimates[smiles][DOCKING_PROPERTY] = (item.value, item.uncertainty)
+        return {s: estimates[s][DOCKING_PROPERTY][0] for s in candidates if DOCKING_PROPERTY in estimates[s]}
+
+    def _best_predicted(self, candidates: list[str], estimates: dict[str, dict[str, tuple[float, float]]]) -> list[str]:
+        """``candidates`` best first by the objective's predicted mean (those without a prediction last, in order)."""
+        objective = self.spec.objectives[0].property
+        order = {smiles: position for position, smiles in enumerate(candidates)}
+        return sorted(
+            candidates,
+            key=lambda s: (0, -self._sign * estimates[s][objective][0], order[s]) if objective in estimates[s] else (1, 0.0, order[s]),
+        )
 
     def _acquisition(
         self,

@@ -58,6 +58,8 @@ def write_campaign_report(reports_dir: Path, runner: CampaignRunner, status: Cam
     scatter = _predicted_vs_measured(reports_dir / f"{stem}-parity.png", runner)
     if scatter:
         lines += ["", "## Predicted vs measured", "", f"![predicted vs measured]({scatter.name})"]
+    for target in _docking_targets(spec):
+        lines += _docking_section(reports_dir / f"{stem}-docking-{_slug(target)}.png", runner, target)
     path = reports_dir / f"{stem}.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -137,6 +139,69 @@ def _predicted_vs_measured(path: Path, runner: CampaignRunner) -> Path | None:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def _docking_targets(spec: Any) -> list[str]:
+    """The targets the campaign's docking stages dock to or predict, each once, in stage order."""
+    return list(dict.fromkeys(stage.target for stage in spec.stages if stage.target is not None))
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def _docking_section(path: Path, runner: CampaignRunner, target: str) -> list[str]:
+    """The docking score against the measured objective, for the molecules the campaign measured that have a
+    docking score for ``target`` in the store: a scatter plot and the rank correlation (is docking telling the
+    campaign anything about potency?)."""
+    from tools.docking.targets import UnknownTarget, resolve_target
+
+    objective = runner.spec.objectives[0].property
+    try:
+        name = resolve_target(runner.store, target).name
+    except UnknownTarget:  # a stored target removed since the campaign ran
+        name = target
+    measured: dict[str, list[float]] = {}
+    for m in runner.store.measurements(objective, campaign=runner.id, qc_status="passed"):
+        measured.setdefault(m.inchikey, []).append(m.value)
+    scores: dict[str, float] = {}
+    for m in runner.store.measurements("docking_score", source="computed"):
+        if m.conditions.get("target") == name:
+            scores[m.inchikey] = m.value  # newest last: the newest docking of the molecule
+    keys = sorted(set(measured) & set(scores))
+    lines = ["", f"## Docking score ({name}) against measured {objective}", ""]
+    if len(keys) < 2:
+        lines.append(f"{len(keys)} of the {len(measured)} measured molecules have a docking score for {name}: too few to compare.")
+        return lines
+    xs = [scores[k] for k in keys]
+    ys = [sum(measured[k]) / len(measured[k]) for k in keys]
+    rho = _spearman(xs, ys)
+    lines.append(
+        f"{len(keys)} of the {len(measured)} measured molecules were docked to {name}; Spearman correlation of"
+        f" the docking score with {objective}: {_f(rho)} (lower scores bind better, so a useful docking stage"
+        " correlates negatively with a potency)."
+    )
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(4.8, 4))
+    axis.scatter(xs, ys, s=18)
+    axis.set_xlabel(f"Vina docking score to {name} (kcal/mol)")
+    axis.set_ylabel(f"measured {objective}")
+    axis.set_title(f"Spearman {_f(rho)}, n = {len(keys)}", fontsize=9)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    lines += ["", f"![docking score against {objective}]({path.name})"]
+    return lines
+
+
+def _spearman(xs: list[float], ys: list[float]) -> float | None:
+    """Spearman's rank correlation (None when either side is constant)."""
+    from scipy.stats import spearmanr
+
+    if len(set(xs)) < 2 or len(set(ys)) < 2:
+        return None
+    return float(spearmanr(xs, ys).statistic)
 
 
 def _ordinal(number: int) -> str:

@@ -135,27 +135,85 @@ class ModelSpec(Frozen):
     seed: int = Field(default=0, ge=0)
 
 
-class StageSpec(Frozen):
-    """A cheaper evaluation the untried pool passes before the lab (a fidelity stage): each candidate is evaluated
-    (``predicted``: the property's model, fine-tuned by the campaign when the campaign measures the property, else
-    the newest approved one), then the best ``keep_fraction`` is kept, or those at or beyond ``threshold``."""
+DOCKING_PROPERTY = "docking_score"
+DEFAULT_DOCK_TOP = 32  # candidates a docking stage docks per iteration when the spec does not say
+DEFAULT_STAGE_EXHAUSTIVENESS = 8  # Vina's own default
+DOCKING_ONLY = ("dock_top", "exhaustiveness")  # fields of a docked stage alone
 
-    evaluation: Literal["predicted"] = "predicted"
+
+class StageSpec(Frozen):
+    """A cheaper evaluation the untried pool passes before the lab (a fidelity stage), then the best
+    ``keep_fraction`` of the candidates is kept, or those at or beyond ``threshold``. Two kinds:
+
+    * ``predicted``: the property's model: fine-tuned by the campaign when the campaign measures the property,
+      else the newest approved one. For ``docking_score`` (with its ``target``), a surrogate of docking: a model of
+      the campaign's kind trained on every docking score the store holds for that target, the docking stages' own
+      included, predicts the rest of the pool (with too few scores yet, every candidate passes).
+    * ``docked``: the ``dock_top`` candidates with the best predicted objective are docked to ``target`` (a bundled
+      or stored docking target) with Vina; each score is recorded as a ``docking_score`` measurement (a molecule
+      docked before with the same settings is a cache hit), a candidate that was not docked does not pass, and a
+      ``keep_fraction`` is of the docked candidates.
+
+    A docked stage (and a ``docking_score`` stage) is minimised unless it says otherwise: lower scores bind better.
+    """
+
+    evaluation: Literal["predicted", "docked"] = "predicted"
     property: str
     direction: Literal["maximize", "minimize"] = "maximize"
     keep_fraction: float | None = Field(default=None, gt=0, le=1)
     threshold: float | None = Field(default=None, description="Keep values >= this (maximize) or <= this (minimize)")
+    target: str | None = Field(default=None, description="The docking target (docked stages and docking_score)")
+    dock_top: int | None = Field(default=None, ge=1, le=5000, description="docked: how many candidates to dock")
+    exhaustiveness: int | None = Field(default=None, ge=1, le=64, description="docked: Vina's search effort")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _docking_defaults(cls, data: Any) -> Any:
+        """A docked stage scores ``docking_score`` of its best ``DEFAULT_DOCK_TOP`` candidates at Vina's default
+        exhaustiveness; docking scores are minimised."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if data.get("evaluation") == "docked":
+            data.setdefault("property", DOCKING_PROPERTY)
+            data.setdefault("dock_top", DEFAULT_DOCK_TOP)
+            data.setdefault("exhaustiveness", DEFAULT_STAGE_EXHAUSTIVENESS)
+        if data.get("property") == DOCKING_PROPERTY:
+            data.setdefault("direction", "minimize")
+        return data
 
     @model_validator(mode="after")
     def _one_rule(self) -> StageSpec:
         if (self.keep_fraction is None) == (self.threshold is None):
             raise ValueError("a stage keeps either a keep_fraction of the pool or those past a threshold (exactly one)")
+        if self.evaluation == "docked":
+            if self.property != DOCKING_PROPERTY:
+                raise ValueError(f"a docked stage scores {DOCKING_PROPERTY}, not {self.property!r}")
+            if not self.target:
+                raise ValueError("a docked stage needs a target: a docking target's name, e.g. 4IVT")
+        else:
+            given = [name for name in DOCKING_ONLY if getattr(self, name) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only a docked stage docks (evaluation: docked)")
+            if self.property == DOCKING_PROPERTY and not self.target:
+                raise ValueError(f"a predicted {DOCKING_PROPERTY} stage needs the target whose scores its model learns")
+            if self.target is not None and self.property != DOCKING_PROPERTY:
+                raise ValueError(f"target: only docking stages have one, not a predicted {self.property} stage")
         return self
+
+    def identity(self) -> dict[str, Any]:
+        """The stage as it enters the campaign id: the docking fields only where given, so a stage that does not
+        dock hashes as it did before docking stages existed."""
+        dumped = self.model_dump(mode="json")
+        for name in ("target", *DOCKING_ONLY):
+            if dumped[name] is None:
+                del dumped[name]
+        return dumped
 
 
 def pass_stage(stage: StageSpec, candidates: list[str], values: dict[str, float]) -> list[str]:
     """The candidates that pass ``stage`` given each one's evaluated value (a candidate without one does not pass),
-    in the order they came."""
+    in the order they came. A keep_fraction is of the candidates, or for a docked stage of those it docked."""
     sign = 1.0 if stage.direction == "maximize" else -1.0
     evaluated = [s for s in candidates if s in values and math.isfinite(values[s])]
     if stage.threshold is not None:
@@ -163,7 +221,8 @@ def pass_stage(stage: StageSpec, candidates: list[str], values: dict[str, float]
     else:
         assert stage.keep_fraction is not None
         ranked = sorted(evaluated, key=lambda s: (-sign * values[s], s))
-        kept = set(ranked[: max(1, int(len(candidates) * stage.keep_fraction))])
+        judged = len(evaluated) if stage.evaluation == "docked" else len(candidates)
+        kept = set(ranked[: max(1, int(judged * stage.keep_fraction))])
     return [s for s in candidates if s in kept]
 
 
@@ -309,6 +368,7 @@ def campaign_id_prefix(spec: CampaignSpec) -> str:
     from knowledge.textfiles import UnreadableFile, read_bytes
 
     identity = spec.model_dump(mode="json")
+    identity["stages"] = [stage.identity() for stage in spec.stages]
     if spec.pool.file:
         try:
             content = read_bytes(spec.pool.file, what="pool file")

@@ -13,18 +13,45 @@ from agent.cli_common import JsonOption, cells, console, emit_json, handles_erro
 models_cli = typer.Typer(help="Predictor versions: train, fine-tune, list, show (with calibration).", no_args_is_help=True)
 
 
-def _rows_for(app: Any, property: str) -> tuple[Any, str]:
-    """The newest training snapshot of ``property``, or the bundled dataset if the store holds too few rows."""
+def _rows_for(app: Any, property: str, conditions: dict[str, str] | None = None) -> tuple[Any, str]:
+    """The newest training snapshot of ``property``, or the bundled dataset if the store holds too few rows.
+    Docking scores are per target: their snapshot holds the computed scores under ``conditions`` (the target)."""
     from pathlib import Path
 
+    from agent.campaign_spec import DOCKING_PROPERTY
+    from knowledge.snapshots import DatasetSpec
+    from tools.errors import ToolInputError
     from tools.predict.base import TrainingRows
 
     spec = app.store.properties.get(property)
+    if spec.name == DOCKING_PROPERTY or conditions:
+        if not conditions:
+            raise ToolInputError(f"{DOCKING_PROPERTY} is measured per docking target: give --target NAME (e.g. 4IVT)")
+        snapshot = app.store.training_set(
+            spec.name, DatasetSpec(sources=("measured", "simulated", "literature", "computed"), conditions=conditions)
+        )
+        if snapshot.row_count == 0:
+            raise ToolInputError(f"the store holds no {spec.name} under {conditions}: dock some molecules first (`atomloop dock`)")
+        rows = TrainingRows.from_snapshot_csv(Path(snapshot.path), spec.name, spec.canonical_unit, snapshot.content_hash)
+        return rows, f"snapshot {snapshot.content_hash[:16]} ({snapshot.row_count} molecules, {_conditions_text(conditions)})"
     snapshot = app.store.training_set(spec.name)
     if snapshot.row_count >= app.predictors.min_store_rows:
         rows = TrainingRows.from_snapshot_csv(Path(snapshot.path), spec.name, spec.canonical_unit, snapshot.content_hash)
         return rows, f"snapshot {snapshot.content_hash[:16]} ({snapshot.row_count} molecules)"
     return TrainingRows.from_bundled(spec.name), f"the bundled dataset (the store holds {snapshot.row_count} {spec.name} molecules)"
+
+
+def _conditions_text(conditions: dict[str, str]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in sorted(conditions.items()))
+
+
+def _target_conditions(app: Any, target: str | None) -> dict[str, str] | None:
+    """``{"target": NAME}`` for a docking target's name (as the store and bundled targets spell it), or None."""
+    if target is None:
+        return None
+    from tools.docking.targets import resolve_target
+
+    return {"target": resolve_target(app.store, target).name}
 
 
 def _unimol_config(name: str) -> Any:
@@ -118,6 +145,10 @@ def models_train(
         str, typer.Option(help="unimol: network size, small (the CPU default: 4 x 128) or full (15 x 512, Uni-Mol's).")
     ] = "small",
     epochs: Annotated[int | None, typer.Option(min=1, help="unimol: training epochs, exactly (default: 80, more for small sets so each member takes 1600 steps, at most 200).")] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="docking_score: the docking target whose scores to learn (a surrogate of docking to it), e.g. 4IVT."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train a new model version on the store's training set (or the bundled data when the store has too few)."""
@@ -126,9 +157,10 @@ def models_train(
     app = build_app()
     app.predictors.family(model)  # an unknown kind before a snapshot is written
     options = _unimol_options(model, weights, config, epochs, from_scratch)
-    rows, source = _rows_for(app, property)
+    conditions = _target_conditions(app, target)
+    rows, source = _rows_for(app, property, conditions)
     with console().status(f"Training a {shown(model)} model for {shown(property)} on {shown(source)} ...") if not as_json else nullcontext():
-        trained = app.predictors.train(property, rows, kind=model, seed=seed, options=options)
+        trained = app.predictors.train(property, rows, kind=model, seed=seed, options=options, conditions=conditions)
     app.predictors.register(trained)
     _report_trained(trained, source, as_json)
 
@@ -154,9 +186,12 @@ def models_finetune(
     wanted = app.store.properties.get(property).name
     if row.property != wanted:  # before a snapshot of the wrong property is written
         raise ToolInputError(f"model version {parent} predicts {row.property}, not {wanted}: fine-tune it with -p {row.property}")
-    rows, source = _rows_for(app, property)
+    from tools.predict.registry import model_conditions
+
+    conditions = model_conditions(row.metrics) or None  # a child learns under its parent's conditions
+    rows, source = _rows_for(app, property, conditions)
     with console().status(f"Fine-tuning {shown(parent)} on {shown(source)} ...") if not as_json else nullcontext():
-        trained = app.predictors.train(property, rows, kind=row.kind, parent=parent)
+        trained = app.predictors.train(property, rows, kind=row.kind, parent=parent, conditions=conditions)
     app.predictors.register(trained)
     _report_trained(trained, source, as_json)
 
@@ -273,8 +308,10 @@ def models_list(
         table.add_column(column, no_wrap=column in ("version", "parent", "property"))
     for v in versions:
         m = v.metrics or {}
+        conditions = m.get("conditions")
+        shown_property = f"{v.property} ({_conditions_text(conditions)})" if isinstance(conditions, dict) and conditions else v.property
         table.add_row(*cells(
-            v.id, v.kind, v.property, v.parent_id or "", "yes" if v.approved else "no",
+            v.id, v.kind, shown_property, v.parent_id or "", "yes" if v.approved else "no",
             _fmt(m.get("rmse")), _fmt(m.get("spearman")), _fmt(m.get("coverage90"), 2), m.get("n_train", ""),
         ))
     console().print(table)

@@ -180,6 +180,7 @@ class RunManager:
                 "batch_size": request["batch_size"],
                 "initial": {"size": request["initial"], "design": request["initial_design"]},
                 "acquisition": {"kind": request["acquisition"]},
+                "stages": [_docking_stage(request["docking"])] if request.get("docking") else [],
             },
             "campaign request",
         )
@@ -312,3 +313,19 @@ class RunManager:
             waiting_for=waiting,
             failure=values.get("failure") if waiting is None else None,
         )
+
+
+DOCKED_SHARE = 0.25  # of a docking stage's docked candidates, the share that goes on when no threshold is given
+
+
+def _docking_stage(docking: dict[str, Any]) -> dict[str, Any]:
+    """The campaign stage of the start_campaign tool's ``docking`` input: its threshold, else the best quarter of
+    the docked candidates."""
+    stage: dict[str, Any] = {
+        "evaluation": "docked", "target": docking["target"], "dock_top": docking["dock_top"], "exhaustiveness": docking["exhaustiveness"],
+    }
+    if docking.get("threshold") is not None:
+        stage["threshold"] = docking["threshold"]
+    else:
+        stage["keep_fraction"] = DOCKED_SHARE
+    return stage

@@ -40,13 +40,19 @@ class DatasetSpec(BaseModel):
     until: datetime | None = Field(default=None, description="Only measurements recorded up to this time")
     format: Literal["csv", "parquet"] = "csv"
     campaign_id: str | None = Field(default=None, description="Only measurements this campaign made")
+    conditions: dict[str, str] = Field(
+        default_factory=dict,
+        description="Only measurements made under these conditions, e.g. {'target': '4IVT'} for docking scores",
+    )
 
     def identity(self) -> dict[str, Any]:
-        """The spec as it enters the content hash and the manifest (without a campaign when there is none, so
-        specs that do not name one hash as they did before campaigns could be named)."""
+        """The spec as it enters the content hash and the manifest (without a campaign or conditions when there
+        are none, so specs that do not name them hash as they did before either could be named)."""
         dumped = self.model_dump(mode="json")
         if dumped["campaign_id"] is None:
             del dumped["campaign_id"]
+        if not dumped["conditions"]:
+            del dumped["conditions"]
         return dumped
 
 
@@ -63,7 +69,8 @@ class SnapshotRow(BaseModel):
 
 def collect_rows(engine: Engine, property_name: str, spec: DatasetSpec) -> list[SnapshotRow]:
     statement = (
-        select(Molecule.inchikey, Molecule.smiles, Measurement.value, Measurement.uncertainty)
+        # sqlmodel types select() for at most four columns; it takes any number at run time
+        select(Molecule.inchikey, Molecule.smiles, Measurement.value, Measurement.uncertainty, Measurement.conditions)  # type: ignore[call-overload]
         .join(Molecule, col(Measurement.molecule_id) == col(Molecule.id))
         .where(Measurement.property == property_name)
         .where(col(Measurement.source).in_(spec.sources))
@@ -81,7 +88,9 @@ def collect_rows(engine: Engine, property_name: str, spec: DatasetSpec) -> list[
     grouped: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
     smiles_by_key: dict[str, str] = {}
     with Session(engine) as session:
-        for inchikey, smiles, value, uncertainty in session.exec(statement):
+        for inchikey, smiles, value, uncertainty, conditions in session.exec(statement):
+            if any((conditions or {}).get(key) != wanted for key, wanted in spec.conditions.items()):
+                continue  # filtered here: JSON columns query differently in SQLite and PostgreSQL
             grouped[inchikey].append((value, uncertainty))
             smiles_by_key[inchikey] = smiles
     rows = []

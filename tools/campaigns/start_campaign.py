@@ -11,6 +11,15 @@ from tools.errors import ToolFailed, ToolInputError
 from tools.schemas import MAX_MOLECULES_PER_EXPERIMENT, Constraint, Objective, ToolInput, ToolOutput
 
 
+class DockingStageInput(ToolInput):
+    """Dock the best-predicted candidates of each iteration before the lab; only the best docking scores go on."""
+
+    target: str = Field(description="Docking target's name, e.g. 4IVT (BACE-1) or 1IEP (Abl kinase)")
+    dock_top: int = Field(default=32, ge=1, le=500, description="How many of the best-predicted candidates to dock per iteration")
+    threshold: float | None = Field(default=None, le=0, description="Send only scores at or below this (kcal/mol); default: the best quarter of the docked")
+    exhaustiveness: int = Field(default=8, ge=1, le=32, description="Vina's search effort")
+
+
 class StartCampaignInput(ToolInput):
     name: str = Field(default="campaign from a request", max_length=200)
     objective: Objective
@@ -25,6 +34,7 @@ class StartCampaignInput(ToolInput):
         default="clusters", description="clusters: one molecule per k-means cluster of the pool; random: drawn uniformly"
     )
     acquisition: Literal["ei", "ucb", "thompson", "greedy", "random"] = "ei"
+    docking: DockingStageInput | None = Field(default=None, description="A docking stage between the models and the lab")
 
 
 class StartCampaignOutput(ToolOutput):

@@ -126,6 +126,12 @@ def default_families(conformer_dir: Path | None = None) -> dict[str, PredictorFa
     return {"fingerprint": FingerprintPredictor, "gp": FingerprintGPPredictor, "unimol": UniMolFamily(conformer_dir)}
 
 
+def model_conditions(metrics: Mapping[str, Any] | None) -> dict[str, str]:
+    """The measurement conditions a model version learnt under, from its metrics (none: the property as such)."""
+    conditions = (metrics or {}).get("conditions")
+    return {str(k): str(v) for k, v in conditions.items()} if isinstance(conditions, dict) else {}
+
+
 def holdout_fraction(inchikey: str) -> float:
     """Where a molecule falls in [0, 1): below ``test_fraction`` means held out."""
     digest = hashlib.sha256((_HOLDOUT_SALT + inchikey).encode()).hexdigest()
@@ -188,21 +194,23 @@ class PredictorRegistry:
 
     # -- finding -----------------------------------------------------------------------------------
 
-    def latest(self, property: str) -> Predictor | None:
-        """The newest approved version for ``property`` (name or alias), or None if there is none."""
+    def latest(self, property: str, conditions: Mapping[str, str] | None = None) -> Predictor | None:
+        """The newest approved version for ``property`` (name or alias) trained on measurements under
+        ``conditions`` (a docking score's target, say; none: a model of the property as such), or None."""
         from sqlmodel import col, select
 
         from knowledge.models import ModelVersion
 
         name = self._property_name(property)
+        wanted = dict(conditions or {})
         statement = (
             select(ModelVersion)
             .where(ModelVersion.property == name, col(ModelVersion.approved).is_(True))
             .order_by(col(ModelVersion.created_at).desc(), col(ModelVersion.id).desc())
-            .limit(1)
         )
         with self.store.session() as session:
-            row = session.exec(statement).first()
+            # conditions compared here: JSON columns query differently in SQLite and PostgreSQL
+            row = next((r for r in session.exec(statement) if model_conditions(r.metrics) == wanted), None)
         if row is None:
             return None
         return self._load(row.id, row.kind, row.artifact_path)
@@ -228,6 +236,14 @@ class PredictorRegistry:
         except (OSError, ValueError, KeyError):
             raise ToolFailed(f"no model version {version!r} in the store or in {self.models_dir}") from None
         return self._load(version, kind, str(directory))
+
+    def _conditions_of(self, version: str) -> dict[str, str]:
+        """The conditions model ``version`` was trained under (none for a version not in the store)."""
+        from knowledge.models import ModelVersion
+
+        with self.store.session() as session:
+            row = session.get(ModelVersion, version)
+        return model_conditions(row.metrics) if row is not None else {}
 
     def _load(self, version: str, kind: str, artifact_path: str | None) -> Predictor:
         cached = self._loaded.get(version)
@@ -256,6 +272,7 @@ class PredictorRegistry:
         holdout: TrainingRows | None = None,
         train_on_all: bool = False,
         options: Mapping[str, Any] | None = None,
+        conditions: Mapping[str, str] | None = None,
     ) -> TrainedModel:
         """Train a new version on ``rows`` (fine-tune ``parent`` on them if given), measure it on a held-out
         split of ``rows`` (or on ``holdout``), decide its approval and save its artifact. Writes no store row.
@@ -267,7 +284,8 @@ class PredictorRegistry:
 
         A fine-tuned child keeps its parent's seed and hyperparameters (``seed`` applies to new models).
         ``options`` are passed to the family's ``train`` for a new model (e.g. ``pretrained`` and ``config`` for
-        unimol).
+        unimol). ``conditions``: what the rows were measured under (a docking score's target), kept in the version's
+        metrics so that ``latest`` finds it only for those conditions; a parent must have the same.
 
         Raises:
             ToolInputError: unknown property or kind, rows of another property, a parent of another property
@@ -296,6 +314,12 @@ class PredictorRegistry:
                 )
             if options:
                 raise ToolInputError(f"a fine-tuned model keeps its parent's settings: {', '.join(options)} not allowed")
+            parent_conditions = self._conditions_of(parent)
+            if parent_conditions != dict(conditions or {}):
+                raise ToolInputError(
+                    f"model {parent} learnt {name} under {parent_conditions or 'no conditions'}, not under"
+                    f" {dict(conditions or {}) or 'no conditions'}"
+                )
             predictor = parent_predictor.fine_tune(train_rows, **self._fan_out_options(parent_predictor.fine_tune))
         else:
             try:
@@ -331,6 +355,8 @@ class PredictorRegistry:
             else:
                 approved = metrics["rmse"] <= parent_rmse
         metrics["train_seconds"] = round(time.perf_counter() - started, 3)
+        if conditions:
+            metrics["conditions"] = dict(conditions)
 
         directory = self._save(predictor)
         self._loaded[predictor.version] = predictor
