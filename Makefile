@@ -16,7 +16,7 @@ $(VENV)/.torch-$(TORCH_VERSION): $(BIN)/python
 	touch $@
 
 install: $(VENV)/.torch-$(TORCH_VERSION)
-	$(BIN)/pip install --quiet ".[test,postgres,parquet,sila,docking]"
+	$(BIN)/pip install --quiet ".[test,postgres,parquet,sila,docking,atomistic]"
 
 demo: install
 	$(BIN)/atomloop demo

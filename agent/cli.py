@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from agent.cli_atoms import atoms_cli
 from agent.cli_campaign import campaign_cli
 from agent.cli_common import EXIT_INPUT, JsonOption, cells, console, emit_json, handles_errors, shown
 from agent.cli_dock import dock_cli
@@ -44,6 +45,7 @@ cli.add_typer(campaign_cli, name="campaign")
 cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(structures_cli, name="structures")
 cli.add_typer(dock_cli, name="dock")
+cli.add_typer(atoms_cli, name="atoms")
 register_runs(cli)
 register_read(cli)
 

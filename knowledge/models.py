@@ -246,3 +246,41 @@ class DockingTarget(SQLModel, table=True):
     receptor_path: str = Field(description="The receptor PDB file (bundled targets: 'bundled:<name>')")
     description: str = ""
     created_at: datetime = _timestamp()
+
+
+class AtomicStructure(SQLModel, table=True):
+    """A structure (elements, positions, cell) by the SHA-256 of its content; the file is extxyz under
+    ``$ATOMLOOP_HOME/structures/``. Molecules and crystals alike: a crystal has no InChIKey."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    structure_hash: str = Field(index=True, unique=True, max_length=64)
+    formula: str = Field(index=True, max_length=200)
+    n_atoms: int
+    periodic: bool
+    path: str = Field(description="The extxyz file, relative to $ATOMLOOP_HOME")
+    source: str = Field(default="", description="What the user named: a SMILES, a file, a DeePMD folder")
+    smiles: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = _timestamp()
+
+
+class AtomisticResult(SQLModel, table=True):
+    """One atomistic calculation: a single point, relaxation or MD run of a structure by a potential (model and
+    version), its energy (eV), largest force (eV/Å), and where its output structure or trajectory is. ``op_id`` is
+    the calculation's content key, so the same calculation recorded twice is one row."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    op_id: str = Field(index=True, unique=True, max_length=64)
+    task: str = Field(index=True, max_length=32)
+    structure_id: int = Field(foreign_key="atomicstructure.id", index=True)
+    output_structure_id: int | None = Field(default=None, foreign_key="atomicstructure.id")
+    potential: str = Field(index=True, max_length=200)
+    potential_version: str = Field(max_length=400)
+    energy_ev: float | None = None
+    energy_per_atom_ev: float | None = None
+    fmax_ev_per_a: float | None = None
+    max_force_deviation: float | None = None
+    converged: bool | None = None
+    steps: int | None = None
+    trajectory_path: str | None = None
+    details: dict[str, Any] = _json()
+    created_at: datetime = _timestamp(index=True)

@@ -24,6 +24,8 @@ from knowledge.chem import CanonicalStructure, canonicalize
 from knowledge.database import retry_while_locked, writer_engine
 from knowledge.errors import InvalidValue, NotFoundError, StoreReadOnly, StoreSetupError
 from knowledge.models import (
+    AtomicStructure,
+    AtomisticResult,
     DatasetSnapshot,
     DockingTarget,
     Document,
@@ -377,6 +379,22 @@ class StoreWriter:
         self.session.flush()
         return target
 
+    def upsert_atomic_structure(self, structure_hash: str, **fields: Any) -> AtomicStructure:
+        """The atomic structure of this content hash: the stored row, or a new one from ``fields`` (formula,
+        n_atoms, periodic, path, source, smiles)."""
+        statement = self._insert(AtomicStructure).values(structure_hash=structure_hash, created_at=datetime.now(UTC), **fields)
+        self.session.execute(statement.on_conflict_do_nothing(index_elements=["structure_hash"]))
+        return self.session.exec(select(AtomicStructure).where(AtomicStructure.structure_hash == structure_hash)).one()
+
+    def add_atomistic_result(self, op_id: str, **fields: Any) -> tuple[AtomisticResult, bool]:
+        """The calculation whose content key is ``op_id``: added from ``fields``, or the stored one (the same
+        calculation recorded twice is one row); with whether it is new."""
+        statement = self._insert(AtomisticResult).values(op_id=op_id, created_at=datetime.now(UTC), **fields)
+        statement = statement.on_conflict_do_nothing(index_elements=["op_id"]).returning(AtomisticResult.id)
+        inserted = self.session.execute(statement).first() is not None  # no row back: it was there already
+        row = self.session.exec(select(AtomisticResult).where(AtomisticResult.op_id == op_id)).one()
+        return row, bool(inserted)
+
     def add(self, row: T) -> T:
         """Add any table row (a Run, a ModelVersion, ...) and flush it so its id is known."""
         self.session.add(row)
@@ -538,6 +556,17 @@ class KnowledgeStore:
         """The docking target called ``name`` (case-insensitive), or None."""
         with self.session() as session:
             return session.exec(select(DockingTarget).where(func.upper(DockingTarget.name) == name.strip().upper())).first()
+
+    def atomistic_results(self, *, task: str | None = None, potential: str | None = None, limit: int = 100) -> list[tuple[AtomisticResult, AtomicStructure]]:
+        """The latest atomistic calculations (newest first) with their input structures."""
+        statement = select(AtomisticResult, AtomicStructure).where(AtomisticResult.structure_id == AtomicStructure.id)
+        if task is not None:
+            statement = statement.where(AtomisticResult.task == task)
+        if potential is not None:
+            statement = statement.where(AtomisticResult.potential == potential)
+        statement = statement.order_by(col(AtomisticResult.created_at).desc(), col(AtomisticResult.id).desc()).limit(limit)
+        with self.session() as session:
+            return [(result, structure) for result, structure in session.exec(statement)]
 
     def reader(self) -> StoreReader:
         """A read-only view of this store (what tools get)."""

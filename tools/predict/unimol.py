@@ -132,6 +132,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tools.compute.fanout import file_sha256
 from tools.errors import ToolFailed, ToolInputError
 from tools.predict.base import (
     EnsemblePredictions,
@@ -1154,14 +1155,6 @@ def _official_state(network: UniMolNetwork) -> dict[str, Any]:
     return {p.official: local[p.local].detach().clone() for p in official_parameters(network.config, network.n_tokens)}
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # -- pretraining -----------------------------------------------------------------------------------------
 
 
@@ -1338,7 +1331,7 @@ class Pretrainer:
         staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         torch.save(checkpoint, staging)
         os.replace(staging, path)
-        return _file_sha256(path)
+        return file_sha256(path)
 
 
 def pretrain(
@@ -1760,7 +1753,7 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
             pretrained = bundled_backbone(config)
         if pretrained is not None:
             path = Path(pretrained)
-            pretrained_hash = _file_sha256(path) if path.is_file() else None
+            pretrained_hash = file_sha256(path) if path.is_file() else None
             network = load_unimol_weights(path, config, dictionary=featurizer.dictionary, trust_pickle=trust_pickle)
             initial = {k: v for k, v in network.state_dict().items() if not k.startswith("regression_head.")}
         return cls._fit(
@@ -1966,7 +1959,7 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
             "dictionary": list(self._featurizer.dictionary.symbols),
             "conformer_seed": self._featurizer.conformers.seed,
             "conformer_generator": self._featurizer.conformers.tag,
-            "weights_sha256": _file_sha256(directory / "weights.pt"),
+            "weights_sha256": file_sha256(directory / "weights.pt"),
             "libraries": _library_versions(),
         }
         write_artifact_files(directory, self._training, meta)
@@ -2014,7 +2007,7 @@ class UniMolPredictor(PredictorIdentity, EnsemblePredictions):
         check_version(directory, meta, version)
         weights = directory / "weights.pt"
         try:
-            if _file_sha256(weights) != meta.get("weights_sha256"):
+            if file_sha256(weights) != meta.get("weights_sha256"):
                 raise ToolFailed(f"the weights in {directory} are not those of model {version}")
             states = torch.load(weights, map_location="cpu", weights_only=True)["members"]
         except (OSError, KeyError, RuntimeError, ValueError) as error:
