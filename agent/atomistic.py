@@ -6,8 +6,11 @@ compute job, and its record in the knowledge store (the input and output structu
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
 
 from tools.atomistic.errors import CalculationFailed, PotentialUnsupported, UnknownPotential
 from tools.atomistic.jobs import CALCULATION_JOB_KIND, CalculationResult, StructureRef, structure_ref
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 JOB_TIMEOUT_S = 6 * 3600.0
 
 
-def model_spec(name: str) -> ModelSpec:
+def model_spec(name: str, store: KnowledgeStore | None = None) -> ModelSpec:
     """The potential ``name`` means: a bundled one (``sevennet-0``, ``chgnet``, ``xtb``, ``gfn1-xtb``), a registered
     DPA-2 version (``dpa2:VERSION``), or a DeePMD model file (``dpa2:PATH``, e.g. a pretrained checkpoint).
 
@@ -43,6 +46,12 @@ def model_spec(name: str) -> ModelSpec:
     path = Path(reference).expanduser()
     if path.is_file():
         return file_spec(family, path)
+    if store is not None:
+        from agent.atomic_models import registered_model
+
+        registered = registered_model(store, reference)
+        if registered is not None:
+            return registered.spec
     raise UnknownPotential(f"no {family} model {reference!r}: give a version (atomloop atoms models) or a model file")
 
 
@@ -59,6 +68,17 @@ def prepare_structure(atoms: Atoms, spec: ModelSpec, home: Path, task: str = "ca
     return structure_ref(atoms, home)
 
 
+class Calculation(BaseModel):
+    """One calculation to run: the task, the saved structure, the potential and the task's options."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: str
+    structure: StructureRef
+    model: ModelSpec
+    options: dict[str, Any] = {}
+
+
 def calculate(
     executor: ComputeExecutor, task: str, ref: StructureRef, spec: ModelSpec, options: dict[str, Any], home: Path, threads: int | None = None
 ) -> tuple[CalculationResult, str, bool]:
@@ -68,33 +88,56 @@ def calculate(
     Raises:
         CalculationFailed: the job failed, timed out or was cancelled (the reason is its error's first line).
     """
+    return calculate_batch(executor, [Calculation(task=task, structure=ref, model=spec, options=options)], home, threads=threads or os.cpu_count() or 1)[0]
+
+
+def calculate_batch(
+    executor: ComputeExecutor, calculations: Sequence[Calculation], home: Path, *, threads: int = 1, group: str | None = None
+) -> list[tuple[CalculationResult, str, bool]]:
+    """Run calculations as one batch of compute jobs (side by side where the executor can); each one's result,
+    content key and whether it was reused, in order.
+
+    Raises:
+        CalculationFailed: a job failed, timed out or was cancelled (the first such, with its reason).
+    """
     from tools.compute.jobs import JobRequest
 
-    job = JobRequest(
-        kind=CALCULATION_JOB_KIND,
-        inputs={"task": task, "structure": ref.model_dump(mode="json"), "model": spec.model_dump(mode="json"), "options": options,
-                "home": str(home), "threads": threads or os.cpu_count() or 1},
-        label=f"{task} {ref.formula} with {spec.label}"[:200],
-        timeout_s=JOB_TIMEOUT_S,
-    )
-    outcome = executor.run([job], group=f"atoms {task}")[0]
-    if not outcome.ok:
-        raise CalculationFailed(f"the {task} of {ref.formula} with {spec.label} {outcome.status.replace('_', ' ')}: {_reason(outcome.error)}")
-    return CalculationResult.model_validate(outcome.result), outcome.key, outcome.reused
+    jobs = [
+        JobRequest(
+            kind=CALCULATION_JOB_KIND,
+            inputs={"task": c.task, "structure": c.structure.model_dump(mode="json"), "model": c.model.model_dump(mode="json"),
+                    "options": c.options, "home": str(home), "threads": threads},
+            label=f"{c.task} {c.structure.formula} with {c.model.label}"[:200],
+            timeout_s=JOB_TIMEOUT_S,
+        )
+        for c in calculations
+    ]
+    outcomes = executor.run(jobs, group=group or f"atoms {calculations[0].task}") if jobs else []
+    answers: list[tuple[CalculationResult, str, bool]] = []
+    for c, outcome in zip(calculations, outcomes, strict=True):
+        if not outcome.ok:
+            raise CalculationFailed(f"the {c.task} of {c.structure.formula} with {c.model.label} {outcome.status.replace('_', ' ')}: {job_error(outcome.error)}")
+        answers.append((CalculationResult.model_validate(outcome.result), outcome.key, outcome.reused))
+    return answers
 
 
-def _reason(error: str | None) -> str:
-    """The message of a job's error: the last line of its traceback (``Type: message``)."""
+def job_error(error: str | None) -> str:
+    """The message of a failed job's error: its first line (``Type: message``; the frames follow)."""
     lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
-    return lines[-1][:500] if lines else "no error given"
+    return lines[0][:500] if lines else "no error given"
 
 
-def record_calculation(store: KnowledgeStore, home: Path, result: CalculationResult, op_id: str) -> tuple[AtomisticResult, bool]:
-    """Write the calculation (and its structures) to the store; (its row, whether it is new)."""
-    return store.write(lambda writer: write_calculation(writer, home, result, op_id))
+def record_calculation(
+    store: KnowledgeStore, home: Path, result: CalculationResult, op_id: str, context: dict[str, Any] | None = None
+) -> tuple[AtomisticResult, bool]:
+    """Write the calculation (and its structures) to the store, ``context`` (what it was for) in its details; (its
+    row, whether it is new)."""
+    return store.write(lambda writer: write_calculation(writer, home, result, op_id, context))
 
 
-def write_calculation(writer: StoreWriter, home: Path, result: CalculationResult, op_id: str) -> tuple[AtomisticResult, bool]:
+def write_calculation(
+    writer: StoreWriter, home: Path, result: CalculationResult, op_id: str, context: dict[str, Any] | None = None
+) -> tuple[AtomisticResult, bool]:
     """The calculation's rows inside an open transaction."""
     structure = _structure_row(writer, home, result.input)
     output = _structure_row(writer, home, result.output) if result.output is not None else None
@@ -112,7 +155,7 @@ def write_calculation(writer: StoreWriter, home: Path, result: CalculationResult
         converged=result.converged,
         steps=result.steps,
         trajectory_path=_relative(result.trajectory, home) if result.trajectory else None,
-        details={**result.details, "seconds": result.seconds, "model": result.model.model_dump(mode="json")},
+        details={**result.details, "seconds": result.seconds, "model": result.model.model_dump(mode="json"), **(context or {})},
     )
 
 

@@ -100,8 +100,8 @@ def _run(task: str, structure: str, model: str, frame: int, options: dict[str, A
 
     validated = _validated(task, options, {"relax": RelaxOptions, "md": MdOptions, "eos": EosOptions})
     atoms = read_structure(structure, frame=frame)
-    spec = model_spec(model)
     with build_app() as app:
+        spec = model_spec(model, app.store)
         home = app.settings.home_dir
         ref = prepare_structure(atoms, spec, home, task)
         with console().status(f"{TASK_NAMES[task]} of {shown(ref.formula)} with {shown(spec.label)} (a compute job) ...") if not as_json else nullcontext():
@@ -177,6 +177,8 @@ def _payload(result: CalculationResult, reused: bool, new: bool, row_id: int | N
         "structure": written if written and not result.trajectory else (output.path if output is not None else result.input.path),
         "trajectory": written if written and result.trajectory else result.trajectory,
         "seconds": round(result.seconds, 3),
+        **({"forces": result.forces} if result.forces is not None else {}),
+        **({"stress": result.stress} if result.stress is not None else {}),
         "details": result.details,
         "cached": reused,
         "result_id": row_id,
@@ -250,3 +252,230 @@ def results(
         table.add_row(*cells(item["id"], item["task"], f"{item['formula']} ({item['atoms']})", item["model"], f"{item['energy']:.4f}",
                              f"{item['fmax']:.4f}" if item["fmax"] is not None else "-", item["created_at"][:19]))
     console().print(table)
+
+
+@atoms_cli.command("train")
+@handles_errors
+def train(
+    data: Annotated[list[Path], typer.Option("--data", "-d", help="Labelled frames: a DeePMD data folder (or a folder of them) or an extxyz file with energies and forces (repeatable).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="The model family: dpa2.")] = "dpa2",
+    finetune: Annotated[str | None, typer.Option("--finetune", help="Fine-tune from this model: a version (atomloop atoms models) or a checkpoint file (.pt/.pth, e.g. a pretrained DPA-2).")] = None,
+    validation: Annotated[list[Path] | None, typer.Option("--validation", help="Held-out frames to test on (default: a tenth of --data, by content hash).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="A small model and step budget that trains in minutes on a CPU.")] = False,
+    steps: Annotated[int | None, typer.Option(help="Training steps (default: 3000 with --quick, 20000 otherwise; 1000 when fine-tuning).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the model's initial weights and the batches.")] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Train (or fine-tune) a DPA-2 model with deepmd-kit and register it as a version, tested on held-out frames."""
+    from agent.app import build_app
+    from agent.atomic_models import train_model
+    from agent.atomistic import model_spec
+    from tools.atomistic.datasets import labelled_frames
+    from tools.errors import ToolInputError
+
+    if model.strip().lower() != "dpa2":
+        raise ToolInputError(f"atoms train trains dpa2 models, not {model!r}")
+    frames = labelled_frames(data)
+    heldout = labelled_frames(validation) if validation else None
+    budget = steps if steps is not None else (1000 if finetune else 3000 if quick else 20000)
+    if budget < 1:
+        raise ToolInputError(f"--steps must be at least 1, not {budget}")
+    with build_app() as app:
+        parent = model_spec(f"dpa2:{finetune}", app.store) if finetune else None
+        with _progress_bar(f"{'Fine-tuning' if parent else 'Training'} dpa2 on {len(frames)} frames", budget, as_json) as advance:
+            trained = train_model(
+                app.store, app.executor, app.settings.home_dir, frames, size="quick" if quick else "small", steps=budget, seed=seed,
+                parent=parent, heldout=heldout, on_progress=advance,
+            )
+    held = trained.metrics["heldout"]
+    payload = {
+        "version": trained.version, "model": trained.spec.label, "approved": trained.approved, "parent": trained.parent,
+        "finetuned_from": trained.metrics["finetuned_from"], "model_file": trained.spec.path, "folder": trained.folder,
+        "energy_rmse_per_atom_mev": held["energy_rmse_per_atom_mev"], "force_rmse_mev_per_a": held["force_rmse_mev_per_a"],
+        "zero_force_rmse_mev_per_a": held["zero_force_rmse_mev_per_a"], "metrics": trained.metrics,
+    }
+    if as_json:
+        emit_json(payload)
+        return
+    out = console()
+    out.print(f"Registered {shown(trained.spec.label)} ({'approved' if trained.approved else 'not approved'}; {trained.metrics['training_frames']} training frames, "
+              f"{trained.metrics['training_seconds']:.0f} s)")
+    _print_test(f"Held-out frames ({trained.metrics['heldout_frames']})", held, trained.metrics.get("parent_heldout"))
+
+
+@atoms_cli.command("test")
+@handles_errors
+def test(
+    model: ModelOption,
+    data: Annotated[list[Path], typer.Option("--data", "-d", help="Labelled frames: DeePMD data folders or extxyz files with energies and forces (repeatable).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Measure a model on labelled frames: energy RMSE per atom (meV/atom) and force RMSE (meV/A)."""
+    from agent.app import build_app
+    from agent.atomistic import model_spec
+    from tools.atomistic.datasets import labelled_frames
+    from tools.atomistic.models import potential_for
+    from tools.atomistic.potential import check_supported
+    from tools.atomistic.training import model_test
+
+    frames = labelled_frames(data)
+    with build_app() as app:
+        spec = model_spec(model, app.store)
+    potential = potential_for(spec)
+    info = potential.info()
+    for frame in frames[:1]:
+        check_supported(info, frame)
+    with console().status(f"Testing {shown(spec.label)} on {len(frames)} frames ...") if not as_json else nullcontext():
+        result = model_test(potential, frames)
+    payload = {"model": spec.label, "potential_version": info.version, **result.model_dump()}
+    if as_json:
+        emit_json(payload)
+        return
+    _print_test(f"{shown(spec.label)} on {result.frames} frames ({result.atoms:,} atoms)", result.model_dump(), None)
+
+
+@atoms_cli.command("models")
+@handles_errors
+def models(as_json: JsonOption = False) -> None:
+    """The registered atomic models (DPA-2 versions), newest first, with their held-out accuracy and lineage."""
+    from agent.app import build_app
+    from agent.atomic_models import atomic_models
+
+    with build_app() as app:
+        rows = atomic_models(app.store)
+    items: list[dict[str, Any]] = [
+        {"version": row.id, "parent": row.parent_id, "approved": row.approved, "finetuned_from": row.metrics.get("finetuned_from"),
+         "training_frames": row.metrics.get("training_frames"), "size": row.metrics.get("size"), "steps": row.metrics.get("steps"),
+         "energy_rmse_per_atom_mev": (row.metrics.get("heldout") or {}).get("energy_rmse_per_atom_mev"),
+         "force_rmse_mev_per_a": (row.metrics.get("heldout") or {}).get("force_rmse_mev_per_a"),
+         "model_file": row.artifact_path, "created_at": row.created_at.isoformat()}
+        for row in rows
+    ]
+    if as_json:
+        emit_json({"models": items})
+        return
+    from rich.table import Table
+
+    table = Table(title="Atomic models")
+    for column in ("version", "parent", "approved", "frames", "size/steps", "E RMSE (meV/atom)", "F RMSE (meV/A)", "created"):
+        table.add_column(column, justify="right" if "RMSE" in column or column == "frames" else "left")
+    for item in items:
+        energy, force = item["energy_rmse_per_atom_mev"], item["force_rmse_mev_per_a"]
+        table.add_row(*cells(item["version"], item["parent"] or item["finetuned_from"] or "-", "yes" if item["approved"] else "no", item["training_frames"],
+                             f"{item['size']}/{item['steps']}", f"{energy:.2f}" if energy is not None else "-", f"{force:.1f}" if force is not None else "-",
+                             item["created_at"][:19]))
+    console().print(table)
+
+
+def _print_test(title: str, result: dict[str, Any], parent: dict[str, Any] | None) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    if parent:
+        table.add_column("parent", justify="right")
+    rows = [("energy RMSE (meV/atom)", "energy_rmse_per_atom_mev", ".2f"), ("energy MAE (meV/atom)", "energy_mae_per_atom_mev", ".2f"),
+            ("force RMSE (meV/A)", "force_rmse_mev_per_a", ".1f"), ("force MAE (meV/A)", "force_mae_mev_per_a", ".1f"),
+            ("force RMSE of no model (meV/A)", "zero_force_rmse_mev_per_a", ".1f")]
+    for name, key, spec in rows:
+        table.add_row(*cells(name, format(result[key], spec), *((format(parent[key], spec),) if parent else ())))
+    console().print(table)
+
+
+def _progress_bar(description: str, total: int, quiet: bool) -> Any:
+    """A context whose value is ``advance(done, total)``: a rich progress bar for people, nothing for --json."""
+    from contextlib import contextmanager
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    @contextmanager
+    def bar() -> Any:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                      console=console(), disable=quiet, transient=True) as progress:
+            task = progress.add_task(shown(description), total=total)
+            yield lambda done, _total: progress.update(task, completed=done)
+
+    return bar()
+
+
+@atoms_cli.command("learn")
+@handles_errors
+def learn(
+    config_file: Annotated[Path, typer.Argument(help="The run's YAML configuration (examples/learn_ethanol.yaml).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Concurrent learning (DP-GEN style): explore with a DPA-2 committee, label the frames it disagrees on with the
+    oracle, fine-tune, repeat. The same configuration again resumes the run where it stopped (nothing is relabelled).
+
+    Exits 0 when the run converged or spent its iterations or labels, 2 for a bad configuration, 4 when it failed."""
+    from agent.app import build_app
+    from agent.learning import run_learning
+    from tools.atomistic.learning import read_config
+    from tools.errors import ToolFailed
+
+    config = read_config(config_file.expanduser())
+    out = console()
+    with build_app() as app:
+        try:
+            with out.status(f"Learning {shown(config.name)} ...") if not as_json else nullcontext() as status:
+                def event(message: str) -> None:
+                    if status is not None:
+                        status.update(shown(message))
+                        out.log(shown(message))
+
+                row = run_learning(app, config, event)
+        except ToolFailed as error:  # a step failed while running (input and setup errors exit 2 and 3 as usual)
+            sys.stderr.write(f"atomloop: run error: the learning run {config.name} failed: {error}\n")
+            if as_json:
+                emit_json({"error": str(error), "type": type(error).__name__})
+            raise typer.Exit(EXIT_RUN_FAILED) from None
+        plot = _learning_plot(row.iterations, app.settings.home_dir / row.folder / "learning.png")
+    payload = {"run": row.id, "name": row.name, "status": row.status, "labels_spent": row.labels_spent, "folder": row.folder,
+               "plot": plot, "iterations": row.iterations}
+    if as_json:
+        emit_json(payload)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Learning {shown(row.name)}: {row.status}, {row.labels_spent} labels")
+    for column in ("iteration", "accurate", "candidate", "failed", "selected", "labels", "F RMSE committee (meV/A)", "F RMSE random (meV/A)"):
+        table.add_column(column, justify="right")
+    for it in row.iterations:
+        random = it.get("random_heldout_force_rmse_mev_per_a")
+        table.add_row(*cells(it["iteration"], _share(it["accurate"]), _share(it["candidate"]), _share(it["failed"]), it["selected"], it["labels_spent"],
+                             f"{it['heldout_force_rmse_mev_per_a']:.0f}", f"{random:.0f}" if random is not None else "-"))
+    out.print(table)
+    if plot:
+        out.print(f"Plot: {shown(plot)}")
+
+
+def _share(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else "-"
+
+
+def _learning_plot(iterations: list[dict[str, Any]], path: Path) -> str | None:
+    """Held-out force RMSE against labels spent, the committee beside random selection (PNG), or None without
+    matplotlib or iterations."""
+    if len(iterations) < 2:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    labels = [it["labels_spent"] for it in iterations]
+    figure, axis = plt.subplots(figsize=(5.5, 4))
+    axis.plot(labels, [it["heldout_force_rmse_mev_per_a"] for it in iterations], "o-", label="selected by committee deviation")
+    if all(it.get("random_heldout_force_rmse_mev_per_a") is not None for it in iterations):
+        axis.plot(labels, [it["random_heldout_force_rmse_mev_per_a"] for it in iterations], "s--", label="selected at random")
+    axis.set_xlabel("oracle labels spent")
+    axis.set_ylabel("held-out force RMSE (meV/Å)")
+    axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return str(path)

@@ -284,3 +284,20 @@ class AtomisticResult(SQLModel, table=True):
     trajectory_path: str | None = None
     details: dict[str, Any] = _json()
     created_at: datetime = _timestamp(index=True)
+
+
+class LearningRun(SQLModel, table=True):
+    """A concurrent-learning run (``atomloop atoms learn``): its configuration, state, and one report per finished
+    iteration (the committee's versions, the trust bands of its exploration, the labels spent, held-out errors).
+    Its labels are ``AtomisticResult`` rows (task ``label``) and its models ``ModelVersion`` rows."""
+
+    id: str = Field(primary_key=True, max_length=64, description="The configuration's key: the same settings resume the same run")
+    name: str = Field(index=True, max_length=80)
+    config: dict[str, Any] = _json()
+    status: str = Field(default="running", index=True, max_length=16, description="running | converged | finished | failed")
+    folder: str = Field(description="Its files (trajectories, labels, data), relative to $ATOMLOOP_HOME")
+    iterations: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    labels_spent: int = 0
+    error: str | None = None
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()

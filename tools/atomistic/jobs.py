@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from tools.atomistic.models import ModelSpec, potential_for
 from tools.atomistic.structure import describe, save_structure, structure_hash, write_trajectory
@@ -58,6 +58,8 @@ class CalculationResult(BaseModel):
     steps: int | None = None
     trajectory: str | None = None
     seconds: float
+    forces: list[list[float]] | None = Field(default=None, description="A single point's forces (eV/Å, atoms x 3)")
+    stress: list[float] | None = Field(default=None, description="A single point's stress (eV/Å³, Voigt), periodic cells only")
     details: dict[str, Any] = {}
 
 
@@ -66,7 +68,7 @@ def structure_ref(atoms: Any, home: Path) -> StructureRef:
     path = save_structure(atoms, home)
     info = describe(atoms)
     return StructureRef(
-        hash=structure_hash(atoms), path=str(path), formula=info["formula"], atoms=info["atoms"], periodic=info["periodic"],
+        hash=path.stem, path=str(path), formula=info["formula"], atoms=info["atoms"], periodic=info["periodic"],
         smiles=atoms.info.get("smiles"), source=str(atoms.info.get("source", "")),
     )
 
@@ -92,6 +94,8 @@ def run_calculation(task: str, atoms: Any, ref: StructureRef, spec: ModelSpec, o
         return CalculationResult(
             **common, energy_ev=point.energy, energy_per_atom_ev=point.energy_per_atom, fmax_ev_per_a=point.fmax,
             max_force_deviation=point.max_force_deviation, seconds=point.seconds,
+            forces=point.structure.get_forces().tolist(),
+            stress=point.structure.calc.results["stress"].tolist() if "stress" in point.structure.calc.results else None,
             details={"energy_std_ev": point.energy_std} if point.energy_std is not None else {},
         )
     if task == "relax":
@@ -166,3 +170,44 @@ def limit_threads(threads: int, *, torch: bool = True) -> None:
 
         if torch_module.get_num_threads() != threads:
             torch_module.set_num_threads(threads)
+
+
+TRAINING_JOB_KIND = "tools.atomistic.jobs:training_job"
+
+
+def training_job(plan: dict[str, Any], folder: str, threads: int = 1) -> dict[str, Any]:
+    """A compute job: train (or fine-tune) and freeze the DeePMD model ``plan`` describes in ``folder``; the
+    ``TrainedFiles`` as JSON. Its progress (steps done) is recorded with the job."""
+    from tools.atomistic.training import TrainingPlan, train
+    from tools.compute.calling import report_progress
+
+    def progress(step: int, steps: int) -> None:
+        report_progress(step / steps if steps else 1.0, f"step {step} of {steps}")
+
+    return train(TrainingPlan.model_validate(plan), Path(folder), progress, threads=threads).model_dump(mode="json")
+
+
+EXPLORATION_JOB_KIND = "tools.atomistic.jobs:exploration_job"
+
+
+def exploration_job(models: list[dict[str, Any]], structure: dict[str, Any], options: dict[str, Any], home: str, threads: int = 1) -> dict[str, Any]:
+    """A compute job: Langevin MD of the saved ``structure`` driven by the committee of ``models`` (their mean
+    forces), keeping every ``interval``-th frame with the committee's largest force deviation; the trajectory's
+    file and the deviations."""
+    from tools.atomistic.potential import Committee
+    from tools.atomistic.tasks import MdOptions, molecular_dynamics
+
+    limit_threads(threads)
+    atoms = load_structure(StructureRef.model_validate(structure))
+    committee = Committee([potential_for(ModelSpec.model_validate(model)) for model in models])
+    md_options = MdOptions.model_validate(options)
+    dynamics = molecular_dynamics(committee, atoms, md_options)
+    deviations = list(dynamics.max_force_deviations or [])
+    for frame, deviation in zip(dynamics.frames, deviations, strict=False):
+        frame.info["max_force_deviation"] = deviation
+    trajectory = write_trajectory(dynamics.frames, Path(home)) if dynamics.frames else None
+    return {
+        "trajectory": str(trajectory) if trajectory else None, "deviations": deviations, "steps": dynamics.steps,
+        "stopped_early": dynamics.stopped_early, "expected_frames": md_options.steps // md_options.interval + 1,
+        "mean_temperature_k": dynamics.mean_temperature_k, "seconds": dynamics.seconds,
+    }

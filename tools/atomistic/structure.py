@@ -204,16 +204,19 @@ def structure_hash(atoms: Atoms) -> str:
 
 
 def save_structure(atoms: Atoms, home: Path) -> Path:
-    """Write ``atoms`` (with its results, if any) as extxyz under ``home/structures/`` by content hash, atomically;
-    a structure saved before is left as it is."""
-    from ase.io import write
+    """Write ``atoms`` (with its results, if any) as extxyz under ``home/structures/``, named by the content hash of
+    what the file holds (extxyz keeps 8 decimals, so a position may round differently once written: the file's
+    atoms are the structure), atomically; a structure saved before is left as it is."""
+    from ase.io import read, write
 
     folder = home / "structures"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{structure_hash(atoms)}.extxyz"
-    if not path.exists():
-        staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        write(str(staging), atoms, format="extxyz")
+    staging = folder / f".{structure_hash(atoms)}.{os.getpid()}.tmp"
+    write(str(staging), atoms, format="extxyz")
+    path = folder / f"{structure_hash(read(str(staging), index=-1, format='extxyz'))}.extxyz"  # type: ignore[arg-type]
+    if path.exists():
+        staging.unlink()
+    else:
         os.replace(staging, path)
     return path
 

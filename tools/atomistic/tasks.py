@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.atomistic.errors import CalculationFailed
 from tools.atomistic.potential import Evaluation, Potential
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class Dynamics(BaseModel):
     interval: int
     seconds: float
     max_force_deviations: list[float] | None = None
+    stopped_early: bool = False
 
     @property
     def atom_steps_per_s(self) -> float:
@@ -103,6 +105,7 @@ class MdOptions(BaseModel):
     friction_per_fs: float = Field(default=DEFAULT_FRICTION_PER_FS, gt=0, le=1)
     interval: int = Field(default=DEFAULT_FRAME_INTERVAL, ge=1)
     seed: int = Field(default=0, ge=0)
+    stop_deviation: float | None = Field(default=None, gt=0, description="Stop when a committee's force deviation passes this (eV/Å)")
 
 
 def single_point(potential: Potential, atoms: Atoms) -> SinglePoint:
@@ -178,16 +181,33 @@ def molecular_dynamics(potential: Potential, atoms: Atoms, options: MdOptions | 
         if on_step is not None:
             on_step(int(dynamics.nsteps), options.steps)
 
+    def watch() -> None:
+        deviation = work.calc.results.get("max_force_deviation")
+        if options.stop_deviation is not None and deviation is not None and deviation > options.stop_deviation:
+            raise _Diverged
+
     dynamics.attach(keep, interval=options.interval)
+    dynamics.attach(watch, interval=1)
     started = time.perf_counter()
-    dynamics.run(options.steps)
+    stopped_at: int | None = None
+    try:
+        dynamics.run(options.steps)
+    except _Diverged:  # the committee disagrees so much that what follows is not worth exploring
+        stopped_at = int(dynamics.nsteps)
+        keep()
+    except CalculationFailed:  # the model gave no usable forces (atoms thrown together): keep what came before
+        stopped_at = int(dynamics.nsteps)
     seconds = time.perf_counter() - started
     settled = temperatures[len(temperatures) // 5 :] or temperatures
     return Dynamics(
-        frames=frames, temperature_k=options.temperature_k, mean_temperature_k=float(np.mean(settled)),
-        timestep_fs=options.timestep_fs, steps=options.steps, interval=options.interval, seconds=seconds,
-        max_force_deviations=deviations or None,
+        frames=frames, temperature_k=options.temperature_k, mean_temperature_k=float(np.mean(settled)) if settled else 0.0,
+        timestep_fs=options.timestep_fs, steps=stopped_at if stopped_at is not None else options.steps, interval=options.interval, seconds=seconds,
+        max_force_deviations=deviations or None, stopped_early=stopped_at is not None,
     )
+
+
+class _Diverged(Exception):
+    """Raised inside an MD run to stop it (the committee's deviation passed ``stop_deviation``)."""
 
 
 class EquationOfState(BaseModel):
