@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from tools.compute.jobs import ComputeExecutor
 
 JOB_TIMEOUT_S = 6 * 3600.0
+DOWNLOADING_MODELS = frozenset({"mace", "mace-mp", "mace-off", "orb", "mattersim", "fairchem", "uma", "m3gnet", "torchani", "ani2x", "dpa3", "dpa-3"})
 
 
 def model_spec(name: str, store: KnowledgeStore | None = None) -> ModelSpec:
@@ -41,6 +42,11 @@ def model_spec(name: str, store: KnowledgeStore | None = None) -> ModelSpec:
     family = family.strip().lower()
     if family not in DEEPMD_MODELS or not reference.strip():
         known = ", ".join((*BUNDLED_MODELS, *(f"{m}:VERSION" for m in DEEPMD_MODELS)))
+        if family in DOWNLOADING_MODELS:
+            raise UnknownPotential(
+                f"{name!r} downloads its weights at run time, which AtomLoop does not do (it runs offline); the models are {known}, "
+                "or a DeePMD checkpoint file as dpa2:PATH"
+            )
         raise UnknownPotential(f"unknown model {name!r}: the models are {known}")
     reference = reference.strip()
     path = Path(reference).expanduser()
@@ -100,6 +106,17 @@ def calculate_batch(
     Raises:
         CalculationFailed: a job failed, timed out or was cancelled (the first such, with its reason).
     """
+    answers = calculate_each(executor, calculations, home, threads=threads, group=group)
+    for answer in answers:
+        if isinstance(answer, CalculationFailed):
+            raise answer
+    return [answer for answer in answers if not isinstance(answer, CalculationFailed)]
+
+
+def calculate_each(
+    executor: ComputeExecutor, calculations: Sequence[Calculation], home: Path, *, threads: int = 1, group: str | None = None
+) -> list[tuple[CalculationResult, str, bool] | CalculationFailed]:
+    """``calculate_batch``, with each failed calculation's ``CalculationFailed`` in its place instead of raised."""
     from tools.compute.jobs import JobRequest
 
     jobs = [
@@ -113,11 +130,13 @@ def calculate_batch(
         for c in calculations
     ]
     outcomes = executor.run(jobs, group=group or f"atoms {calculations[0].task}") if jobs else []
-    answers: list[tuple[CalculationResult, str, bool]] = []
+    answers: list[tuple[CalculationResult, str, bool] | CalculationFailed] = []
     for c, outcome in zip(calculations, outcomes, strict=True):
         if not outcome.ok:
-            raise CalculationFailed(f"the {c.task} of {c.structure.formula} with {c.model.label} {outcome.status.replace('_', ' ')}: {job_error(outcome.error)}")
-        answers.append((CalculationResult.model_validate(outcome.result), outcome.key, outcome.reused))
+            answers.append(CalculationFailed(
+                f"the {c.task} of {c.structure.formula} with {c.model.label} {outcome.status.replace('_', ' ')}: {job_error(outcome.error)}"))
+        else:
+            answers.append((CalculationResult.model_validate(outcome.result), outcome.key, outcome.reused))
     return answers
 
 

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agent.atomic_models import AtomicModel, Member, train_models
-from agent.atomistic import Calculation, calculate_batch, model_spec, prepare_structure, record_calculation
+from agent.atomistic import Calculation, calculate_batch, calculate_each, model_spec, prepare_structure, record_calculation
+from tools.atomistic.errors import CalculationFailed
 from tools.atomistic.learning import LearnConfig, config_key, select_at_random, select_by_deviation, trust_bands
 
 if TYPE_CHECKING:
@@ -35,13 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STOP_DEVIATION_FACTOR = 3.0  # an exploration stops once the committee's deviation is this many times the upper level
 Events = Callable[[str], None]
-
-
-def learning_run(app: App, run_id: str) -> LearningRun | None:
-    from knowledge.models import LearningRun
-
-    with app.store.session() as session:
-        return session.get(LearningRun, run_id)
 
 
 def run_learning(app: App, config: LearnConfig, on_event: Events | None = None) -> LearningRun:
@@ -214,9 +208,13 @@ def _label(app: App, frames: Sequence[Atoms], oracle: ModelSpec, context: dict[s
 
     home = app.settings.home_dir
     refs = [structure_ref(_bare(frame), home) for frame in frames]
-    answers = calculate_batch(app.executor, [Calculation(task="calc", structure=ref, model=oracle) for ref in refs], home, group="atoms learn: labels")
+    answers = calculate_each(app.executor, [Calculation(task="calc", structure=ref, model=oracle) for ref in refs], home, group="atoms learn: labels")
     labelled: list[Atoms] = []
-    for frame, (result, key, _) in zip(frames, answers, strict=True):
+    for frame, answer in zip(frames, answers, strict=True):
+        if isinstance(answer, CalculationFailed):  # a geometry the oracle cannot label (an SCF that does not converge): dropped, as DP-GEN does
+            log.warning("%s; the frame is not labelled", answer)
+            continue
+        result, key, _ = answer
         record_calculation(app.store, home, result, key, context)
         copy = _bare(frame)
         copy.calc = SinglePointCalculator(copy, energy=result.energy_ev, forces=np.asarray(result.forces))
@@ -252,6 +250,7 @@ def _report(
         "heldout_force_rmse_mev_per_a": forces[0],  # the first member: the same seed and steps as the random-selection model
         "heldout_energy_rmse_per_atom_mev": energies[0],
         "committee_heldout_force_rmse_mev_per_a": forces,
+        "zero_force_rmse_mev_per_a": committee[0].metrics["heldout"]["zero_force_rmse_mev_per_a"],
         "random_heldout_force_rmse_mev_per_a": random_model.metrics["heldout"]["force_rmse_mev_per_a"] if random_model is not None else None,
         "trajectories": list(trajectories),
         "converged": converged,

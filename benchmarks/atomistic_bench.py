@@ -145,13 +145,15 @@ def learning(args: argparse.Namespace) -> None:
         rows.append({"seed": seed, "status": row.status, "iterations": len(row.iterations) - 1, "labels": row.labels_spent,
                      "selected": last["heldout_force_rmse_mev_per_a"], "random": last["random_heldout_force_rmse_mev_per_a"],
                      "initial": row.iterations[0]["heldout_force_rmse_mev_per_a"], "seconds": seconds,
+                     "zero": row.iterations[0].get("zero_force_rmse_mev_per_a"),
                      "bands": [(it["accurate"], it["candidate"], it["failed"]) for it in row.iterations[1:]]})
         progress(json.dumps(rows[-1]))
     print(f"\n{command_line()}\n{environment(PACKAGES)}\n")
-    print("| seed | status | iterations | labels | initial (meV/Å) | selected by deviation (meV/Å) | random (meV/Å) | time (s) |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("| seed | status | iterations | labels | no model (meV/Å) | initial (meV/Å) | selected by deviation (meV/Å) | random (meV/Å) | time (s) |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['seed']} | {r['status']} | {r['iterations']} | {r['labels']} | {r['initial']:.0f} | {r['selected']:.0f} | {r['random']:.0f} | {r['seconds']:.0f} |")
+        zero = f"{r['zero']:.0f}" if r["zero"] is not None else "-"
+        print(f"| {r['seed']} | {r['status']} | {r['iterations']} | {r['labels']} | {zero} | {r['initial']:.0f} | {r['selected']:.0f} | {r['random']:.0f} | {r['seconds']:.0f} |")
     selected, random = [r["selected"] for r in rows], [r["random"] for r in rows]
     print(f"\nmean over {len(rows)} seeds: selected {statistics.mean(selected):.0f}, random {statistics.mean(random):.0f} meV/Å; "
           f"selection better in {sum(s < r for s, r in zip(selected, random, strict=True))} of {len(rows)}")

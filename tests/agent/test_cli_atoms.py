@@ -89,7 +89,8 @@ def test_a_relaxation_out_of_steps_exits_4_and_is_still_recorded(home: Path) -> 
     ("args", "code", "message"),
     [
         (["calc", "C1CC", "--model", "xtb"], 2, "not a SMILES"),
-        (["calc", "CCO", "--model", "mace"], 2, "unknown model"),
+        (["calc", "CCO", "--model", "mace"], 2, "downloads its weights at run time"),
+        (["calc", "CCO", "--model", "nonsense"], 2, "unknown model"),
         (["calc", "CCO", "--model", "dpa2:no-such-version"], 2, "no dpa2 model"),
         (["eos", "CCO", "--model", "xtb"], 2, "periodic cell"),
         (["relax", "CCO", "--model", "xtb", "--fmax", "-1"], 2, "invalid relax options"),
@@ -108,6 +109,9 @@ def test_a_calculation_runs_as_a_job_on_the_local_pool(home: Path, monkeypatch: 
     monkeypatch.setenv("ATOMLOOP_COMPUTE__WORKERS", "1")
     point = _atoms("calc", "O", "--model", "xtb")
     assert point["energy"] == pytest.approx(-137.0, abs=1.0) and point["fmax"] > 0  # water's GFN2-xTB energy (unrelaxed)
+    forces = np.array(point["forces"])
+    assert forces.shape == (3, 3) and np.linalg.norm(forces, axis=1).max() == pytest.approx(point["fmax"])
+    assert np.abs(forces.sum(axis=0)).max() < 1e-3  # no net force on an isolated molecule
     from agent.app import build_app
 
     with build_app() as app, app.store.session() as session:

@@ -114,8 +114,8 @@ def training_input(plan: TrainingPlan) -> dict[str, Any]:
         "learning_rate": {"type": "exp", "decay_steps": decay_steps, "start_lr": plan.start_lr, "stop_lr": plan.final_lr},
         "loss": {"type": "ener", "start_pref_e": 0.02, "limit_pref_e": 1, "start_pref_f": 1000, "limit_pref_f": 1, "start_pref_v": 0, "limit_pref_v": 0},
         "training": {
-            "training_data": {"systems": list(plan.training), "batch_size": 1},
-            "validation_data": {"systems": list(plan.validation), "batch_size": 1},
+            "training_data": {"systems": list(plan.training), "batch_size": "auto"},
+            "validation_data": {"systems": list(plan.validation), "batch_size": "auto"},
             "numb_steps": plan.steps, "gradient_max_norm": 5.0, "seed": plan.seed, "disp_file": "lcurve.out",
             "disp_freq": max(1, min(100, plan.steps // 20)), "save_freq": plan.steps, "stat_file": "stat.hdf5",
         },
@@ -188,7 +188,8 @@ def train(plan: TrainingPlan, folder: Path, on_progress: Progress | None = None,
 
 
 def _run_dp(command: list[str], folder: Path, steps: int, on_progress: Progress | None, threads: int) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "DP_INTRA_OP_PARALLELISM_THREADS": str(threads), "DP_INTER_OP_PARALLELISM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "DP_INTRA_OP_PARALLELISM_THREADS": str(threads), "DP_INTER_OP_PARALLELISM_THREADS": "1",
+           "NUM_WORKERS": "0"}  # frames load in dp's own process: no data-loader processes, each importing torch, beside it
     log_path = folder / f"dp-{command[2]}.log"
     with log_path.open("w", encoding="utf-8") as log_file, subprocess.Popen(
         command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1

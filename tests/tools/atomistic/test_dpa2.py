@@ -27,21 +27,17 @@ def _atoms(*args: str, code: int = 0) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("dpa2-home")
-
-
 @pytest.fixture
-def trained(home: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    """One quick model for the module (trained on first use; the job book answers the same training again)."""
-    monkeypatch.setenv("ATOMLOOP_HOME", str(home))
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ATOMLOOP_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("ATOMLOOP_COMPUTE__EXECUTOR", "inline")
     assert CliRunner().invoke(cli, ["db", "init", "--json"]).exit_code == 0
-    return _atoms("train", "--data", str(WATER / "train"), "--validation", str(WATER / "heldout"), "--quick", "--steps", "300")
+    return tmp_path / "home"
 
 
-def test_a_quick_dpa2_learns_water_forces_and_runs_through_the_ase_calculator(trained: dict) -> None:
+def test_a_quick_dpa2_learns_water_forces_runs_through_the_ase_calculator_and_fine_tunes(home: Path) -> None:
+    # one test, so that one worker trains: the training is most of its time
+    trained = _atoms("train", "--data", str(WATER / "train"), "--validation", str(WATER / "heldout"), "--quick", "--steps", "300")
     assert trained["approved"] is True and trained["metrics"]["training_frames"] == 20 and trained["metrics"]["heldout_frames"] == 8
     assert trained["force_rmse_mev_per_a"] < 0.85 * trained["zero_force_rmse_mev_per_a"]  # it learned forces (509 of 830 meV/Å with seed 1)
     assert trained["energy_rmse_per_atom_mev"] < 100
@@ -54,8 +50,6 @@ def test_a_quick_dpa2_learns_water_forces_and_runs_through_the_ase_calculator(tr
     reference_error = abs(point["energy"] - frame.get_potential_energy()) / len(frame) * 1000
     assert point["potential_version"].startswith("deepmd-kit 3.") and reference_error < 100  # meV/atom
 
-
-def test_fine_tuning_a_version_records_its_parent_and_is_measured_beside_it(trained: dict) -> None:
     child = _atoms("train", "--data", str(WATER / "train"), "--validation", str(WATER / "heldout"), "--finetune", trained["version"], "--steps", "40")
     assert child["parent"] == trained["version"] and child["version"] != trained["version"]
     parent_on_heldout = child["metrics"]["parent_heldout"]["force_rmse_mev_per_a"]
@@ -66,7 +60,7 @@ def test_fine_tuning_a_version_records_its_parent_and_is_measured_beside_it(trai
     assert versions[child["version"]]["parent"] == trained["version"]
 
 
-def test_bad_training_input_is_refused_before_anything_trains(trained: dict, tmp_path: Path) -> None:
+def test_bad_training_input_is_refused_before_anything_trains(home: Path, tmp_path: Path) -> None:
     unlabelled = tmp_path / "unlabelled"
     unlabelled.mkdir()
     (unlabelled / "frame.xyz").write_text("3\n\nO 0 0 0\nH 0 0 0.97\nH 0.93 0 -0.26\n")

@@ -7,6 +7,7 @@ cell). Their energies are on their training set's scale, not xTB's: compare ener
 
 from __future__ import annotations
 
+import warnings
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,9 @@ def _sevennet_calculator(model: str) -> Any:
         from sevenn.calculator import SevenNetCalculator
     except ImportError:
         raise PotentialMissing(model, "sevenn") from None
-    return SevenNetCalculator(model, device="cpu")
+    with warnings.catch_warnings():  # it advises a GPU tensor-product kernel, which a CPU run cannot use
+        warnings.filterwarnings("ignore", message="No tensor product accelerator")
+        return SevenNetCalculator(model, device="cpu")
 
 
 @cache
