@@ -180,7 +180,7 @@ def train_models(
     for (member, plan, folder, prepared), files in zip(plans, trained, strict=True):
         parent = member.parent
         version = file_sha256(files.frozen)[:16]
-        known = registered_model(store, version) if _is_registered(store, version) else None
+        known = registered_model(store, version)
         if known is not None:  # the same training answered by the job book: its measurements stand
             models.append(known.model_copy(update={"folder": str(folder)}))
             continue
@@ -261,13 +261,6 @@ def _watch_curve(curve: Path, steps: int, on_progress: Progress | None, stop: th
                 on_progress(int(lines[-1].split()[0]), steps)
             except ValueError:
                 continue
-
-
-def _is_registered(store: KnowledgeStore, version: str) -> bool:
-    from knowledge.models import ModelVersion
-
-    with store.session() as session:
-        return session.get(ModelVersion, version) is not None
 
 
 def _register(store: KnowledgeStore, version: str, parent: str | None, dataset: str, metrics: dict[str, Any], artifact: str, approved: bool) -> None:
