@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -214,10 +213,10 @@ def _train_as_jobs(executor: ComputeExecutor, trainings: Sequence[tuple[Any, Pat
     from tools.atomistic.errors import CalculationFailed
     from tools.atomistic.jobs import TRAINING_JOB_KIND
     from tools.atomistic.training import TrainedFiles
-    from tools.compute.fanout import parallel_slots
+    from tools.compute.fanout import threads_per_job
     from tools.compute.jobs import JobRequest
 
-    threads = max(1, (os.cpu_count() or 1) // max(1, min(len(trainings), parallel_slots(executor))))
+    threads = threads_per_job(executor, len(trainings))
     jobs = [
         JobRequest(kind=TRAINING_JOB_KIND, inputs={"plan": plan.model_dump(mode="json"), "folder": str(folder), "threads": threads},
                    label=f"{label} (seed {plan.seed})"[:200])

@@ -11,7 +11,6 @@ and of the random-selection model) is written to the ``LearningRun`` row as the 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -165,11 +164,11 @@ def _explore(app: App, config: LearnConfig, start: StructureRef, models: Sequenc
     from tools.atomistic.errors import CalculationFailed
     from tools.atomistic.jobs import EXPLORATION_JOB_KIND
     from tools.atomistic.tasks import MdOptions
-    from tools.compute.fanout import parallel_slots
+    from tools.compute.fanout import threads_per_job
     from tools.compute.jobs import JobRequest
 
     explore = config.explore
-    threads = max(1, (os.cpu_count() or 1) // max(1, min(len(explore.temperatures), parallel_slots(app.executor))))
+    threads = threads_per_job(app.executor, len(explore.temperatures))
     jobs = [
         JobRequest(
             kind=EXPLORATION_JOB_KIND,

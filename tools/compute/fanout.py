@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,13 @@ def parallel_slots(executor: ComputeExecutor | None) -> int:
         return 1
     workers = getattr(executor, "workers", 1)
     return workers if isinstance(workers, int) and workers > 0 else 1
+
+
+def threads_per_job(executor: ComputeExecutor | None, jobs: int) -> int:
+    """The cores each of ``jobs`` jobs may use when ``executor`` runs them side by side on this machine (at least 1):
+    several jobs that each take every core run far slower than one at a time."""
+    side_by_side = max(1, min(jobs, parallel_slots(executor)))
+    return max(1, (os.cpu_count() or 1) // side_by_side)
 
 
 def job_results(executor: ComputeExecutor, jobs: Sequence[JobRequest], *, group: str) -> list[Any | None]:
