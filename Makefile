@@ -18,7 +18,7 @@ $(VENV)/.torch-$(TORCH_VERSION): $(BIN)/python
 # deepmd-kit's wheel carries an op library built for another torch, and `import deepmd.pt` fails while it is there;
 # DPA-2's pure-PyTorch path (train, fine-tune, freeze, the ASE calculator) needs no ops, so it goes after each install.
 install: $(VENV)/.torch-$(TORCH_VERSION)
-	$(BIN)/pip install --quiet ".[test,postgres,parquet,sila,docking,atomistic]"
+	$(BIN)/pip install --quiet ".[test,postgres,parquet,sila,docking,atomistic,freeenergy]"
 	rm -f $(VENV)/lib/python*/site-packages/deepmd/lib/libdeepmd_op_pt.so
 
 demo: install

@@ -18,6 +18,7 @@ from agent.cli_atoms import atoms_cli
 from agent.cli_campaign import campaign_cli
 from agent.cli_common import EXIT_INPUT, JsonOption, cells, console, emit_json, handles_errors, shown
 from agent.cli_dock import dock_cli
+from agent.cli_fe import fe_cli
 from agent.cli_jobs import jobs_cli
 from agent.cli_lab import lab_cli
 from agent.cli_models import models_cli
@@ -46,6 +47,7 @@ cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(structures_cli, name="structures")
 cli.add_typer(dock_cli, name="dock")
 cli.add_typer(atoms_cli, name="atoms")
+cli.add_typer(fe_cli, name="fe")
 register_runs(cli)
 register_read(cli)
 

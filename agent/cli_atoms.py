@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agent.cli_common import EXIT_RUN_FAILED, JsonOption, cells, console, emit_json, handles_errors, shown
+from agent.cli_common import EXIT_RUN_FAILED, JsonOption, cells, console, emit_json, handles_errors, progress_bar, shown
 
 if TYPE_CHECKING:
     from tools.atomistic.jobs import CalculationResult
@@ -282,7 +282,7 @@ def train(
         raise ToolInputError(f"--steps must be at least 1, not {budget}")
     with build_app() as app:
         parent = model_spec(f"dpa2:{finetune}", app.store) if finetune else None
-        with _progress_bar(f"{'Fine-tuning' if parent else 'Training'} dpa2 on {len(frames)} frames", budget, as_json) as advance:
+        with progress_bar(f"{'Fine-tuning' if parent else 'Training'} dpa2 on {len(frames)} frames", budget, as_json) as advance:
             trained = train_model(
                 app.store, app.executor, app.settings.home_dir, frames, size="quick" if quick else "small", steps=budget, seed=seed,
                 parent=parent, heldout=heldout, on_progress=advance,
@@ -381,22 +381,6 @@ def _print_test(title: str, result: dict[str, Any], parent: dict[str, Any] | Non
     for name, key, spec in rows:
         table.add_row(*cells(name, format(result[key], spec), *((format(parent[key], spec),) if parent else ())))
     console().print(table)
-
-
-def _progress_bar(description: str, total: int, quiet: bool) -> Any:
-    """A context whose value is ``advance(done, total)``: a rich progress bar for people, nothing for --json."""
-    from contextlib import contextmanager
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    @contextmanager
-    def bar() -> Any:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                      console=console(), disable=quiet, transient=True) as progress:
-            task = progress.add_task(shown(description), total=total)
-            yield lambda done, _total: progress.update(task, completed=done)
-
-    return bar()
 
 
 @atoms_cli.command("learn")

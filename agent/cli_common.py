@@ -130,3 +130,19 @@ def handles_errors(command: F) -> F:
             raise typer.Exit(code) from None
 
     return cast(F, wrapper)
+
+
+def progress_bar(description: str, total: int, quiet: bool, unit: str = "") -> Any:
+    """A context whose value is ``advance(done, total)``: a rich progress bar for people, nothing for --json."""
+    from contextlib import contextmanager
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    @contextmanager
+    def bar() -> Any:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit), TimeElapsedColumn(), TimeRemainingColumn(),
+                      console=console(), disable=quiet, transient=True) as progress:
+            task = progress.add_task(shown(description), total=total)
+            yield lambda done, _total: progress.update(task, completed=done)
+
+    return bar()

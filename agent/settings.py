@@ -74,6 +74,15 @@ class ComputeSettings(BaseModel):
         return value.strip() if value and value.strip() else None
 
 
+class FreeEnergySettings(BaseModel):
+    """How free-energy calculations run: the OpenMM platform (``auto``: Reference for a small solute in vacuum or
+    implicit solvent, CUDA when present for larger systems, else CPU)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: Literal["auto", "Reference", "CPU", "CUDA", "OpenCL"] = "auto"
+
+
 class AtomLoopSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATOMLOOP_", env_nested_delimiter="__", frozen=True)
 
@@ -88,6 +97,7 @@ class AtomLoopSettings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     lab: LabSettings = LabSettings()
     compute: ComputeSettings = ComputeSettings()
+    fe: FreeEnergySettings = FreeEnergySettings()
 
     @field_validator("allowed_paths", mode="before")
     @classmethod

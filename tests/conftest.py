@@ -38,6 +38,18 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture
+def cli_home(_isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's AtomLoop home with its database initialised and compute jobs run inline (in the test's process)."""
+    from typer.testing import CliRunner
+
+    from agent.cli import cli
+
+    monkeypatch.setenv("ATOMLOOP_COMPUTE__EXECUTOR", "inline")
+    assert CliRunner().invoke(cli, ["db", "init", "--json"]).exit_code == 0
+    return _isolated_home
+
+
 def _backends() -> list[object]:
     return [
         "sqlite",

@@ -22,11 +22,8 @@ from knowledge.models import AtomicStructure, AtomisticResult, ComputeJob  # noq
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ATOMLOOP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ATOMLOOP_COMPUTE__EXECUTOR", "inline")
-    assert CliRunner().invoke(cli, ["db", "init", "--json"]).exit_code == 0
-    return tmp_path / "home"
+def home(cli_home: Path) -> Path:
+    return cli_home
 
 
 def _atoms(*args: str, code: int = 0) -> dict:

@@ -28,11 +28,8 @@ def _atoms(*args: str, code: int = 0) -> dict:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ATOMLOOP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ATOMLOOP_COMPUTE__EXECUTOR", "inline")
-    assert CliRunner().invoke(cli, ["db", "init", "--json"]).exit_code == 0
-    return tmp_path / "home"
+def home(cli_home: Path) -> Path:
+    return cli_home
 
 
 def test_a_quick_dpa2_learns_water_forces_runs_through_the_ase_calculator_and_fine_tunes(home: Path) -> None:
