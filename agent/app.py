@@ -76,7 +76,7 @@ class App:
     def tool_settings(self) -> ToolSettings:
         from tools.base import ToolSettings
 
-        return ToolSettings(home=self.settings.home_dir, lab_mode=self.settings.lab.mode)
+        return ToolSettings(home=self.settings.home_dir, lab_mode=self.settings.lab.mode, fe_platform=self.settings.fe.platform)
 
     @cached_property
     def lab(self) -> LabAccess:

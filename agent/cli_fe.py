@@ -25,8 +25,8 @@ fe_cli = typer.Typer(help="Free energies with OpenMM and MBAR (hydration free en
 def hydration(
     molecule: Annotated[str, typer.Argument(help="A SMILES, or an SDF/MOL/MOL2 file with 3D coordinates (first record).")],
     forcefield: Annotated[str, typer.Option(help="gaff-2.11 (AM1-BCC charges) or mmff94.")] = "gaff-2.11",
-    solvent: Annotated[str, typer.Option(help="obc2 (implicit, OpenMM's GBSAOBCForce).")] = "obc2",
-    protocol: Annotated[str, typer.Option(help="quick (5 λ windows x 100 ps) or standard (11 x 1 ns).")] = "quick",
+    solvent: Annotated[str, typer.Option(help="obc2 (implicit, OpenMM's GBSAOBCForce; seconds) or tip3p (explicit water, PME; tens of minutes).")] = "obc2",
+    protocol: Annotated[str, typer.Option(help="quick (obc2: 5 λ windows x 100 ps; tip3p: 15 + 5 x 100 ps) or standard (obc2: 11 x 1 ns; tip3p: 26 + 11 x 1 ns).")] = "quick",
     seed: Annotated[int, typer.Option(help="Seed of the thermostats (each window's is derived from it).")] = 0,
     name: Annotated[str | None, typer.Option(help="A name for the molecule in reports (default: the SMILES or file stem).")] = None,
     as_json: JsonOption = False,
@@ -37,10 +37,10 @@ def hydration(
 
     from agent.app import build_app
     from agent.freeenergy import record_hydration
+    from tools.compute.fanout import threads_per_job
     from tools.errors import ToolInputError
     from tools.freeenergy.errors import FreeEnergyFailed
-    from tools.freeenergy.hydration import HydrationOptions, compute_hydration
-    from tools.freeenergy.protocol import implicit_protocol
+    from tools.freeenergy.hydration import HydrationOptions, compute_hydration, window_count
     from tools.freeenergy.solute import read_solute
 
     try:
@@ -48,14 +48,15 @@ def hydration(
     except ValidationError as error:
         problems = "; ".join(f"--{item['loc'][0]}: {item['msg']}" for item in error.errors())
         raise ToolInputError(problems) from None
-    windows = len(implicit_protocol(protocol).lambdas)
+    windows = window_count(options)
     solute = read_solute(molecule, name=name)
     with build_app() as app:
         options = options.model_copy(update={"platform": app.settings.fe.platform})
         home = app.settings.home_dir
         try:
             with progress_bar(f"ΔG hydration of {solute.name} ({options.forcefield}, {options.solvent})", windows, as_json, "windows") as advance:
-                result = compute_hydration(solute, options, app.executor, home, on_progress=advance)
+                threads = threads_per_job(app.executor, windows)
+                result = compute_hydration(solute, options, app.executor, home, threads=threads, on_progress=advance)
         except FreeEnergyFailed as error:
             sys.stderr.write(f"atomloop: run error: {error}\n")
             if as_json:
@@ -73,8 +74,8 @@ def _payload(result: HydrationResult, measurement: int | None, new: bool) -> dic
     return {
         "smiles": result.smiles, "name": result.name, "value": round(result.value_kcal, 3), "uncertainty": round(result.uncertainty_kcal, 3),
         "unit": result.unit, "property": "hydration_free_energy", "forcefield": result.forcefield, "charge_method": result.charge_method,
-        "solvent": result.solvent, "protocol": result.protocol.name, "temperature_k": result.temperature_k,
-        "legs": [{"name": leg.name, "value": round(leg.delta_g_kcal, 3), "uncertainty": round(leg.error_kcal, 3), "lambdas": list(leg.lambdas),
+        "solvent": result.solvent, "protocol": result.protocol_name, "temperature_k": result.temperature_k,
+        "legs": [{"name": leg.name, "value": round(leg.delta_g_kcal, 3), "uncertainty": round(leg.error_kcal, 3), "states": leg.states, "sign": leg.sign,
                   "min_overlap": round(leg.min_overlap, 4), "samples": leg.samples} for leg in result.legs],
         "min_overlap": round(result.min_overlap, 4), "warnings": result.warnings,
         "runtime_s": round(result.wall_seconds, 1), "cpu_seconds": round(result.cpu_seconds, 1), "platform": result.platform,
@@ -95,7 +96,7 @@ def _print(result: HydrationResult, payload: dict[str, Any]) -> None:
     for column in ("leg", "ΔG (kcal/mol)", "±", "λ states", "smallest overlap", "samples kept"):
         table.add_column(column)
     for leg in result.legs:
-        table.add_row(*cells(leg.name, f"{leg.delta_g_kcal:.3f}", f"{leg.error_kcal:.3f}", len(leg.lambdas), f"{leg.min_overlap:.3f}", sum(leg.samples)))
+        table.add_row(*cells(leg.name, f"{leg.delta_g_kcal:.3f}", f"{leg.error_kcal:.3f}", len(leg.states), f"{leg.min_overlap:.3f}", sum(leg.samples)))
     out.print(table)
     reused = f", {result.reused_windows} of {result.windows} windows from earlier runs" if result.reused_windows else ""
     out.print(f"{result.windows} windows on {shown(result.platform)}: {result.cpu_seconds:.0f} s of sampling, {result.wall_seconds:.0f} s in all{reused}")

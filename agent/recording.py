@@ -95,6 +95,8 @@ class RunRecorder:
                 write_document(writer, document)
         for raw in records.docking_reports:
             self._record_docking(writer, run_id, raw, call_id)
+        if records.computed_measurements:
+            self._record_computed(writer, run_id, records.computed_measurements, call_id)
         for smiles in records.molecules:
             writer.upsert_molecule(smiles)
         for p in records.predictions:
@@ -137,6 +139,16 @@ class RunRecorder:
             for row in report.measurements()
         ]
         write_docking(writer, report, rows)
+
+    def _record_computed(self, writer: StoreWriter, run_id: str, raws: tuple[dict[str, Any], ...], call_id: int) -> None:
+        from knowledge.store import NewMeasurement
+
+        preparer = self.store.preparer()
+        rows = []
+        for raw in raws:
+            row = NewMeasurement.model_validate(raw)
+            rows.append(preparer.prepare(row.model_copy(update={"tool_call_id": call_id, "provenance": {**row.provenance, "run_id": run_id}})))
+        writer.add_measurements(rows)
 
     @staticmethod
     def _predictions_of_run(writer: StoreWriter, run_id: str) -> dict[tuple[str, str], int]:

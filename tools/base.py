@@ -40,6 +40,7 @@ class ToolSettings(BaseModel):
 
     home: Path  # AtomLoop's data directory: a relative file name not found in the working directory is looked up here
     lab_mode: Literal["sim", "real"] = "sim"
+    fe_platform: str = "auto"  # the OpenMM platform of free-energy calculations
 
 
 class CampaignLauncher(Protocol):

@@ -9,6 +9,7 @@ from tools.base import Tool
 from tools.campaigns import start_campaign
 from tools.docking import dock_molecules
 from tools.experiments import run_experiment
+from tools.freeenergy import compute_free_energy
 from tools.literature import read_literature
 from tools.predict import predict_property, select_experiments
 from tools.store import query_knowledge, register_molecules, summarize_results
@@ -25,4 +26,5 @@ def default_tools() -> list[Tool[Any, Any]]:
         read_literature.TOOL,
         start_campaign.TOOL,
         dock_molecules.TOOL,
+        compute_free_energy.TOOL,
     ]

@@ -40,3 +40,4 @@ class Records(BaseModel):
     measurement_source: MeasurementSource = "measured"
     documents: tuple[dict[str, Any], ...] = ()
     docking_reports: tuple[dict[str, Any], ...] = ()  # ``tools.docking.service.DockingReport`` dumps
+    computed_measurements: tuple[dict[str, Any], ...] = ()  # ``knowledge.store.NewMeasurement`` dumps (source "computed")

@@ -50,7 +50,7 @@ class OfflinePlanner:
             return self._answer(request, history)
         parsed = parse_request(request)
         builders = {
-            "decline": self._decline, "campaign": self._campaign, "read": self._read, "dock": self._dock, "select": self._select,
+            "decline": self._decline, "campaign": self._campaign, "read": self._read, "dock": self._dock, "free_energy": self._free_energy, "select": self._select,
             "lookup": self._lookup, "measure": self._measure, "predict": self._predict, "unknown": self._unknown,
         }
         return builders[parsed.intent](parsed)
@@ -87,6 +87,16 @@ class OfflinePlanner:
             return problem
         return Plan(steps=[PlannedStep(tool="dock_molecules", args={"target": parsed.dock_target, "molecules": [m.smiles for m in parsed.molecules]},
                                        rationale=f"dock {len(parsed.molecules)} molecule(s) to {parsed.dock_target} with Vina")])
+
+    def _free_energy(self, parsed: ParsedRequest) -> Plan | Answer:
+        from agent.planners.request_parser import EXPLICIT_WATER
+
+        problem = _molecule_problem(parsed)
+        if problem is not None:
+            return problem
+        solvent = "tip3p" if EXPLICIT_WATER.search(parsed.text) else "obc2"
+        return Plan(steps=[PlannedStep(tool="compute_free_energy", args={"molecules": [m.smiles for m in parsed.molecules], "solvent": solvent},
+                                       rationale=f"hydration free energies of {len(parsed.molecules)} molecule(s) by alchemical calculations in {solvent}")])
 
     def _select(self, parsed: ParsedRequest) -> Plan | Answer:
         if parsed.candidates_file is None and not parsed.from_store:
@@ -260,6 +270,13 @@ def _describe(step: StepRecord, labels: dict[str, str] | None = None) -> list[st
         lines += [f"- {f['input']}: not docked ({f['error']})" for f in output.get("failures", [])]
         if len(output["docked"]) > 1:
             lines.append(f"Best: {name(output['docked'][0]['smiles'])} ({output['docked'][0]['score']:.2f}). Vina scores rank poses; they are rough guides to affinity.")
+        return lines
+    if step.tool == "compute_free_energy":
+        lines = [f"Hydration free energies ({output['method']}; kcal/mol, ± one statistical standard error):"]
+        for r in output["results"]:
+            caveat = f" (warning: {'; '.join(r['warnings'])})" if r["warnings"] else ""
+            lines.append(f"- {name(r['smiles'])}: {r['value']:.2f} ± {r['uncertainty']:.2f}{caveat}")
+        lines += [f"- {f['input']}: not computed ({f['error']})" for f in output.get("failures", [])]
         return lines
     if step.tool == "select_experiments":
         lines = [f"Ranked {output['n_candidates']} candidates; {output['n_feasible']} meet the constraints. Selected:"]

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Intent = Literal["decline", "campaign", "read", "dock", "select", "lookup", "measure", "predict", "unknown"]
+Intent = Literal["decline", "campaign", "read", "dock", "free_energy", "select", "lookup", "measure", "predict", "unknown"]
 
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                 "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "a dozen": 12, "a couple of": 2, "a few": 3}
@@ -70,8 +70,9 @@ STORE_SOURCE = re.compile(r"\b(?:in|from|among|across|within|of)\s+(?:the\s+|our
                           r"|\b(?:store|database)(?:'s)? (?:compounds|molecules|entries|contents)\b|\bwhat'?s in the (?:store|database)\b", re.I)
 
 DECLINES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bbinding (?:free )?energ|\bfree[- ]energy perturbation\b|\bfep\b|\balchemical\b", re.I),
-     "binding free energy (FEP) is not available yet"),
+    (re.compile(r"\bbinding (?:free )?energ|\b(?:fep|free[- ]energy perturbation|alchemical)\b.*\bbetween\b|\brelative (?:binding )?free energ", re.I),
+     "binding free energies (relative FEP) are not available yet; hydration free energies are "
+     "(\"calculate the hydration free energy of ethanol by an alchemical calculation\")"),
     (re.compile(r"\bmolecular dynamics\b|\bmd simulations?\b|\bsimulate the dynamics\b", re.I),
      "molecular dynamics is not available"),
     (re.compile(r"\bretro-?synthe", re.I), "retrosynthesis is not available"),
@@ -82,6 +83,11 @@ DECLINES: tuple[tuple[re.Pattern[str], str], ...] = (
      "I do not plan liquid handling: the lab's steps run only inside its assays, behind the approval gate"),
 )
 DOCK = re.compile(r"\bdock(?:s|ed|ing)?\b|\bvina\b|\bdocking scores?\b", re.I)
+# A free-energy calculation (not a model's prediction of one): named as a method, or "compute/calculate ... free energy"
+FREE_ENERGY = re.compile(
+    r"\balchemical\b|\bfep\b|\bfree[- ]energy (?:calculations?|perturbation)\b|\bopenmm\b|\bmbar\b"
+    r"|\b(?:compute|calculate|simulate)s?\b[^.;]*\bfree energ", re.I)
+EXPLICIT_WATER = re.compile(r"\bexplicit (?:water|solvent)\b|\btip3p\b", re.I)
 # A target: after "to/into/against/..." a bundled name, a PDB ID, a receptor file, or a protein AtomLoop ships.
 DOCK_TARGET = re.compile(
     r"\b(?:to|into|against|on|in|at|with|for)\s+(?:the\s+)?(?:target\s+|receptor\s+|protein\s+|structure\s+|pdb\s+(?:entry\s+)?|site\s+of\s+)?"
@@ -261,6 +267,8 @@ def _intent(parsed: ParsedRequest) -> tuple[Intent, str | None]:
         return "campaign", None
     if DOCK.search(affirmative):
         return "dock", None
+    if FREE_ENERGY.search(affirmative):
+        return "free_energy", None
     if parsed.pdf_paths and READ.search(request):
         return "read", None
     has_source = parsed.candidates_file is not None or parsed.from_store

@@ -28,7 +28,7 @@ def test_every_tool_is_described_and_typed() -> None:
     tools = list(ToolRegistry(default_tools()))
     assert [t.name for t in tools] == sorted([
         "query_knowledge", "register_molecules", "predict_property", "select_experiments", "run_experiment",
-        "summarize_results", "start_campaign", "read_literature", "dock_molecules",
+        "summarize_results", "start_campaign", "read_literature", "dock_molecules", "compute_free_energy",
     ])
     for tool in tools:
         schema = tool.openai_schema()["function"]

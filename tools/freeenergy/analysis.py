@@ -39,7 +39,7 @@ class MbarEstimate(BaseModel):
 def mbar_estimate(reduced: Sequence[np.ndarray], *, fraction: float = 1.0, decorrelate: bool = True) -> MbarEstimate:
     """MBAR over windows: ``reduced[k]`` holds the reduced potentials (K states × N_k samples) of window k's samples
     evaluated at every state; ``fraction`` uses only the first part of each window's samples (for convergence)."""
-    logging.getLogger("pymbar").setLevel(logging.ERROR)  # its import banner, solver fall-backs and caveats are noise here
+    quiet_pymbar()
     from pymbar import MBAR, timeseries
 
     kept, counts, inefficiencies, starts = [], [], [], []
@@ -64,6 +64,11 @@ def mbar_estimate(reduced: Sequence[np.ndarray], *, fraction: float = 1.0, decor
         overlap=[[float(x) for x in row] for row in overlap], samples=counts, statistical_inefficiency=inefficiencies,
         equilibrated_from=starts,
     )
+
+
+def quiet_pymbar() -> None:
+    """Silence pymbar's import banner (JAX is not installed), solver fall-backs and caveats: noise to a user here."""
+    logging.getLogger("pymbar").setLevel(logging.ERROR)
 
 
 def forward_convergence(reduced: Sequence[np.ndarray], fractions: Sequence[float] = (0.2, 0.4, 0.6, 0.8, 1.0)) -> list[tuple[float, float, float]]:

@@ -52,7 +52,7 @@ def solute_parameters(solute: Solute, forcefield: ForceFieldName, cache_dir: Pat
     if cached.is_file():
         return SoluteParameters.model_validate_json(cached.read_text())
     if forcefield == "gaff-2.11":
-        system, charge_method, software = _gaff_system(solute)
+        system, charge_method, software = _gaff_system(solute, gaff_template_cache(solute, cache_dir))
         charges = nonbonded_charges(system)
     elif forcefield == "mmff94":
         from tools.freeenergy.mmff import mmff_system
@@ -69,12 +69,36 @@ def solute_parameters(solute: Solute, forcefield: ForceFieldName, cache_dir: Pat
 
 def load_system(parameters: SoluteParameters) -> Any:
     """The OpenMM ``System`` the parameters name, refused when its file changed since it was written."""
+    return read_system(parameters.system_path, parameters.system_sha256)
+
+
+def read_system(path: str | Path, sha256: str) -> Any:
+    """The OpenMM ``System`` serialized in ``path``, refused unless the file is the one whose hash is ``sha256``.
+
+    Raises:
+        FreeEnergySetupError: the file changed since it was written (delete it to build it again).
+    """
     import openmm
 
-    text = Path(parameters.system_path).read_text()
-    if hashlib.sha256(text.encode()).hexdigest() != parameters.system_sha256:
-        raise FreeEnergySetupError(f"the system file {parameters.system_path} changed since it was written; delete it to parametrise again")
+    text = Path(path).read_text()
+    if hashlib.sha256(text.encode()).hexdigest() != sha256:
+        raise FreeEnergySetupError(f"the system file {path} changed since it was written; delete it to build it again")
     return openmm.XmlSerializer.deserialize(text)
+
+
+def save_system(system: Any, folder: Path) -> tuple[Path, str]:
+    """Serialize ``system`` into ``folder`` under its content hash (written once, atomically); (the file, the hash)."""
+    import openmm
+
+    text = openmm.XmlSerializer.serialize(system)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    path = folder / f"{digest}.xml"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(text)
+        temporary.replace(path)
+    return path, digest
 
 
 def nonbonded_charges(system: Any) -> tuple[float, ...]:
@@ -87,29 +111,26 @@ def nonbonded_charges(system: Any) -> tuple[float, ...]:
 
 
 def _saved(system: Any, charges: tuple[float, ...], forcefield: ForceFieldName, charge_method: str, software: dict[str, str], cache_dir: Path) -> SoluteParameters:
-    import openmm
-
-    text = openmm.XmlSerializer.serialize(system)
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    path = cache_dir / "systems" / f"{digest}.xml"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(text)
-        temporary.replace(path)
+    path, digest = save_system(system, cache_dir / "systems")
     return SoluteParameters(
         forcefield=forcefield, system_path=str(path), system_sha256=digest, charges=charges,
         charge_method=charge_method, software=software,
     )
 
 
-def _gaff_system(solute: Solute) -> tuple[Any, str, dict[str, str]]:
+def gaff_template_cache(solute: Solute, cache_dir: Path) -> Path:
+    """Where openmmforcefields keeps this molecule's GAFF residue template (its AM1-BCC charges): a solvated system
+    built later reuses it instead of charging again."""
+    return cache_dir / f"{solute.inchikey}-gaff-2.11-templates.json"
+
+
+def _gaff_system(solute: Solute, template_cache: Path) -> tuple[Any, str, dict[str, str]]:
     """GAFF-2.11 with AM1-BCC charges from AmberTools (antechamber, sqm)."""
     mol = solute.mol()
     missing = sorted({atom.GetSymbol() for atom in mol.GetAtoms()} - GAFF_ELEMENTS)
     if missing:
         raise ParametrizationFailed(f"{solute.name}: GAFF-2.11 has no parameters for {', '.join(missing)}; try --forcefield mmff94")
-    _ambertools_on_path()
+    ambertools_on_path()
     try:
         import openmm
         import openmm.app as app
@@ -121,7 +142,7 @@ def _gaff_system(solute: Solute) -> tuple[Any, str, dict[str, str]]:
 
     try:
         molecule = Molecule.from_rdkit(mol, allow_undefined_stereo=True, hydrogens_are_explicit=True)
-        generator = GAFFTemplateGenerator(molecules=[molecule], forcefield="gaff-2.11")
+        generator = GAFFTemplateGenerator(molecules=[molecule], forcefield="gaff-2.11", cache=str(template_cache))
         forcefield = app.ForceField()
         forcefield.registerTemplateGenerator(generator.generator)
         system = forcefield.createSystem(molecule.to_topology().to_openmm(), nonbondedMethod=app.NoCutoff, constraints=app.HBonds)
@@ -135,7 +156,7 @@ def _gaff_system(solute: Solute) -> tuple[Any, str, dict[str, str]]:
     return system, "am1bcc", software
 
 
-def _ambertools_on_path() -> None:
+def ambertools_on_path() -> None:
     """Put the environment's ``bin`` (where pip installs AmberTools' programs) on PATH when ``sqm`` is not found."""
     if shutil.which("sqm") and shutil.which("antechamber"):
         return

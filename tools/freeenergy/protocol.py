@@ -10,27 +10,18 @@ ProtocolName = Literal["quick", "standard"]
 TEMPERATURE_K = 298.15  # FreeSolv's hydration free energies are at 298.15 K
 
 
-class SamplingProtocol(BaseModel):
-    """Independent Langevin windows at the λ values, each equilibrated then sampled every ``sample_interval_ps``;
-    λ = 0 is the solute alone (vacuum), λ = 1 fully coupled to the solvent."""
+class WindowTiming(BaseModel):
+    """How each window runs: equilibration, then production sampled every ``sample_interval_ps``, with a Langevin
+    thermostat of this friction at this temperature."""
 
     model_config = ConfigDict(frozen=True)
 
-    name: str
-    lambdas: tuple[float, ...]
     equilibration_ps: float = Field(gt=0)
     production_ps: float = Field(gt=0)
     sample_interval_ps: float = Field(default=0.5, gt=0)
     timestep_fs: float = Field(default=2.0, gt=0, le=4.0)
     friction_per_ps: float = Field(default=1.0, gt=0)
     temperature_k: float = Field(default=TEMPERATURE_K, gt=0)
-
-    @field_validator("lambdas")
-    @classmethod
-    def _ordered_from_zero_to_one(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if len(value) < 2 or value[0] != 0.0 or value[-1] != 1.0 or any(b <= a for a, b in zip(value, value[1:], strict=False)):
-            raise ValueError("λ values must rise from 0 to 1 (at least the two end states)")
-        return value
 
     @property
     def steps_per_sample(self) -> int:
@@ -43,6 +34,21 @@ class SamplingProtocol(BaseModel):
     @property
     def equilibration_steps(self) -> int:
         return max(1, round(self.equilibration_ps * 1000.0 / self.timestep_fs))
+
+
+class SamplingProtocol(WindowTiming):
+    """Independent Langevin windows at the λ values, each equilibrated then sampled every ``sample_interval_ps``;
+    λ = 0 is the solute alone (vacuum), λ = 1 fully coupled to the solvent."""
+
+    name: str
+    lambdas: tuple[float, ...]
+
+    @field_validator("lambdas")
+    @classmethod
+    def _ordered_from_zero_to_one(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if len(value) < 2 or value[0] != 0.0 or value[-1] != 1.0 or any(b <= a for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError("λ values must rise from 0 to 1 (at least the two end states)")
+        return value
 
 
 def _evenly(windows: int) -> tuple[float, ...]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 from tools.freeenergy.errors import FreeEnergyFailed, FreeEnergySetupError
@@ -30,15 +29,12 @@ def coupling_window_job(
 ) -> dict[str, Any]:
     """A compute job: sample the window at ``coupling`` (λ) and return the solute and solvent energies (kJ/mol) of
     each sample, the seconds it took and the platform used."""
-    import hashlib
-
     import openmm
     import openmm.unit as unit
 
-    text = Path(system_path).read_text()
-    if hashlib.sha256(text.encode()).hexdigest() != system_sha256:
-        raise FreeEnergySetupError(f"the system file {system_path} is not the system this window was asked for")
-    system = openmm.XmlSerializer.deserialize(text)
+    from tools.freeenergy.parameters import read_system
+
+    system = read_system(system_path, system_sha256)
     spec = SamplingProtocol.model_validate(protocol)
     started = time.perf_counter()
     integrator = coupled_langevin(coupling, spec, seed)

@@ -5,6 +5,7 @@ records its parent."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,22 @@ def home(cli_home: Path) -> Path:
     return cli_home
 
 
-def test_a_quick_dpa2_learns_water_forces_runs_through_the_ase_calculator_and_fine_tunes(home: Path) -> None:
-    # one test, so that one worker trains: the training is most of its time
-    trained = _atoms("train", "--data", str(WATER / "train"), "--validation", str(WATER / "heldout"), "--quick", "--steps", "300")
+def test_a_quick_dpa2_trains_runs_through_the_ase_calculator_and_fine_tunes(home: Path) -> None:
+    # the whole path on few steps (the default suite); the slow test below checks that it learns
+    _train_test_and_finetune(steps=40, finetune_steps=10, learns=False)
+
+
+@pytest.mark.slow
+def test_a_quick_dpa2_learns_water_forces_and_keeps_them_when_fine_tuned(home: Path) -> None:
+    _train_test_and_finetune(steps=300, finetune_steps=40, learns=True)
+
+
+def _train_test_and_finetune(*, steps: int, finetune_steps: int, learns: bool) -> None:
+    trained = _atoms("train", "--data", str(WATER / "train"), "--validation", str(WATER / "heldout"), "--quick", "--steps", str(steps))
     assert trained["approved"] is True and trained["metrics"]["training_frames"] == 20 and trained["metrics"]["heldout_frames"] == 8
-    assert trained["force_rmse_mev_per_a"] < 0.85 * trained["zero_force_rmse_mev_per_a"]  # it learned forces (509 of 830 meV/Å with seed 1)
-    assert trained["energy_rmse_per_atom_mev"] < 100
+    if learns:
+        assert trained["force_rmse_mev_per_a"] < 0.85 * trained["zero_force_rmse_mev_per_a"]  # it learned forces (509 of 830 meV/Å with seed 1)
+        assert trained["energy_rmse_per_atom_mev"] < 100
     listed = _atoms("models")["models"]
     assert [m["version"] for m in listed] == [trained["version"]] and listed[0]["force_rmse_mev_per_a"] == trained["force_rmse_mev_per_a"]
     tested = _atoms("test", "--model", f"dpa2:{trained['version'][:8]}", "--data", str(WATER / "heldout"))
@@ -45,14 +56,18 @@ def test_a_quick_dpa2_learns_water_forces_runs_through_the_ase_calculator_and_fi
     frame = read_deepmd(WATER / "heldout")[0]
     point = _atoms("calc", str(WATER / "heldout"), "--model", trained["model"])  # deepmd.calculator.DP, one frame
     reference_error = abs(point["energy"] - frame.get_potential_energy()) / len(frame) * 1000
-    assert point["potential_version"].startswith("deepmd-kit 3.") and reference_error < 100  # meV/atom
+    assert point["potential_version"].startswith("deepmd-kit 3.") and math.isfinite(point["energy"])
+    if learns:
+        assert reference_error < 100  # meV/atom
 
-    child = _atoms("train", "--data", str(WATER / "train"), "--validation", str(WATER / "heldout"), "--finetune", trained["version"], "--steps", "40")
+    child = _atoms("train", "--data", str(WATER / "train"), "--validation", str(WATER / "heldout"), "--finetune", trained["version"],
+                   "--steps", str(finetune_steps))
     assert child["parent"] == trained["version"] and child["version"] != trained["version"]
     parent_on_heldout = child["metrics"]["parent_heldout"]["force_rmse_mev_per_a"]
     assert parent_on_heldout == pytest.approx(trained["force_rmse_mev_per_a"], rel=1e-6)
     assert child["approved"] == (child["force_rmse_mev_per_a"] <= parent_on_heldout)
-    assert child["force_rmse_mev_per_a"] < 0.85 * child["zero_force_rmse_mev_per_a"]  # it kept what the parent learned
+    if learns:
+        assert child["force_rmse_mev_per_a"] < 0.85 * child["zero_force_rmse_mev_per_a"]  # it kept what the parent learned
     versions = {m["version"]: m for m in _atoms("models")["models"]}
     assert versions[child["version"]]["parent"] == trained["version"]
 

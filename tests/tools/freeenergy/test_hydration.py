@@ -51,7 +51,7 @@ def test_gaff_parameters_are_am1bcc_charged_once_and_refused_for_elements_gaff_l
     assert load_system(parameters).getNumParticles() == solute.atoms
     with pytest.raises(ParametrizationFailed, match="no parameters for B"):
         solute_parameters(read_solute("OB(O)c1ccccc1"), "gaff-2.11", tmp_path)
-    monkeypatch.setattr("tools.freeenergy.parameters._gaff_system", lambda _solute: pytest.fail("charged twice"))
+    monkeypatch.setattr("tools.freeenergy.parameters._gaff_system", lambda *_: pytest.fail("charged twice"))
     assert solute_parameters(read_solute("[O-]C(=O)C"), "gaff-2.11", tmp_path) == parameters  # another spelling: the cache
 
 
@@ -70,11 +70,11 @@ def test_atomloop_fe_hydration_computes_records_once_and_reuses_its_windows(cli_
     # a route independent of this one's linear coupling; experiment -5.0, FreeSolv's TIP3P GAFF value -3.2.
     assert first["value"] == pytest.approx(-3.98, abs=0.15) and 0.0 < first["uncertainty"] < 0.1 and first["unit"] == "kcal/mol"
     assert first["min_overlap"] > 0.05 and first["warnings"] == [] and first["windows"] == 5 and first["reused_windows"] == 0
-    assert first["legs"][0]["lambdas"] == [0.0, 0.25, 0.5, 0.75, 1.0] and first["platform"] == "Reference"
+    assert first["legs"][0]["states"] == [[0.0], [0.25], [0.5], [0.75], [1.0]] and first["platform"] == "Reference"
     assert first["convergence"][-1]["value"] == pytest.approx(first["value"], abs=1e-6)
     mbar_input = np.load(first["mbar_input"])
-    assert mbar_input["solute_kj"].shape == mbar_input["solvent_kj"].shape == (5, 200) and Path(first["plot"]).stat().st_size > 10_000
-    assert (mbar_input["solvent_kj"][-1] < 0).all()  # a polar solute is stabilised by the solvent it is coupled to
+    assert mbar_input["leg0_solute_kj"].shape == mbar_input["leg0_solvent_kj"].shape == (5, 200) and Path(first["plot"]).stat().st_size > 10_000
+    assert (mbar_input["leg0_solvent_kj"][-1] < 0).all()  # a polar solute is stabilised by the solvent it is coupled to
     again = json.loads(CliRunner().invoke(cli, ["fe", "hydration", "OCC", "--json"]).stdout)
     assert again["reused_windows"] == 5 and again["value"] == first["value"] and again["recorded"] is False
     from agent.app import build_app
@@ -86,9 +86,56 @@ def test_atomloop_fe_hydration_computes_records_once_and_reuses_its_windows(cli_
     assert (cli_home / rows[0].provenance["artifacts"]["mbar_input"]).is_file()
 
 
-@pytest.mark.parametrize("arguments", [["C1CC"], ["CCO", "--solvent", "water"], ["CCO", "--protocol", "long"], ["OB(O)O"]])
+@pytest.mark.parametrize("arguments", [["C1CC"], ["CCO", "--solvent", "water"], ["CCO", "--solvent", "tip3p", "--forcefield", "mmff94"], ["CCO", "--protocol", "long"], ["OB(O)O"]])
 def test_fe_hydration_refuses_input_to_fix_with_exit_2(cli_home: Path, arguments: list[str]) -> None:
     result = CliRunner().invoke(cli, ["fe", "hydration", *arguments, "--json"])
     assert result.exit_code == 2, result.output
     assert "error" in json.loads(result.stdout)
     assert issubclass(SoluteInputError, ToolInputError)
+
+
+def test_tip3p_runs_a_vacuum_and_a_water_leg_and_combines_them(cli_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the code path end to end with a protocol far too short for a number worth keeping (3 water states x 2 ps)
+    from tools.freeenergy import explicit
+    from tools.freeenergy.protocol import SamplingProtocol
+
+    short = explicit.AlchemicalProtocol(
+        name="quick", states=((1.0, 1.0), (0.0, 1.0), (0.0, 0.0)), equilibration_ps=1.0, production_ps=2.0,
+        sample_interval_ps=0.1, vacuum=SamplingProtocol(name="quick-vacuum", lambdas=(0.0, 0.5, 1.0), equilibration_ps=2.0, production_ps=20.0),
+    )
+    monkeypatch.setitem(explicit.EXPLICIT_PROTOCOLS, "quick", short)
+    result = CliRunner().invoke(cli, ["fe", "hydration", "CO", "--solvent", "tip3p", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    vacuum, water = payload["legs"]
+    assert vacuum["states"] == [[0.0], [0.5], [1.0]] and water["states"][0] == [1.0, 1.0] and water["states"][-1] == [0.0, 0.0]
+    assert vacuum["sign"] == water["sign"] == -1
+    assert payload["value"] == pytest.approx(-vacuum["value"] - water["value"], abs=2e-3)
+    assert payload["uncertainty"] == pytest.approx((vacuum["uncertainty"] ** 2 + water["uncertainty"] ** 2) ** 0.5, abs=2e-3)
+    assert np.isfinite(payload["value"]) and any("TIP3P" in w and "poor overlap" in w for w in payload["warnings"])  # 3 states are too few
+    assert payload["windows"] == 6 and set(payload["platform"].split(", ")) == {"CPU", "Reference"}
+    energies = np.load(payload["mbar_input"])["leg1_energies_kj"]
+    assert energies.shape == (3, 3, 20)  # windows x states x samples
+    assert (energies[:, 0, :] != energies[:, 1, :]).all() and (energies[:, 1, :] != energies[:, 2, :]).all()
+    again = json.loads(CliRunner().invoke(cli, ["fe", "hydration", "CO", "--solvent", "tip3p", "--json"]).stdout)
+    assert again["reused_windows"] == 6 and again["value"] == payload["value"]
+
+
+def test_ask_offline_computes_a_hydration_free_energy_as_a_tool_and_records_it_with_the_call(cli_home: Path) -> None:
+    from sqlmodel import select
+
+    from agent.app import build_app
+    from knowledge.models import Measurement
+
+    request = "calculate the hydration free energy of ethanol and methanol by an alchemical free energy calculation"
+    result = CliRunner().invoke(cli, ["ask", "--offline", request, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["status"] == "succeeded" and [step["tool"] for step in payload["steps"]] == ["compute_free_energy"]
+    values = {r["smiles"]: r for r in payload["steps"][0]["result"]["results"]}
+    assert set(values) == {"CCO", "CO"} and values["CCO"]["value"] == pytest.approx(-3.98, abs=0.15)
+    assert "Hydration free energies" in payload["answer"] and "kcal/mol" in payload["answer"]
+    with build_app() as app, app.store.session() as session:
+        rows = session.exec(select(Measurement).where(Measurement.property == "hydration_free_energy")).all()
+    assert len(rows) == 2 and all(r.source == "computed" and r.tool_call_id is not None for r in rows)
+    assert {r.provenance["run_id"] for r in rows} == {payload["run_id"]}
