@@ -42,6 +42,15 @@ def test_unreadable_molecules_are_input_errors(text: str, message: str) -> None:
         read_solute(text)
 
 
+def test_binary_and_utf16_structure_files_are_input_errors(tmp_path: Path) -> None:
+    binary, utf16 = tmp_path / "binary.sdf", tmp_path / "utf16.sdf"
+    binary.write_bytes(b"\x00\x01\xff\xfe not a molecule")
+    utf16.write_text(read_solute("CCO").molblock + "$$$$\n", encoding="utf-16")
+    for path in (binary, utf16):
+        with pytest.raises(SoluteInputError, match="no molecule could be read"):
+            read_solute(str(path))
+
+
 def test_gaff_parameters_are_am1bcc_charged_once_and_refused_for_elements_gaff_lacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     solute = read_solute("CC(=O)[O-]")
     parameters = solute_parameters(solute, "gaff-2.11", tmp_path)
