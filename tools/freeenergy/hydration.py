@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.compute.fanout import package_versions
 from tools.freeenergy.analysis import POOR_OVERLAP, MbarEstimate, forward_convergence, mbar_estimate
 from tools.freeenergy.errors import FreeEnergyFailed, SoluteInputError
 from tools.freeenergy.explicit import ALCHEMICAL_WINDOW_JOB_KIND, AlchemicalProtocol, explicit_protocol, solvated_alchemical_system, vacuum_charging_system
@@ -224,7 +225,7 @@ def compute_hydration(
         cpu_seconds=float(sum(window["seconds"] for window in all_windows)), wall_seconds=time.perf_counter() - started,
         platform=", ".join(sorted({str(window["platform"]) for window in all_windows})), atoms=atoms, windows=len(all_windows),
         reused_windows=sum(1 for o in outcomes if o.reused), folder=str(folder), mbar_input=str(mbar_input), plot=None,
-        software={**parameters.software, **_versions()},
+        software={**parameters.software, **package_versions("openmm", "pymbar")},
     )
     plot = write_plot(result, estimates, folder / "convergence.png")
     result = result.model_copy(update={"plot": str(plot) if plot else None})
@@ -377,18 +378,6 @@ def write_plot(result: HydrationResult, estimates: list[MbarEstimate], path: Pat
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for package in ("openmm", "pymbar"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:  # pragma: no cover
-            pass
-    return versions
 
 
 def _relative(path: str, home: Path | None) -> str:

